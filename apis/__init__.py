@@ -1,0 +1,1 @@
+"""The API catalog: APIs, plans, subscriptions, and the gateway that serves them."""

@@ -1,0 +1,215 @@
+"""The management REST API of the catalog: APIs, transitions, history, plans, subscriptions."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apis import selectors, services
+from apis.models import Api, Plan, Subscription
+from core.permissions import IsStaff, IsStaffOrReadOnly
+from core.serializers import StrictFieldsMixin
+from keys.models import Application
+from lifecycle.selectors import history_of
+from lifecycle.states import State
+
+
+class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    tags = serializers.ListField(
+        child=serializers.SlugField(max_length=50), required=False, max_length=20
+    )
+    openapi = serializers.JSONField(required=False, allow_null=True)
+    fallbacks = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=10
+    )
+
+    class Meta:
+        model = Api
+        fields = [
+            "slug",
+            "name",
+            "version",
+            "description",
+            "kind",
+            "upstream_url",
+            "model",
+            "fallbacks",
+            "tags",
+            "cache_ttl",
+            "public_cache",
+            "timeout",
+            "require_encrypted_token",
+            "openapi",
+            "state",
+            "sunset",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["state", "sunset", "created_at", "updated_at"]
+        extra_kwargs = {"timeout": {"min_value": 1, "max_value": 600}}
+
+    def validate_openapi(self, value):
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("An OpenAPI document is a JSON object.")
+        return value
+
+    def to_representation(self, instance: Api) -> dict:
+        data = super().to_representation(instance)
+        data["tags"] = [tag.name for tag in instance.tags.all()]
+        return data
+
+
+class TransitionSerializer(StrictFieldsMixin, serializers.Serializer):
+    to = serializers.ChoiceField(choices=State.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    sunset = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class HistorySerializer(serializers.Serializer):
+    from_state = serializers.CharField(source="from_state")
+    to = serializers.CharField(source="to_state")
+    actor = serializers.SerializerMethodField()
+    at = serializers.DateTimeField()
+    note = serializers.CharField()
+    sunset = serializers.DateTimeField()
+
+    def get_actor(self, event) -> str | None:
+        return event.actor.get_username() if event.actor else None
+
+    def to_representation(self, instance) -> dict:
+        data = super().to_representation(instance)
+        data["from"] = data.pop("from_state")
+        return data
+
+
+class PlanSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Plan
+        fields = [
+            "id",
+            "name",
+            "rate_limit",
+            "monthly_quota",
+            "token_quota",
+            "requires_approval",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+
+
+class ApiViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The catalog; developers see published and deprecated APIs, staff see all."""
+
+    serializer_class = ApiSerializer
+    permission_classes = [IsAuthenticated, IsStaffOrReadOnly]
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        apis = selectors.apis_visible_to(self.request.user)
+        params = self.request.query_params
+        return selectors.apis_search(
+            apis, q=params.get("q", ""), tag=params.get("tag", ""), state=params.get("state", "")
+        )
+
+    def perform_create(self, serializer) -> None:
+        serializer.instance = services.api_create(
+            owner=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = services.api_update(
+            api=serializer.instance, **serializer.validated_data
+        )
+
+    @extend_schema(request=TransitionSerializer, responses=ApiSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStaff])
+    def transition(self, request: Request, slug: str) -> Response:
+        api = self.get_object()
+        form = TransitionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        services.api_transition(api=api, actor=request.user, **form.validated_data)
+        return Response(ApiSerializer(api).data)
+
+    @extend_schema(responses=HistorySerializer(many=True))
+    @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated, IsStaff])
+    def history(self, request: Request, slug: str) -> Response:
+        events = history_of(self.get_object())
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(HistorySerializer(page, many=True).data)
+
+    @extend_schema(request=PlanSerializer, responses=PlanSerializer(many=True))
+    @action(detail=True, methods=["get", "post"], serializer_class=PlanSerializer)
+    def plans(self, request: Request, slug: str) -> Response:
+        api = self.get_object()
+        if request.method == "GET":
+            return Response(PlanSerializer(api.plans.all(), many=True).data)
+        if not request.user.is_staff:
+            self.permission_denied(request, message="Only staff can add plans.")
+        form = PlanSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        plan = services.plan_create(api=api, **form.validated_data)
+        return Response(PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
+
+
+class OwnApplicationField(serializers.PrimaryKeyRelatedField):
+    def get_queryset(self):
+        return Application.objects.filter(owner=self.context["request"].user)
+
+
+class SubscriptionSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    application = OwnApplicationField()
+    api = serializers.SlugRelatedField(slug_field="slug", queryset=Api.objects.all())
+    plan = serializers.PrimaryKeyRelatedField(queryset=Plan.objects.all())
+
+    class Meta:
+        model = Subscription
+        fields = ["id", "application", "api", "plan", "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "status", "created_at", "updated_at"]
+
+
+class SubscriptionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A developer's subscriptions (staff: everyone's), with approve, reject and revoke."""
+
+    serializer_class = SubscriptionSerializer
+
+    def get_queryset(self):
+        subscriptions = selectors.subscriptions_visible_to(self.request.user)
+        status_filter = self.request.query_params.get("status")
+        return subscriptions.filter(status=status_filter) if status_filter else subscriptions
+
+    def perform_create(self, serializer) -> None:
+        serializer.instance = services.subscription_create(**serializer.validated_data)
+
+    @extend_schema(request=None, responses=SubscriptionSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStaff])
+    def approve(self, request: Request, pk: str) -> Response:
+        return self._decide(services.subscription_approve)
+
+    @extend_schema(request=None, responses=SubscriptionSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStaff])
+    def reject(self, request: Request, pk: str) -> Response:
+        return self._decide(services.subscription_reject)
+
+    @extend_schema(request=None, responses=SubscriptionSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        return self._decide(services.subscription_revoke)
+
+    def _decide(self, service) -> Response:
+        subscription = service(subscription=self.get_object(), actor=self.request.user)
+        return Response(self.get_serializer(subscription).data)

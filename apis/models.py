@@ -1,0 +1,179 @@
+"""The catalog: APIs with their lifecycle, their plans, and applications' subscriptions."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from lifecycle.models import LifecycleEvent, LifecycleModel
+from lifecycle.states import State
+
+RATE_PATTERN = re.compile(
+    r"^(?P<count>[1-9]\d{0,8})/(?P<multiplier>[1-9]\d{0,5})?(?P<unit>[smhd])$"
+)
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def validate_rate(value: str) -> None:
+    """django-ratelimit's rate syntax: `<count>/<period>`, period like `s`, `m`, `15m`, `h`, `d`."""
+    if not RATE_PATTERN.match(value or ""):
+        raise ValidationError(
+            "Enter a rate like '60/m', '1000/h' or '10/15m' (count per s, m, h or d).",
+            code="invalid_rate",
+        )
+
+
+def rate_parts(value: str) -> tuple[int, int]:
+    """(requests, window in seconds) of a valid rate."""
+    match = RATE_PATTERN.match(value)
+    if match is None:
+        raise ValueError(f"invalid rate {value!r}")
+    multiplier = int(match["multiplier"] or 1)
+    return int(match["count"]), multiplier * UNIT_SECONDS[match["unit"]]
+
+
+class Tag(models.Model):
+    """A label for finding APIs in the catalog."""
+
+    name = models.SlugField(max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Api(LifecycleModel):
+    """An API published through the gateway."""
+
+    class Kind(models.TextChoices):
+        REST = "rest", "REST upstream"
+        AI = "ai", "AI model"
+        PROMPT = "prompt", "Prompt endpoint"
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=120)
+    version = models.CharField(max_length=40, default="v1")
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.REST)
+    upstream_url = models.URLField(max_length=500, blank=True)
+    model = models.CharField(max_length=200, blank=True, help_text="<provider>/<model> for AI APIs")
+    fallbacks = models.JSONField(default=list, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="apis")
+    cache_ttl = models.PositiveIntegerField(default=0, help_text="Seconds; 0 disables caching")
+    public_cache = models.BooleanField(
+        default=False, help_text="Cached answers may be shared between applications"
+    )
+    timeout = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    require_encrypted_token = models.BooleanField(default=True)
+    openapi = models.JSONField(null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "version"]
+        verbose_name = "API"
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="api_name_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("portal:api-detail", args=[self.slug])
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.REST and not self.upstream_url:
+            raise ValidationError({"upstream_url": "A REST API needs an upstream URL."})
+        if self.kind == self.Kind.AI and "/" not in self.model:
+            raise ValidationError({"model": "Name the model as '<provider>/<model>'."})
+
+    @property
+    def accepts_subscriptions(self) -> bool:
+        return self.state == State.PUBLISHED
+
+    def check_transition(self, to: str) -> None:
+        from apis.services import api_check_transition
+
+        api_check_transition(api=self, to=to)
+
+    def apply_transition(self, event: LifecycleEvent) -> None:
+        from apis.services import api_apply_transition
+
+        api_apply_transition(api=self, event=event)
+
+
+class Plan(models.Model):
+    """What a subscription to an API allows: a rate limit, quotas, approval."""
+
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="plans")
+    name = models.CharField(max_length=60)
+    rate_limit = models.CharField(max_length=20, default="60/m", validators=[validate_rate])
+    monthly_quota = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests per calendar month (UTC); empty for none"
+    )
+    token_quota = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="AI tokens per calendar month (UTC); empty for none"
+    )
+    requires_approval = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["api", "name"]
+        constraints = [models.UniqueConstraint(fields=["api", "name"], name="plan_name_per_api")]
+
+    def __str__(self) -> str:
+        return f"{self.api.slug}: {self.name} ({self.rate_limit})"
+
+
+class Subscription(models.Model):
+    """An application's right to call one API under one plan."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending approval"
+        ACTIVE = "active", "Active"
+        REJECTED = "rejected", "Rejected"
+        REVOKED = "revoked", "Revoked"
+        ENDED = "ended", "Ended"
+
+    LIVE = (Status.PENDING, Status.ACTIVE)
+
+    application = models.ForeignKey(
+        "keys.Application", on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="subscriptions")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "api"],
+                condition=Q(status__in=["pending", "active"]),
+                name="one_live_subscription_per_application_and_api",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} → {self.api.slug} ({self.status})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE

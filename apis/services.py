@@ -1,0 +1,170 @@
+"""Writes on the catalog: APIs, their transitions, plans and subscriptions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.mail import send_mass_mail
+from django.db import IntegrityError, transaction
+
+from apis.errors import (
+    AlreadySubscribed,
+    NotSubscribable,
+    PlanMismatch,
+    PublishWithoutPlan,
+    SubscriptionStateError,
+)
+from apis.models import Api, Plan, Subscription, Tag
+from keys.models import Application
+from lifecycle.models import LifecycleEvent
+from lifecycle.services import transition
+from lifecycle.states import State
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def api_create(
+    *, owner: AbstractBaseUser | None, tags: list[str] | None = None, **fields: Any
+) -> Api:
+    """A new API, in the design state."""
+    api = Api(owner=owner, **fields)
+    api.full_clean()
+    api.save()
+    api_set_tags(api=api, tags=tags or [])
+    return api
+
+
+@transaction.atomic
+def api_update(*, api: Api, tags: list[str] | None = None, **fields: Any) -> Api:
+    """Change an API's description; its state moves only through api_transition()."""
+    for name, value in fields.items():
+        setattr(api, name, value)
+    api.full_clean()
+    api.save()
+    if tags is not None:
+        api_set_tags(api=api, tags=tags)
+    return api
+
+
+def api_set_tags(*, api: Api, tags: list[str]) -> None:
+    """Replace the API's tags, creating unknown ones."""
+    api.tags.set([Tag.objects.get_or_create(name=name.strip().lower())[0] for name in tags])
+
+
+def api_transition(
+    *,
+    api: Api,
+    to: str,
+    actor: AbstractBaseUser | None,
+    note: str = "",
+    sunset: datetime | None = None,
+) -> LifecycleEvent:
+    """Move an API through its lifecycle (see lifecycle.states.TRANSITIONS)."""
+    return transition(api, to=to, actor=actor, note=note, sunset=sunset)
+
+
+def api_check_transition(*, api: Api, to: str) -> None:
+    """The catalog's own guards on top of the transition table."""
+    if to == State.PUBLISHED and not api.plans.exists():
+        raise PublishWithoutPlan(f"Add at least one plan to '{api.slug}' before publishing it.")
+
+
+def api_apply_transition(*, api: Api, event: LifecycleEvent) -> None:
+    """Effects of a transition: notify subscribers of a deprecation, end subscriptions on retire."""
+    if event.to_state == State.DEPRECATED:
+        transaction.on_commit(lambda: notify_deprecation(api_id=api.pk))
+    elif event.to_state == State.RETIRED:
+        api.subscriptions.filter(status__in=Subscription.LIVE).update(
+            status=Subscription.Status.ENDED
+        )
+
+
+def notify_deprecation(*, api_id: int) -> int:
+    """E-mail every developer with a live subscription; returns how many were written to."""
+    api = Api.objects.get(pk=api_id)
+    owners = (
+        Subscription.objects.filter(api=api, status__in=Subscription.LIVE)
+        .exclude(application__owner__email="")
+        .values_list("application__owner__email", flat=True)
+        .distinct()
+    )
+    sunset = api.sunset.strftime("%Y-%m-%d %H:%M UTC") if api.sunset else "not yet set"
+    subject = f"{api.name} {api.version} is deprecated"
+    body = (
+        f"The API '{api.name}' ({api.slug}) that your application subscribes to is deprecated.\n"
+        f"Sunset date: {sunset}.\n"
+        "It keeps serving until then; plan your move to a newer version.\n"
+    )
+    messages = [(subject, body, settings.DEFAULT_FROM_EMAIL, [email]) for email in owners]
+    return send_mass_mail(messages, fail_silently=False) if messages else 0
+
+
+@transaction.atomic
+def plan_create(*, api: Api, **fields: Any) -> Plan:
+    """A new plan for an API."""
+    plan = Plan(api=api, **fields)
+    plan.full_clean()
+    plan.save()
+    return plan
+
+
+@transaction.atomic
+def subscription_create(*, application: Application, api: Api, plan: Plan) -> Subscription:
+    """Subscribe: active at once, or pending when the plan requires approval."""
+    if plan.api_id != api.pk:
+        raise PlanMismatch(f"Plan {plan.pk} belongs to another API, not '{api.slug}'.")
+    if not api.accepts_subscriptions:
+        raise NotSubscribable(
+            f"'{api.slug}' is {api.state}; only published APIs take new subscriptions."
+        )
+    status = Subscription.Status.PENDING if plan.requires_approval else Subscription.Status.ACTIVE
+    try:
+        with transaction.atomic():
+            return Subscription.objects.create(
+                application=application, api=api, plan=plan, status=status
+            )
+    except IntegrityError as exc:
+        raise AlreadySubscribed(
+            f"Application '{application.name}' already has a live subscription to '{api.slug}'."
+        ) from exc
+
+
+def _decide(
+    subscription: Subscription, *, allowed_from: tuple[str, ...], to: str, actor
+) -> Subscription:
+    locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+    if locked.status not in allowed_from:
+        raise SubscriptionStateError(
+            f"Subscription {locked.pk} is {locked.status}; it cannot become {to}."
+        )
+    locked.status = to
+    locked.decided_by = actor if actor is not None and actor.is_authenticated else None
+    locked.save(update_fields=["status", "decided_by", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def subscription_approve(*, subscription: Subscription, actor=None) -> Subscription:
+    """Staff let a pending subscription through."""
+    return _decide(
+        subscription, allowed_from=(Subscription.Status.PENDING,), to="active", actor=actor
+    )
+
+
+@transaction.atomic
+def subscription_reject(*, subscription: Subscription, actor=None) -> Subscription:
+    """Staff turn a pending subscription down."""
+    return _decide(
+        subscription, allowed_from=(Subscription.Status.PENDING,), to="rejected", actor=actor
+    )
+
+
+@transaction.atomic
+def subscription_revoke(*, subscription: Subscription, actor=None) -> Subscription:
+    """End a live subscription (its owner or staff)."""
+    return _decide(subscription, allowed_from=Subscription.LIVE, to="revoked", actor=actor)

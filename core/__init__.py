@@ -1,0 +1,1 @@
+"""Shared foundation of every Portcullis app: the error family, problem+json and settings."""

@@ -1,0 +1,115 @@
+"""Every JSON error as application/problem+json (RFC 9457), from one DRF exception handler."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from core.errors import PortcullisError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_body(status: int, detail: str = "", title: str = "", **extra: Any) -> dict[str, Any]:
+    """An RFC 9457 body with the standard phrase of `status` as the default title."""
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body = {"type": "about:blank", "title": title or phrase, "status": status}
+    body["detail"] = detail or body["title"]
+    body.update(extra)
+    return body
+
+
+def problem_response(
+    status: int, detail: str = "", title: str = "", headers: dict[str, str] | None = None, **extra
+) -> JsonResponse:
+    """A plain Django problem+json response, for views outside DRF."""
+    response = JsonResponse(
+        problem_body(status, detail, title, **extra), status=status, content_type=PROBLEM_JSON
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Flatten DRF's nested error detail into {"field.sub": ["message", ...]}."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(_field_errors(value, name))
+        return flat
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        flat = {}
+        for index, value in enumerate(detail):
+            flat.update(_field_errors(value, f"{prefix}[{index}]" if prefix else str(index)))
+        return flat
+    messages = detail if isinstance(detail, list) else [detail]
+    return {prefix or "non_field_errors": [str(message) for message in messages]}
+
+
+def _validation_problem(exc: exceptions.ValidationError) -> dict[str, Any]:
+    errors = _field_errors(exc.detail)
+    named = ", ".join(f"{field}: {msgs[0]}" for field, msgs in errors.items())
+    return problem_body(400, f"Invalid input. {named}", "Invalid input", errors=errors)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every error, ours or DRF's, as problem+json."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, PortcullisError):
+        body, headers = exc.problem(), exc.headers
+    elif isinstance(exc, DjangoValidationError):
+        body = _validation_problem(exceptions.ValidationError(_django_messages(exc)))
+    elif isinstance(exc, exceptions.ValidationError):
+        body = _validation_problem(exc)
+    elif isinstance(exc, exceptions.APIException):
+        body = problem_body(exc.status_code, _text(exc.detail))
+        headers = _api_exception_headers(exc)
+    elif isinstance(exc, Http404):
+        body = problem_body(404, "Not found.")
+    elif isinstance(exc, PermissionDenied):
+        body = problem_body(403, "You do not have permission to perform this action.")
+    else:
+        return None
+    response = Response(body, status=body["status"], headers=headers)
+    response.content_type = PROBLEM_JSON
+    return response
+
+
+def _django_messages(exc: DjangoValidationError) -> Any:
+    return exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+
+
+def _text(detail: Any) -> str:
+    if isinstance(detail, dict | list):
+        return "; ".join(f"{k}: {v}" for k, v in _field_errors(detail).items())
+    return str(detail)
+
+
+def _api_exception_headers(exc: exceptions.APIException) -> dict[str, str]:
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None) is not None:
+        headers["Retry-After"] = str(int(exc.wait))
+    return headers
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Unknown URLs under the JSON surfaces answer problem+json, not an HTML page."""
+    return problem_response(404, f"No resource at {request.path}.")
+
+
+def handler500(request: HttpRequest) -> JsonResponse:
+    """The last resort: a problem+json without internals."""
+    return problem_response(500, "The server could not complete the request.")

@@ -1,0 +1,1 @@
+"""The API lifecycle: states, the one transition table, history and the transition service."""

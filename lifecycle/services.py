@@ -1,0 +1,61 @@
+"""The one way to move an object through its lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+
+from lifecycle.errors import TransitionNotAllowed
+from lifecycle.models import LifecycleEvent, LifecycleModel, _transitioning
+from lifecycle.states import TRANSITIONS, State, allowed_from
+
+
+@transaction.atomic
+def transition(
+    subject: LifecycleModel,
+    *,
+    to: str,
+    actor: AbstractBaseUser | None = None,
+    note: str = "",
+    sunset: datetime | None = None,
+) -> LifecycleEvent:
+    """Move `subject` to state `to`, write the history row and apply the effects.
+
+    The row lock makes concurrent transitions of one object queue up: the second one sees
+    the state the first one left and is judged against it, never against a stale copy.
+    """
+    locked = type(subject).objects.select_for_update().get(pk=subject.pk)
+    current = locked.state
+    if to not in State.values or to not in TRANSITIONS[current]:
+        allowed = allowed_from(current)
+        raise TransitionNotAllowed(
+            f"Cannot move from '{current}' to '{to}'. Allowed from '{current}': "
+            + (", ".join(allowed) if allowed else "none (terminal state)")
+            + ".",
+            current=current,
+            allowed=allowed,
+        )
+    locked.check_transition(to)
+    token = _transitioning.set(True)
+    try:
+        locked.state = to
+        if sunset is not None or to == State.PUBLISHED:
+            locked.sunset = sunset
+        locked.save(update_fields=["state", "sunset"])
+    finally:
+        _transitioning.reset(token)
+    event = LifecycleEvent.objects.create(
+        content_type=ContentType.objects.get_for_model(locked, for_concrete_model=True),
+        object_id=str(locked.pk),
+        from_state=current,
+        to_state=to,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        note=note,
+        sunset=locked.sunset,
+    )
+    locked.apply_transition(event)
+    subject.refresh_from_db()
+    return event

@@ -1,0 +1,58 @@
+"""Fixtures shared by every test: users of each kind and API clients signed in as them."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.factories import StaffFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty shared cache (counters, revocations, cached lookups)."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def staff(db):
+    return StaffFactory(username="admin")
+
+
+@pytest.fixture
+def alice(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def bob(db):
+    return UserFactory(username="bob")
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def staff_client(staff) -> APIClient:
+    return _client_for(staff)
+
+
+@pytest.fixture
+def alice_client(alice) -> APIClient:
+    return _client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob) -> APIClient:
+    return _client_for(bob)
