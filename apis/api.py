@@ -12,20 +12,39 @@ from rest_framework.response import Response
 from apis import selectors, services
 from apis.models import Api, Plan, Subscription
 from core.permissions import IsStaff, IsStaffOrReadOnly
-from core.serializers import StrictFieldsMixin
+from core.serializers import JSONDocumentField, StrictFieldsMixin
 from keys.models import Application
 from lifecycle.selectors import history_of
 from lifecycle.states import State
 
 
+class TagsField(serializers.ListField):
+    """Tags written as a list of slugs, read from the API's tag relation."""
+
+    child = serializers.SlugField(max_length=50)
+
+    def to_representation(self, data) -> list[str]:
+        return [tag.name for tag in data.all()]
+
+
 class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    tags = serializers.ListField(
-        child=serializers.SlugField(max_length=50), required=False, max_length=20
-    )
-    openapi = serializers.JSONField(required=False, allow_null=True)
+    """An API as the management API shows it; its state changes only by transition."""
+
+    tags = TagsField(required=False, max_length=20)
+    openapi = JSONDocumentField(required=False, allow_null=True)
     fallbacks = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, max_length=10
     )
+    upstream_credential = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=4096,
+        trim_whitespace=False,
+        help_text="Value of upstream_header sent upstream; write-only, sealed at rest. "
+        "Empty removes it.",
+    )
+    has_upstream_credential = serializers.SerializerMethodField()
 
     class Meta:
         model = Api
@@ -42,6 +61,9 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "cache_ttl",
             "public_cache",
             "timeout",
+            "upstream_header",
+            "upstream_credential",
+            "has_upstream_credential",
             "require_encrypted_token",
             "openapi",
             "state",
@@ -52,25 +74,35 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         read_only_fields = ["state", "sunset", "created_at", "updated_at"]
         extra_kwargs = {"timeout": {"min_value": 1, "max_value": 600}}
 
+    def get_has_upstream_credential(self, api: Api) -> bool:
+        return bool(api.upstream_secret)
+
+    def validate(self, attrs):
+        header = attrs.get("upstream_header", getattr(self.instance, "upstream_header", ""))
+        if attrs.get("upstream_credential") and not header:
+            raise serializers.ValidationError(
+                {"upstream_header": "Name the header that carries the upstream credential."}
+            )
+        return attrs
+
     def validate_openapi(self, value):
         if value is not None and not isinstance(value, dict):
             raise serializers.ValidationError("An OpenAPI document is a JSON object.")
         return value
 
-    def to_representation(self, instance: Api) -> dict:
-        data = super().to_representation(instance)
-        data["tags"] = [tag.name for tag in instance.tags.all()]
-        return data
-
 
 class TransitionSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A request to move an API through its lifecycle."""
+
     to = serializers.ChoiceField(choices=State.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     sunset = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
 class HistorySerializer(serializers.Serializer):
-    from_state = serializers.CharField(source="from_state")
+    """One lifecycle event: from, to, actor, at, note."""
+
+    from_state = serializers.CharField()
     to = serializers.CharField(source="to_state")
     actor = serializers.SerializerMethodField()
     at = serializers.DateTimeField()
@@ -87,6 +119,8 @@ class HistorySerializer(serializers.Serializer):
 
 
 class PlanSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A plan of an API: rate limit, quotas, approval."""
+
     class Meta:
         model = Plan
         fields = [
@@ -134,6 +168,7 @@ class ApiViewSet(
     @extend_schema(request=TransitionSerializer, responses=ApiSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStaff])
     def transition(self, request: Request, slug: str) -> Response:
+        """Move the API to another lifecycle state (staff); 409 names the allowed ones."""
         api = self.get_object()
         form = TransitionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -143,6 +178,7 @@ class ApiViewSet(
     @extend_schema(responses=HistorySerializer(many=True))
     @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated, IsStaff])
     def history(self, request: Request, slug: str) -> Response:
+        """The API's lifecycle events, newest first (staff)."""
         events = history_of(self.get_object())
         page = self.paginate_queryset(events)
         return self.get_paginated_response(HistorySerializer(page, many=True).data)
@@ -150,6 +186,7 @@ class ApiViewSet(
     @extend_schema(request=PlanSerializer, responses=PlanSerializer(many=True))
     @action(detail=True, methods=["get", "post"], serializer_class=PlanSerializer)
     def plans(self, request: Request, slug: str) -> Response:
+        """The API's plans; staff add one with POST."""
         api = self.get_object()
         if request.method == "GET":
             return Response(PlanSerializer(api.plans.all(), many=True).data)
@@ -162,19 +199,44 @@ class ApiViewSet(
 
 
 class OwnApplicationField(serializers.PrimaryKeyRelatedField):
+    """An application by id, among the caller's own: others' answer as if they did not exist."""
+
     def get_queryset(self):
         return Application.objects.filter(owner=self.context["request"].user)
 
 
+class VisibleApiField(serializers.SlugRelatedField):
+    """An API by slug, among those the caller may see: design APIs stay hidden from developers."""
+
+    def get_queryset(self):
+        return selectors.apis_visible_to(self.context["request"].user)
+
+
+class VisiblePlanField(serializers.PrimaryKeyRelatedField):
+    """A plan of an API the caller may see."""
+
+    def get_queryset(self):
+        return Plan.objects.filter(api__in=selectors.apis_visible_to(self.context["request"].user))
+
+
 class SubscriptionSerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    application = OwnApplicationField()
-    api = serializers.SlugRelatedField(slug_field="slug", queryset=Api.objects.all())
-    plan = serializers.PrimaryKeyRelatedField(queryset=Plan.objects.all())
+    """An application's subscription to an API under a plan."""
+
+    application = OwnApplicationField(
+        error_messages={"does_not_exist": "You have no application with this id."}
+    )
+    api = VisibleApiField(
+        slug_field="slug", error_messages={"does_not_exist": "No API with this slug."}
+    )
+    plan = VisiblePlanField(error_messages={"does_not_exist": "No plan with this id."})
 
     class Meta:
         model = Subscription
         fields = ["id", "application", "api", "plan", "status", "created_at", "updated_at"]
         read_only_fields = ["id", "status", "created_at", "updated_at"]
+        # One live subscription per application and API is the service's rule (409), not a
+        # generic 400 from a validator derived from the database constraint.
+        validators: list = []
 
 
 class SubscriptionViewSet(
@@ -188,6 +250,8 @@ class SubscriptionViewSet(
     serializer_class = SubscriptionSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Subscription.objects.none()
         subscriptions = selectors.subscriptions_visible_to(self.request.user)
         status_filter = self.request.query_params.get("status")
         return subscriptions.filter(status=status_filter) if status_filter else subscriptions
@@ -198,16 +262,19 @@ class SubscriptionViewSet(
     @extend_schema(request=None, responses=SubscriptionSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStaff])
     def approve(self, request: Request, pk: str) -> Response:
+        """Let a pending subscription through (staff)."""
         return self._decide(services.subscription_approve)
 
     @extend_schema(request=None, responses=SubscriptionSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStaff])
     def reject(self, request: Request, pk: str) -> Response:
+        """Turn a pending subscription down (staff)."""
         return self._decide(services.subscription_reject)
 
     @extend_schema(request=None, responses=SubscriptionSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str) -> Response:
+        """End a live subscription (its owner or staff)."""
         return self._decide(services.subscription_revoke)
 
     def _decide(self, service) -> Response:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
+from apis.gateway.lookups import cached_lookup
 from apis.models import Api, Subscription
+from lifecycle.selectors import history_of
 from lifecycle.states import State
 
 VISIBLE_STATES = (State.PUBLISHED, State.DEPRECATED)
@@ -40,3 +44,45 @@ def subscriptions_visible_to(user: AbstractBaseUser) -> QuerySet[Subscription]:
     if user.is_staff:
         return subscriptions
     return subscriptions.filter(application__owner=user)
+
+
+def gateway_api(slug: str) -> Api | None:
+    """The API at `slug` as the gateway sees it, with `deprecated_at`; cached until a save."""
+    return cached_lookup(f"api:{slug}", lambda: _api_for_gateway(slug))
+
+
+def _api_for_gateway(slug: str) -> Api | None:
+    api = Api.objects.filter(slug=slug).first()
+    if api is not None:
+        api.deprecated_at = _deprecated_at(api)
+    return api
+
+
+def _deprecated_at(api: Api) -> datetime | None:
+    if api.state != State.DEPRECATED:
+        return None
+    event = history_of(api).filter(to_state=State.DEPRECATED).first()
+    return event.at if event else api.updated_at
+
+
+def gateway_subscription(*, application_id: int, api_id: int) -> Subscription | None:
+    """The active subscription of an application to an API, with its plan; cached until a save."""
+    return cached_lookup(
+        f"sub:{application_id}:{api_id}",
+        lambda: (
+            Subscription.objects.select_related("plan")
+            .filter(application_id=application_id, api_id=api_id, status=Subscription.Status.ACTIVE)
+            .first()
+        ),
+    )
+
+
+def subscribed_api_slugs(*, application_id: int) -> list[str]:
+    """Slugs of the APIs an application actively subscribes to: its possible token scopes."""
+    return list(
+        Subscription.objects.filter(
+            application_id=application_id, status=Subscription.Status.ACTIVE
+        )
+        .order_by()
+        .values_list("api__slug", flat=True)
+    )

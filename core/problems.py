@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -21,11 +22,17 @@ PROBLEM_JSON = "application/problem+json"
 
 def problem_body(status: int, detail: str = "", title: str = "", **extra: Any) -> dict[str, Any]:
     """An RFC 9457 body with the standard phrase of `status` as the default title."""
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    body = {"type": "about:blank", "title": title or phrase, "status": status}
+    body = {"type": "about:blank", "title": title or _phrase(status), "status": status}
     body["detail"] = detail or body["title"]
     body.update(extra)
     return body
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def problem_response(
@@ -105,11 +112,38 @@ def _api_exception_headers(exc: exceptions.APIException) -> dict[str, str]:
     return headers
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    """Unknown URLs under the JSON surfaces answer problem+json, not an HTML page."""
-    return problem_response(404, f"No resource at {request.path}.")
+# Machine-facing surfaces: their clients parse JSON, never an HTML error page.
+JSON_PREFIXES = ("/api/", "/gw/", "/oauth/", "/mcp", "/.well-known/", "/healthz", "/readyz")
 
 
-def handler500(request: HttpRequest) -> JsonResponse:
-    """The last resort: a problem+json without internals."""
-    return problem_response(500, "The server could not complete the request.")
+def wants_problem_json(request: HttpRequest) -> bool:
+    """Whether an error at this request should be problem+json rather than an HTML page."""
+    return request.path.startswith(JSON_PREFIXES) or "json" in request.headers.get("Accept", "")
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A request Django refused before any view ran, as problem+json on the JSON surfaces."""
+    if wants_problem_json(request):
+        return problem_response(400, "The request is malformed.")
+    return defaults.bad_request(request, exception)
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A refusal outside DRF (for example a failed CSRF check), as problem+json on JSON surfaces."""
+    if wants_problem_json(request):
+        return problem_response(403, "You do not have permission to perform this action.")
+    return defaults.permission_denied(request, exception)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Unknown URLs under the JSON surfaces answer problem+json; portal pages stay HTML."""
+    if wants_problem_json(request):
+        return problem_response(404, f"No resource at {request.path}.")
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    """The last resort: a problem+json without internals on the JSON surfaces."""
+    if wants_problem_json(request):
+        return problem_response(500, "The server could not complete the request.")
+    return defaults.server_error(request)

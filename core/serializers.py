@@ -19,3 +19,26 @@ class StrictFieldsMixin:
                     {name: ["Unknown or read-only field."] for name in unknown}
                 )
         return super().to_internal_value(data)
+
+
+def _has_null_character(document: Any) -> bool:
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return True
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
+class JSONDocumentField(serializers.JSONField):
+    """A JSON value that PostgreSQL can store: no NUL character in any key or string."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if _has_null_character(data):
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return super().to_internal_value(data)
