@@ -28,3 +28,41 @@ class Application(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TokenKey(models.Model):
+    """A signing or encryption key of access tokens; its private part is encrypted at rest."""
+
+    class Use(models.TextChoices):
+        SIGNING = "sig", "Signing"
+        ENCRYPTION = "enc", "Encryption"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RETIRING = "retiring", "Retiring (verifies only)"
+        RETIRED = "retired", "Retired"
+
+    kid = models.CharField(max_length=64, unique=True, editable=False)
+    use = models.CharField(max_length=3, choices=Use.choices, editable=False)
+    alg = models.CharField(max_length=32, editable=False)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.ACTIVE, editable=False
+    )
+    public_jwk = models.JSONField(editable=False)
+    private_sealed = models.TextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retiring_at = models.DateTimeField(null=True, blank=True, editable=False)
+    retire_after = models.DateTimeField(null=True, blank=True, editable=False)
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # At most one active key per use: the one new tokens are made with.
+            models.UniqueConstraint(
+                fields=["use"], condition=models.Q(status="active"), name="one_active_key_per_use"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.use}, {self.alg}, {self.status})"

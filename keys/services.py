@@ -1,13 +1,19 @@
-"""Writes on applications: create, rotate the secret, authenticate a client."""
+"""Writes of the keys app: applications and their secrets, token keys and their rotation."""
 
 from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict
-from keys.models import Application
+from keys import algorithms, keyring
+from keys.conf import keys_settings
+from keys.kek import seal
+from keys.models import Application, TokenKey
 from keys.secrets import hash_secret, new_client_secret, secret_matches
 
 
@@ -16,7 +22,9 @@ def application_create(*, owner: AbstractBaseUser, name: str) -> tuple[Applicati
     """A new application and its secret in clear, which is never available again."""
     secret = new_client_secret()
     application = Application(owner=owner, name=name, secret_hash=hash_secret(secret))
-    application.full_clean(exclude=["secret_hash"], validate_unique=False)
+    application.full_clean(
+        exclude=["secret_hash"], validate_unique=False, validate_constraints=False
+    )
     try:
         with transaction.atomic():
             application.save()
@@ -35,6 +43,12 @@ def application_rotate_secret(*, application: Application) -> str:
     return secret
 
 
+@transaction.atomic
+def application_delete(*, application: Application) -> None:
+    """Delete the application with its subscriptions; its tokens open nothing from then on."""
+    application.delete()
+
+
 def application_authenticate(*, client_id: str, client_secret: str) -> Application | None:
     """The application these credentials prove, or None."""
     application = Application.objects.filter(client_id=client_id).first()
@@ -43,3 +57,74 @@ def application_authenticate(*, client_id: str, client_secret: str) -> Applicati
         secret_matches(client_secret, hash_secret("pcs_unknown"))
         return None
     return application if secret_matches(client_secret, application.secret_hash) else None
+
+
+@transaction.atomic
+def token_key_create(*, use: str, alg: str) -> TokenKey:
+    """A new active key; its private part is sealed under the KEK before it is stored."""
+    key = algorithms.generate(alg)
+    kid = key.thumbprint()
+    public = {**key.as_dict(private=False), "kid": kid, "use": use, "alg": alg}
+    private = json.dumps(key.as_dict(private=True)).encode()
+    row = TokenKey(
+        kid=kid,
+        use=use,
+        alg=alg,
+        public_jwk=public,
+        private_sealed=seal(private, purpose=f"token-key:{kid}"),
+    )
+    row.save()
+    return row
+
+
+def _configured_algs() -> dict[str, str]:
+    return {
+        TokenKey.Use.SIGNING: keys_settings.SIGNING_ALG,
+        TokenKey.Use.ENCRYPTION: keys_settings.ENCRYPTION_ALG,
+    }
+
+
+def token_keys_ensure() -> None:
+    """Create the active signing and encryption keys if there are none yet (first use)."""
+    for use, alg in _configured_algs().items():
+        if TokenKey.objects.filter(use=use, status=TokenKey.Status.ACTIVE).exists():
+            continue
+        try:
+            # Two processes may race here; the one-active-key constraint lets one win.
+            with transaction.atomic():
+                token_key_create(use=use, alg=alg)
+        except IntegrityError:
+            continue
+        keyring.bump_version()
+
+
+def _verification_window() -> timedelta:
+    """How long a retiring key keeps verifying: the longest token lifetime plus the leeway."""
+    return timedelta(seconds=keys_settings.ACCESS_TOKEN_LIFETIME + keys_settings.LEEWAY)
+
+
+@transaction.atomic
+def token_keys_rotate(*, now: datetime | None = None) -> list[TokenKey]:
+    """New active keys; the previous ones verify until their last token has expired."""
+    now = now or timezone.now()
+    token_keys_retire_expired(now=now)
+    previous = TokenKey.objects.select_for_update().filter(status=TokenKey.Status.ACTIVE)
+    previous.update(
+        status=TokenKey.Status.RETIRING, retiring_at=now, retire_after=now + _verification_window()
+    )
+    created = [token_key_create(use=use, alg=alg) for use, alg in _configured_algs().items()]
+    keyring.bump_version()
+    return created
+
+
+@transaction.atomic
+def token_keys_retire_expired(*, now: datetime | None = None) -> int:
+    """Mark retiring keys whose verification window has passed as retired."""
+    now = now or timezone.now()
+    expired = TokenKey.objects.select_for_update().filter(
+        status=TokenKey.Status.RETIRING, retire_after__lte=now
+    )
+    count = expired.update(status=TokenKey.Status.RETIRED, retired_at=now)
+    if count:
+        keyring.bump_version()
+    return count

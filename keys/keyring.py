@@ -1,0 +1,141 @@
+"""The process's copy of the token keys, reloaded when the shared key-set version changes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from keys.algorithms import KEY_TYPES, Key
+from keys.clock import clock
+from keys.conf import keys_settings
+from keys.kek import unseal
+from keys.models import TokenKey
+
+VERSION_KEY = "keys:keyset:version"
+
+
+@dataclass(frozen=True)
+class LoadedKey:
+    """One usable key: parsed once per process."""
+
+    kid: str
+    use: str
+    alg: str
+    status: str
+    key: Key
+    public: dict
+    retire_after: datetime | None
+
+    def verifies_at(self, now: datetime) -> bool:
+        """Whether tokens made with this key are still accepted at `now`."""
+        return self.retire_after is None or now < self.retire_after
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The active signing and encryption keys and every key still verifying, by kid."""
+
+    version: str
+    by_kid: dict[str, LoadedKey] = field(default_factory=dict)
+
+    def active(self, use: str) -> LoadedKey | None:
+        """The key new tokens are made with, for `use` ("sig" or "enc")."""
+        return next(
+            (k for k in self.by_kid.values() if k.use == use and k.status == "active"), None
+        )
+
+    def lookup(self, kid: str, use: str) -> LoadedKey | None:
+        """The key named `kid` for `use`, if it still verifies."""
+        key = self.by_kid.get(kid)
+        if key is None or key.use != use or not key.verifies_at(timezone.now()):
+            return None
+        return key
+
+    def public_jwks(self) -> dict:
+        """The JWKS document: public parts only, active and retiring keys."""
+        now = timezone.now()
+        return {"keys": [k.public for k in self.by_kid.values() if k.verifies_at(now)]}
+
+
+_lock = threading.Lock()
+_ring: KeyRing | None = None
+_checked_at = float("-inf")
+
+
+def current(*, fresh: bool = False) -> KeyRing:
+    """The key ring; the shared version is read at most every KEYSET_POLL_SECONDS (or when
+    `fresh`), and the database only when that version moved."""
+    global _ring, _checked_at
+    now = clock.monotonic()
+    ring = _ring
+    if ring is not None and not fresh and now - _checked_at < keys_settings.KEYSET_POLL_SECONDS:
+        return ring
+    version = cache.get(VERSION_KEY)
+    with _lock:
+        if _ring is None or version is None or _ring.version != version:
+            _ring = _load(version)
+        _checked_at = now
+        return _ring
+
+
+def find(kid: str, use: str) -> LoadedKey | None:
+    """Our key `kid` for `use`; a kid not known yet makes this process look for new keys once."""
+    key = current().lookup(kid, use)
+    if key is None:
+        # Another process may have rotated since our last poll: its new kid is legitimate.
+        key = current(fresh=True).lookup(kid, use)
+    return key
+
+
+def bump_version() -> None:
+    """Tell every process to reload its keys, now and again once the transaction commits.
+
+    The second bump matters: a process reloading between the two read the uncommitted past.
+    """
+    _set_new_version()
+    transaction.on_commit(_set_new_version)
+
+
+def _set_new_version() -> None:
+    global _checked_at
+    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    _checked_at = float("-inf")
+
+
+def forget() -> None:
+    """Drop this process's copy; the next use reloads it."""
+    global _ring
+    _ring = None
+
+
+def _load(version: str | None) -> KeyRing:
+    from keys.services import token_keys_ensure
+
+    token_keys_ensure()
+    if version is None:
+        version = uuid.uuid4().hex
+        cache.add(VERSION_KEY, version, timeout=None)
+        version = cache.get(VERSION_KEY, version)
+    rows = TokenKey.objects.exclude(status=TokenKey.Status.RETIRED)
+    return KeyRing(version=version, by_kid={row.kid: _parse(row) for row in rows})
+
+
+def _parse(row: TokenKey) -> LoadedKey:
+    private = json.loads(unseal(row.private_sealed, purpose=f"token-key:{row.kid}"))
+    key = KEY_TYPES[row.alg].import_key(private, {"kid": row.kid, "use": row.use, "alg": row.alg})
+    return LoadedKey(
+        kid=row.kid,
+        use=row.use,
+        alg=row.alg,
+        status=row.status,
+        key=key,
+        public=row.public_jwk,
+        retire_after=row.retire_after,
+    )

@@ -1,0 +1,71 @@
+"""The revocation list: jti values in the shared cache until the token's exp.
+
+Every process sees a revocation within REVOCATION_POLL_SECONDS: it polls one shared version
+number at most that often, and between polls trusts its own memory of the jtis it already
+found unrevoked, so a warm request need not ask the shared cache at all.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from django.core.cache import cache
+
+from keys.clock import clock
+from keys.conf import keys_settings
+
+VERSION_KEY = "keys:revocations:version"
+_MEMORY_LIMIT = 100_000
+
+
+def _revoked_key(jti: str) -> str:
+    return f"keys:revoked:{jti}"
+
+
+class RevocationList:
+    """This process's view of the shared revocation list."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._polled_at = float("-inf")
+        self._unrevoked: set[str] = set()
+
+    def revoke(self, jti: str, *, exp: int) -> None:
+        """Refuse the token `jti` everywhere until its expiry has passed."""
+        ttl = max(1, exp - clock.now() + keys_settings.LEEWAY)
+        cache.set(_revoked_key(jti), 1, timeout=ttl)
+        cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        self._polled_at = float("-inf")
+
+    def is_revoked(self, jti: str) -> bool:
+        """Whether `jti` was revoked, as seen at most REVOCATION_POLL_SECONDS ago."""
+        self._poll()
+        if jti in self._unrevoked:
+            return False
+        seen_version = self._version
+        revoked = cache.get(_revoked_key(jti)) is not None
+        if not revoked:
+            with self._lock:
+                # A poll in between may have learnt of a newer revocation: remember nothing then.
+                if self._version != seen_version:
+                    return revoked
+                if len(self._unrevoked) >= _MEMORY_LIMIT:
+                    self._unrevoked.clear()
+                self._unrevoked.add(jti)
+        return revoked
+
+    def _poll(self) -> None:
+        now = clock.monotonic()
+        if now - self._polled_at < keys_settings.REVOCATION_POLL_SECONDS:
+            return
+        version = cache.get(VERSION_KEY)
+        with self._lock:
+            if version != self._version:
+                self._unrevoked.clear()
+                self._version = version
+            self._polled_at = now
+
+
+revocations = RevocationList()
