@@ -6,7 +6,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -18,6 +18,7 @@ RATE_PATTERN = re.compile(
     r"^(?P<count>[1-9]\d{0,8})/(?P<multiplier>[1-9]\d{0,5})?(?P<unit>[smhd])$"
 )
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # an RFC 9110 token
 
 
 def validate_rate(value: str) -> None:
@@ -72,6 +73,14 @@ class Api(LifecycleModel):
         default=False, help_text="Cached answers may be shared between applications"
     )
     timeout = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    upstream_header = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[RegexValidator(HEADER_NAME, "Enter an HTTP header name, e.g. X-Api-Key.")],
+        help_text="Header the gateway adds with the upstream credential, e.g. X-Api-Key",
+    )
+    # Sealed under PORTCULLIS_KEK (keys.kek); set through api_set_upstream_credential() only.
+    upstream_secret = models.TextField(blank=True, editable=False)
     require_encrypted_token = models.BooleanField(default=True)
     openapi = models.JSONField(null=True, blank=True)
     owner = models.ForeignKey(

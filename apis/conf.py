@@ -1,0 +1,22 @@
+"""Settings of the catalog app: the gateway section of PORTCULLIS."""
+
+from core.conf import AppSettings
+
+gateway_settings = AppSettings(
+    "GATEWAY",
+    {
+        # Request bodies over this many bytes are refused with 413 before reaching the upstream.
+        "BODY_LIMIT": 10 * 1024 * 1024,
+        # When the shared cache (Redis) is unreachable: False answers 503, True serves unlimited.
+        "FAIL_OPEN": False,
+        # Addresses or networks of reverse proxies whose X-Forwarded-For is believed.
+        "TRUSTED_PROXIES": [],
+        # How stale a process's view of the catalog may be, in seconds.
+        "LOOKUP_REFRESH": 1.0,
+        # Larger answers are passed through but not cached.
+        "CACHE_MAX_BODY": 1024 * 1024,
+        # Upstream connections kept per process.
+        "MAX_CONNECTIONS": 100,
+        "MAX_KEEPALIVE": 20,
+    },
+)

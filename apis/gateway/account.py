@@ -1,0 +1,45 @@
+"""Step 7: one usage event per call that names an API and an identified application."""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+
+from apis.gateway.context import GatewayContext
+from apis.gateway.errors import SHARED_CACHE_ERRORS
+from apis.gateway.limit import add_tokens
+from apis.usage.recorder import UsageRecord, record_usage
+
+logger = logging.getLogger(__name__)
+
+
+def account(ctx: GatewayContext) -> None:
+    """Record the call's usage and charge its AI tokens; refusals count too."""
+    if ctx.api is None or ctx.claims is None:
+        return
+    try:
+        add_tokens(ctx)
+    except SHARED_CACHE_ERRORS:
+        logger.warning("tokens of request %s not charged: shared cache down", ctx.request_id)
+    record_usage(usage_record(ctx))
+
+
+def usage_record(ctx: GatewayContext) -> UsageRecord:
+    """The usage event of a finished call."""
+    return UsageRecord(
+        at=timezone.now(),
+        api_id=ctx.api.pk,
+        application_id=ctx.claims.application_id,
+        subscription_id=ctx.subscription.pk if ctx.subscription else None,
+        status=ctx.status,
+        latency_ms=ctx.latency_ms,
+        bytes_in=ctx.bytes_in,
+        bytes_out=ctx.bytes_out,
+        prompt_tokens=ctx.prompt_tokens,
+        completion_tokens=ctx.completion_tokens,
+        cost=ctx.cost,
+        channel=ctx.channel,
+        request_id=ctx.request_id,
+        model=ctx.model_used,
+    )

@@ -1,0 +1,100 @@
+"""Step 5: answers to GET and HEAD on APIs with a cache_ttl, kept in the shared cache.
+
+An application never receives another application's cached answer unless the API is marked
+public_cache. Upstream `Cache-Control: no-store` or `private` answers are never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+from django.core.cache import cache
+
+from apis.conf import gateway_settings
+from apis.gateway.context import GatewayContext
+from apis.gateway.errors import SHARED_CACHE_ERRORS
+
+CACHEABLE_METHODS = ("GET", "HEAD")
+UNSTORABLE_DIRECTIVES = ("no-store", "private")
+
+
+def serve_cached(ctx: GatewayContext) -> None:
+    """Answer from the cache when it holds this call's answer; mark the call HIT or MISS."""
+    if not cacheable_request(ctx):
+        return
+    entry = ctx.cache_entry if ctx.cache_peeked else _get(cache_key(ctx))
+    if entry is None:
+        ctx.cache_status = "MISS"
+        return
+    ctx.status, headers, ctx.response_body = entry
+    ctx.response_headers = dict(headers)
+    ctx.cache_status = "HIT"
+
+
+def store(ctx: GatewayContext) -> None:
+    """Keep the upstream's answer once it has streamed through, when it may be kept."""
+    if ctx.cache_status != "MISS" or not _storable(ctx):
+        return
+    ctx.response_body = _tee(ctx, iter(_as_chunks(ctx.response_body)))
+
+
+def cache_key(ctx: GatewayContext) -> str:
+    """API, method, path, query and (unless the API is public) application."""
+    audience = "public" if ctx.api.public_cache else f"app:{ctx.claims.application_id}"
+    request = f"{ctx.method}\n{ctx.path}\n{ctx.query_string}".encode()
+    return f"gw:resp:{ctx.api.pk}:{audience}:{hashlib.sha256(request).hexdigest()}"
+
+
+def cacheable_request(ctx: GatewayContext) -> bool:
+    """GET or HEAD on an API with a cache_ttl."""
+    return ctx.api.cache_ttl > 0 and ctx.method in CACHEABLE_METHODS
+
+
+def _get(key: str) -> tuple | None:
+    try:
+        return cache.get(key)
+    except SHARED_CACHE_ERRORS:
+        return None
+
+
+def _storable(ctx: GatewayContext) -> bool:
+    headers = {name.lower(): value for name, value in ctx.response_headers.items()}
+    control = headers.get("cache-control", "").split(",")
+    directives = {directive.strip().split("=")[0].lower() for directive in control}
+    return (
+        ctx.status == 200
+        and not ctx.set_cookies
+        and not directives.intersection(UNSTORABLE_DIRECTIVES)
+    )
+
+
+def _as_chunks(body: bytes | Iterator[bytes]):
+    return [body] if isinstance(body, bytes) else body
+
+
+def _tee(ctx: GatewayContext, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    kept: list[bytes] | None = []
+    size = 0
+    try:
+        for chunk in chunks:
+            size += len(chunk)
+            if kept is not None and size <= gateway_settings.CACHE_MAX_BODY:
+                kept.append(chunk)
+            else:
+                kept = None
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    if kept is not None:
+        _put(ctx, b"".join(kept))
+
+
+def _put(ctx: GatewayContext, body: bytes) -> None:
+    entry = (ctx.status, tuple(ctx.response_headers.items()), body)
+    try:
+        cache.set(cache_key(ctx), entry, ctx.api.cache_ttl)
+    except SHARED_CACHE_ERRORS:
+        return

@@ -1,0 +1,66 @@
+"""The state of one gateway call, handed from step to step."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import IO, Any, Literal
+
+from apis.models import Api, Plan, Subscription
+from keys.tokens import AccessClaims
+
+
+@dataclass
+class GatewayContext:
+    """One call: what the client sent, what the steps resolved, what goes back.
+
+    Built by the /gw view from an HttpRequest, or by MCP without one.
+    """
+
+    method: str
+    slug: str
+    path: str = ""
+    query_string: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: IO[bytes] | Iterable[bytes] | bytes | None = None
+    content_length: int | None = None
+    peer_address: str = ""
+    forwarded_chain: list[str] = field(default_factory=list)
+    client_address: str = ""
+    scheme: str = "http"
+    host: str = ""
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    channel: Literal["http", "mcp"] = "http"
+    started: float = 0.0
+
+    api: Api | None = None
+    claims: AccessClaims | None = None
+    subscription: Subscription | None = None
+    plan: Plan | None = None
+
+    status: int = 0
+    latency_ms: int = 0
+    response_headers: dict[str, str] = field(default_factory=dict)
+    # Set-Cookie may not be folded into one line (RFC 9110 §5.3): each is kept as sent.
+    set_cookies: list[str] = field(default_factory=list)
+    response_body: bytes | Iterator[bytes] = b""
+    bytes_out: int = 0
+    cache_status: str = ""
+    cache_entry: Any = None
+    cache_peeked: bool = False
+    rate_limit: list[Any] | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    model_used: str = ""
+
+    def header(self, name: str, default: str = "") -> str:
+        """A request header, whatever the case of its name."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), default)
+
+    @property
+    def bytes_in(self) -> int:
+        return self.content_length or 0

@@ -1,0 +1,155 @@
+"""Per-subscription counters in the shared cache: one atomic round trip per call.
+
+On Redis a Lua script counts the rate window and the monthly quotas together, and reads the
+call's cached answer on the way (so a cache hit costs no extra round trip); on the embedded
+local-memory cache (one process) the same logic runs on the cache API.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
+
+# KEYS: rate window, monthly requests, monthly tokens and, optionally, a cached answer.
+# ARGV: rate window ttl, rate limit, request quota (0: none), token quota (0: none), month ttl.
+# A call refused by the rate limit or a quota does not use up the monthly request quota; one
+# refused by the request quota reads as quota + 1 so that the caller sees it is over.
+TAKE_SCRIPT = """
+local rate = redis.call('INCR', KEYS[1])
+if rate == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local month = tonumber(redis.call('GET', KEYS[2]) or '0')
+local tokens = tonumber(redis.call('GET', KEYS[3]) or '0')
+local quota, token_quota = tonumber(ARGV[3]), tonumber(ARGV[4])
+if rate <= tonumber(ARGV[2]) and (quota == 0 or month < quota)
+    and (token_quota == 0 or tokens < token_quota) then
+  month = redis.call('INCR', KEYS[2])
+  if month == 1 then redis.call('EXPIRE', KEYS[2], ARGV[5]) end
+elseif quota > 0 and month >= quota then
+  month = month + 1
+end
+local cached = false
+if KEYS[4] then cached = redis.call('GET', KEYS[4]) end
+return {rate, month, tokens, cached}
+"""
+
+ADD_SCRIPT = """
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+if total == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return total
+"""
+
+
+@dataclass(frozen=True)
+class Take:
+    """What one call asks of the counters."""
+
+    rate_key: str
+    rate_ttl: int
+    rate_limit: int
+    month_key: str
+    token_key: str
+    quota: int
+    token_quota: int
+    month_ttl: int
+    peek_key: str = ""
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The counters after the call was counted, and the value at peek_key if asked for."""
+
+    rate: int
+    month: int
+    tokens: int
+    peeked: Any = None
+
+
+class _Scripts:
+    """Lua scripts registered once per process."""
+
+    take = None
+    add = None
+
+
+def take(request: Take) -> Counts:
+    """Count one call against its rate window and, when admitted, its monthly quota."""
+    if isinstance(_shared(), RedisCache):
+        return _redis_take(request)
+    return _local_take(request)
+
+
+def add_tokens(*, key: str, tokens: int, ttl: int) -> None:
+    """Add the tokens of an answered call to the monthly token counter."""
+    if tokens <= 0:
+        return
+    if isinstance(_shared(), RedisCache):
+        client, real_key = _client(key)
+        _script("add", ADD_SCRIPT, client)(keys=[real_key], args=[tokens, ttl], client=client)
+        return
+    _incr(key, tokens, ttl)
+
+
+def _shared() -> BaseCache:
+    # The cache django-ratelimit counts in, so that its get_usage() reads the same windows.
+    return caches[settings.RATELIMIT_USE_CACHE]
+
+
+def _client(key: str):
+    # Django's Redis cache keeps one connection pool per process; the raw client lets the
+    # counters run as one script while the keys stay readable through the cache API.
+    shared = _shared()
+    real_key = shared.make_and_validate_key(key)
+    return shared._cache.get_client(real_key, write=True), real_key
+
+
+def _script(name: str, source: str, client):
+    script = getattr(_Scripts, name)
+    if script is None:
+        script = client.register_script(source)
+        setattr(_Scripts, name, script)
+    return script
+
+
+def _redis_take(request: Take) -> Counts:
+    client, rate_key = _client(request.rate_key)
+    others = (request.month_key, request.token_key, request.peek_key)
+    keys = [rate_key, *(_shared().make_and_validate_key(key) for key in others if key)]
+    args = [
+        request.rate_ttl,
+        request.rate_limit,
+        request.quota,
+        request.token_quota,
+        request.month_ttl,
+    ]
+    rate, month, tokens, *cached = _script("take", TAKE_SCRIPT, client)(
+        keys=keys, args=args, client=client
+    )
+    # Django's Redis cache stores every non-integer value pickled.
+    peeked = pickle.loads(cached[0]) if cached and cached[0] else None  # noqa: S301 - our own cache entry
+    return Counts(int(rate), int(month), int(tokens), peeked)
+
+
+def _local_take(request: Take) -> Counts:
+    rate = _incr(request.rate_key, 1, request.rate_ttl)
+    month = _shared().get(request.month_key, 0)
+    tokens = _shared().get(request.token_key, 0)
+    admitted = rate <= request.rate_limit
+    admitted = admitted and (not request.quota or month < request.quota)
+    if admitted and (not request.token_quota or tokens < request.token_quota):
+        month = _incr(request.month_key, 1, request.month_ttl)
+    elif request.quota and month >= request.quota:
+        month += 1
+    peeked = _shared().get(request.peek_key) if request.peek_key else None
+    return Counts(rate, month, tokens, peeked)
+
+
+def _incr(key: str, amount: int, ttl: int) -> int:
+    if _shared().add(key, amount, ttl):
+        return amount
+    return _shared().incr(key, amount)

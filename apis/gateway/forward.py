@@ -1,0 +1,216 @@
+"""Step 6: the call goes to the API's upstream; rest kind here, AI kinds in apis.ai.forward."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import secrets
+from collections.abc import Iterator
+from urllib.parse import quote, unquote
+
+import httpx
+
+from apis.conf import gateway_settings
+from apis.gateway.context import GatewayContext
+from apis.gateway.errors import GatewayError
+from apis.gateway.http_client import upstream_client
+from apis.services import UPSTREAM_CREDENTIAL
+from keys.kek import unseal
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 64 * 1024
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Set by the gateway itself, or never to be passed on (the client's token stays here).
+NOT_FORWARDED = frozenset(
+    {"host", "authorization", "content-length", "x-request-id", "forwarded"}
+    | {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "traceparent"}
+)
+TRACEPARENT = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+PATH_SAFE = "!$&'()*+,;=:@-._~"
+QUERY_SAFE = PATH_SAFE + "/?%[]"
+
+
+def forward(ctx: GatewayContext) -> None:
+    """Hand the call to the forwarder of the API's kind, which sets the response on ctx."""
+    if ctx.api.kind == "rest":
+        forward_rest(ctx)
+        return
+    from apis.ai import forward as ai_forward
+
+    if ctx.api.kind == "ai":
+        ai_forward.forward_chat(ctx)
+    else:
+        ai_forward.forward_prompt(ctx)
+
+
+def check_body_size(ctx: GatewayContext) -> None:
+    """Refuse a declared body over the limit before anything is read (413)."""
+    if ctx.content_length is not None and ctx.content_length > gateway_settings.BODY_LIMIT:
+        raise _too_large()
+
+
+def forward_rest(ctx: GatewayContext) -> None:
+    """Stream the request to upstream_url + path and the upstream's answer back, untouched."""
+    request = upstream_client().build_request(
+        ctx.method,
+        upstream_url(ctx.api.upstream_url, ctx.path, ctx.query_string),
+        headers=upstream_headers(ctx),
+        content=_request_chunks(ctx) if ctx.content_length else None,
+        timeout=httpx.Timeout(ctx.api.timeout),
+    )
+    try:
+        response = upstream_client().send(request, stream=True)
+    except httpx.TimeoutException as exc:
+        raise GatewayError(504, "Upstream timeout", _no_answer(ctx, "in time")) from exc
+    except httpx.TransportError as exc:
+        raise GatewayError(502, "Bad gateway", _no_answer(ctx, "(refused or reset)")) from exc
+    ctx.status = response.status_code
+    ctx.response_headers = _response_headers(response.headers)
+    ctx.set_cookies = response.headers.get_list("set-cookie")
+    ctx.response_body = UpstreamBody(response)
+
+
+def upstream_url(base: str, path: str, query_string: str) -> httpx.URL:
+    """The upstream URL of a call: never outside the upstream's host or path prefix."""
+    upstream = httpx.URL(base)
+    segments = normalised_segments(path)
+    full = upstream.path.rstrip("/")
+    if segments:
+        full += "/" + "/".join(quote(segment, safe=PATH_SAFE) for segment in segments)
+    if path.endswith("/") or not full:
+        full += "/"
+    # The query goes as the client sent it; only bytes a URL cannot carry are escaped.
+    query = quote(query_string, safe=QUERY_SAFE)
+    raw = full + (f"?{query}" if query else "")
+    return upstream.copy_with(raw_path=raw.encode("ascii"))
+
+
+def normalised_segments(path: str) -> list[str]:
+    """The path's segments with `.`, `..` (however often percent-encoded) and `//` resolved."""
+    kept: list[str] = []
+    for segment in path.split("/"):
+        plain = _fully_unquoted(segment)
+        if plain in ("", "."):
+            continue
+        if plain == "..":
+            if not kept:
+                raise GatewayError(400, "Invalid path", "The path climbs above the API's root.")
+            kept.pop()
+            continue
+        kept.append(segment)
+    return kept
+
+
+def _fully_unquoted(segment: str) -> str:
+    for _ in range(4):
+        decoded = unquote(segment)
+        if decoded == segment:
+            break
+        segment = decoded
+    return segment
+
+
+def upstream_headers(ctx: GatewayContext) -> dict[str, str]:
+    """The client's headers minus hop-by-hop and the token, plus the forwarding headers."""
+    named_in_connection = {t.strip().lower() for t in ctx.header("Connection").split(",")}
+    dropped = HOP_BY_HOP | NOT_FORWARDED | named_in_connection
+    headers = {name: value for name, value in ctx.headers.items() if name.lower() not in dropped}
+    if ctx.content_length:
+        headers["Content-Length"] = str(ctx.content_length)
+    forwarding = {
+        "X-Forwarded-For": _forwarded_for(ctx),
+        "X-Forwarded-Proto": ctx.scheme,
+        "X-Forwarded-Host": ctx.host,
+        "X-Request-ID": ctx.request_id,
+        "traceparent": _traceparent(ctx.header("traceparent")),
+    }
+    headers.update({name: value for name, value in forwarding.items() if value})
+    if ctx.api.upstream_header and ctx.api.upstream_secret:
+        headers = {k: v for k, v in headers.items() if k.lower() != ctx.api.upstream_header.lower()}
+        headers[ctx.api.upstream_header] = upstream_credential(ctx.api.upstream_secret)
+    return headers
+
+
+@functools.lru_cache(maxsize=256)
+def upstream_credential(sealed: str) -> str:
+    """The API's upstream secret in clear; kept in process memory only, never in the cache."""
+    return unseal(sealed, purpose=UPSTREAM_CREDENTIAL).decode()
+
+
+def _forwarded_for(ctx: GatewayContext) -> str:
+    chain = ctx.forwarded_chain
+    return ", ".join([*chain, ctx.peer_address]) if chain else ctx.peer_address
+
+
+def _traceparent(incoming: str) -> str:
+    # W3C Trace Context: keep the caller's trace, or start one so the upstream can join it.
+    if TRACEPARENT.match(incoming.strip()):
+        return incoming.strip()
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+def _response_headers(headers: httpx.Headers) -> dict[str, str]:
+    named_in_connection = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+    dropped = HOP_BY_HOP | named_in_connection | {"set-cookie"}
+    kept: dict[str, str] = {}
+    for name, value in headers.multi_items():
+        if name.lower() not in dropped:
+            kept[name] = f"{kept[name]}, {value}" if name in kept else value
+    return kept
+
+
+def _request_chunks(ctx: GatewayContext) -> Iterator[bytes]:
+    body = ctx.body
+    if isinstance(body, bytes):
+        yield body
+        return
+    read = getattr(body, "read", None)
+    chunks = iter(lambda: read(CHUNK), b"") if read else iter(body or ())
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > gateway_settings.BODY_LIMIT:
+            raise _too_large()
+        yield chunk
+
+
+def _too_large() -> GatewayError:
+    limit = gateway_settings.BODY_LIMIT
+    return GatewayError(413, "Request body too large", f"The body limit is {limit} bytes.")
+
+
+def _no_answer(ctx: GatewayContext, how: str) -> str:
+    return f"The upstream of '{ctx.api.slug}' did not answer {how}."
+
+
+class UpstreamBody:
+    """The upstream's body as it arrives; closing it returns the connection to the pool."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self.response.iter_raw(CHUNK)
+        except httpx.TransportError:
+            # Headers are already on their way: all a proxy can do is cut the answer short.
+            logger.warning("upstream body cut short: %s", self.response.request.url)
+        finally:
+            self.response.close()
+
+    def close(self) -> None:
+        self.response.close()

@@ -1,0 +1,139 @@
+"""Step 4: the plan's rate limit and monthly quotas, counted per subscription in the shared cache.
+
+The rate limit is django-ratelimit's fixed window with its own cache keys (group
+`portcullis.gateway`, key `sub:<id>`), so `django_ratelimit.core.get_usage` reads the same
+counter; the window and the quotas are counted together in one round trip (counters.py), which
+also fetches the call's cached answer for the cache step.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django_ratelimit import ALL
+from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key
+
+from apis.conf import gateway_settings
+from apis.gateway import cache, counters
+from apis.gateway.context import GatewayContext
+from apis.gateway.errors import QUOTA_EXCEEDED, SHARED_CACHE_ERRORS, GatewayError, unavailable
+from apis.models import Subscription, rate_parts
+
+RATE_GROUP = "portcullis.gateway"
+MONTH_FUDGE = 86_400
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One quota policy and where the caller stands (IETF httpapi rate-limit headers, -10)."""
+
+    name: str
+    quota: int
+    window: int
+    remaining: int
+    reset: int
+
+
+def limit(ctx: GatewayContext) -> None:
+    """Count the call; refuse with 429 over the rate limit or a monthly quota."""
+    peek_key = cache.cache_key(ctx) if cache.cacheable_request(ctx) else ""
+    try:
+        counts = counters.take(_take_for(ctx.subscription, ctx.plan, peek_key))
+    except SHARED_CACHE_ERRORS as exc:
+        if gateway_settings.FAIL_OPEN:
+            return
+        raise unavailable("Rate limits cannot be checked right now; retry shortly.") from exc
+    ctx.cache_entry, ctx.cache_peeked = counts.peeked, bool(peek_key)
+    ctx.rate_limit = _policies(ctx, counts)
+    _refuse_if_over(ctx, counts)
+
+
+def add_tokens(ctx: GatewayContext) -> None:
+    """Charge the tokens of an answered AI call to the subscription's monthly token counter."""
+    if ctx.subscription is None or not ctx.plan.token_quota:
+        return
+    tokens = ctx.prompt_tokens + ctx.completion_tokens
+    counters.add_tokens(key=_token_key(ctx.subscription), tokens=tokens, ttl=_month_ttl())
+
+
+def rate_key(subscription: Subscription, rate: str) -> str:
+    """django-ratelimit's cache key of the subscription's current rate window."""
+    value = f"sub:{subscription.pk}"
+    window_end = _get_window(value, rate_parts(rate)[1])
+    return _make_cache_key(RATE_GROUP, window_end, rate, value, ALL)
+
+
+def _take_for(subscription: Subscription, plan, peek_key: str) -> counters.Take:
+    count, period = rate_parts(plan.rate_limit)
+    return counters.Take(
+        rate_key=rate_key(subscription, plan.rate_limit),
+        rate_ttl=period + EXPIRATION_FUDGE,
+        rate_limit=count,
+        month_key=f"gw:quota:{subscription.pk}:{_month()}",
+        token_key=_token_key(subscription),
+        quota=plan.monthly_quota or 0,
+        token_quota=plan.token_quota or 0,
+        month_ttl=_month_ttl(),
+        peek_key=peek_key,
+    )
+
+
+def _policies(ctx: GatewayContext, counts: counters.Counts) -> list[Policy]:
+    plan = ctx.plan
+    count, period = rate_parts(plan.rate_limit)
+    reset = _get_window(f"sub:{ctx.subscription.pk}", period) - int(time.time())
+    policies = [Policy("rate", count, period, max(count - counts.rate, 0), max(reset, 0))]
+    if plan.monthly_quota:
+        left = max(plan.monthly_quota - counts.month, 0)
+        month = Policy("monthly", plan.monthly_quota, _month_seconds(), left, _to_month_end())
+        policies.append(month)
+    return policies
+
+
+def _refuse_if_over(ctx: GatewayContext, counts: counters.Counts) -> None:
+    plan = ctx.plan
+    rate_limit = rate_parts(plan.rate_limit)[0]
+    if counts.rate > rate_limit:
+        _over("rate", f"More than {plan.rate_limit} requests.", ctx.rate_limit[0].reset)
+    if plan.monthly_quota and counts.month > plan.monthly_quota:
+        _over("monthly", f"The monthly quota of {plan.monthly_quota} requests is used up.")
+    if plan.token_quota and counts.tokens >= plan.token_quota:
+        _over("tokens", f"The monthly quota of {plan.token_quota} AI tokens is used up.")
+
+
+def _over(policy: str, detail: str, retry_after: int | None = None) -> None:
+    wait = max(retry_after if retry_after is not None else _to_month_end(), 1)
+    raise GatewayError(
+        429,
+        "Request cannot be satisfied as assigned quota has been exceeded",
+        f"{detail} Retry in {wait} s.",
+        headers={"Retry-After": str(wait)},
+        type=QUOTA_EXCEEDED,
+        **{"violated-policies": [policy]},
+    )
+
+
+def _token_key(subscription: Subscription) -> str:
+    return f"gw:tokens:{subscription.pk}:{_month()}"
+
+
+def _month() -> str:
+    return datetime.now(UTC).strftime("%Y-%m")
+
+
+def _month_seconds() -> int:
+    now = datetime.now(UTC)
+    return calendar.monthrange(now.year, now.month)[1] * 86_400
+
+
+def _to_month_end() -> int:
+    now = datetime.now(UTC)
+    year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+    return int((datetime(year, month, 1, tzinfo=UTC) - now).total_seconds()) + 1
+
+
+def _month_ttl() -> int:
+    return _to_month_end() + MONTH_FUDGE

@@ -1,0 +1,127 @@
+"""Step 8: the answer the client sees, and the one place a GatewayError becomes a body."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from email.utils import format_datetime
+
+from apis.gateway.context import GatewayContext
+from apis.gateway.errors import GatewayError
+from core.problems import PROBLEM_JSON
+from lifecycle.states import State
+
+# OpenAI's error `type` per status, so that its SDKs raise the matching exception class.
+OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    410: "not_found_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+@dataclass
+class GatewayResponse:
+    """What goes back to the client; iterate `body` to the end, or close it."""
+
+    status: int
+    headers: dict[str, str]
+    body: AccountedBody
+    set_cookies: list[str] = field(default_factory=list)
+
+
+def render_error(ctx: GatewayContext, error: GatewayError) -> None:
+    """Set the error as the call's answer: OpenAI's envelope for ai APIs, else problem+json."""
+    ctx.status = error.status
+    if ctx.api is not None and ctx.api.kind == "ai":
+        body, content_type = _openai_error(error), "application/json"
+    else:
+        body, content_type = error.problem(), PROBLEM_JSON
+    ctx.response_headers = {"Content-Type": content_type, **error.headers}
+    ctx.set_cookies = []
+    ctx.response_body = json.dumps(body).encode()
+
+
+def respond(ctx: GatewayContext, on_close: Callable[[GatewayContext], None]) -> GatewayResponse:
+    """The status, the upstream's headers plus the gateway's, and the body to stream."""
+    ctx.latency_ms = int((time.perf_counter() - ctx.started) * 1000)
+    headers = {**ctx.response_headers, **gateway_headers(ctx)}
+    body = AccountedBody(ctx, ctx.response_body, on_close)
+    return GatewayResponse(ctx.status, headers, body, list(ctx.set_cookies))
+
+
+def gateway_headers(ctx: GatewayContext) -> dict[str, str]:
+    """X-Request-ID, RateLimit-Policy/RateLimit, X-Cache and the deprecation headers."""
+    headers = {"X-Request-ID": ctx.request_id}
+    if ctx.rate_limit:
+        headers["RateLimit-Policy"] = ", ".join(
+            f'"{p.name}";q={p.quota};w={p.window}' for p in ctx.rate_limit
+        )
+        headers["RateLimit"] = ", ".join(
+            f'"{p.name}";r={p.remaining};t={p.reset}' for p in ctx.rate_limit
+        )
+    if ctx.cache_status:
+        headers["X-Cache"] = ctx.cache_status
+    if ctx.api is not None and ctx.api.state == State.DEPRECATED:
+        headers.update(deprecation_headers(ctx))
+    return headers
+
+
+def deprecation_headers(ctx: GatewayContext) -> dict[str, str]:
+    """Deprecation (RFC 9745), Sunset (RFC 8594) and a Link to the API's portal page."""
+    api = ctx.api
+    headers = {"Link": f'<{_portal_url(ctx)}>; rel="deprecation"; type="text/html"'}
+    if api.deprecated_at is not None:
+        headers["Deprecation"] = f"@{int(api.deprecated_at.timestamp())}"
+    if api.sunset is not None:
+        headers["Sunset"] = format_datetime(api.sunset, usegmt=True)
+    return headers
+
+
+def _portal_url(ctx: GatewayContext) -> str:
+    path = ctx.api.get_absolute_url()
+    return f"{ctx.scheme}://{ctx.host}{path}" if ctx.host else path
+
+
+def _openai_error(error: GatewayError) -> dict:
+    code = error.extra.get("code") or error.title.lower().replace(" ", "_")
+    kind = OPENAI_TYPES.get(error.status, "api_error")
+    return {"error": {"message": error.detail or error.title, "type": kind, "code": code}}
+
+
+class AccountedBody:
+    """The answer's body; when exhausted or closed, the call is accounted exactly once."""
+
+    def __init__(
+        self,
+        ctx: GatewayContext,
+        body: bytes | Iterable[bytes],
+        on_close: Callable[[GatewayContext], None],
+    ) -> None:
+        self.ctx = ctx
+        self.chunks = [body] if isinstance(body, bytes) else body
+        self.on_close = on_close
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.ctx.bytes_out += len(chunk)
+            yield chunk
+        self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        close = getattr(self.chunks, "close", None)
+        try:
+            if close is not None:
+                close()
+        finally:
+            self.on_close(self.ctx)

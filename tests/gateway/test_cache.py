@@ -1,0 +1,97 @@
+"""Cached answers: who may receive them, what is never stored, and X-Cache."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import ApplicationFactory, SubscriptionFactory
+from tests.gateway.reading import body_of, json_of
+from tests.tokens import token_for
+
+
+@pytest.fixture
+def cached_api(api):
+    api.cache_ttl = 60
+    api.save()
+    return api
+
+
+def _client_of_another_application(api, subscription) -> APIClient:
+    other = SubscriptionFactory(application=ApplicationFactory(), api=api, plan=subscription.plan)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(other.application)}")
+    return client
+
+
+def test_second_get_is_served_from_cache(gw, cached_api, upstream):
+    first = gw.get("/gw/orders/headers?X-Kind=fresh")
+    first_body = json_of(first)
+    second = gw.get("/gw/orders/headers?X-Kind=fresh")
+
+    assert first["X-Cache"] == "MISS"
+    assert second["X-Cache"] == "HIT"
+    assert json_of(second) == first_body
+    assert second["X-Kind"] == "fresh"
+    assert upstream.hits["/base/headers?X-Kind=fresh"] == 1
+
+
+def test_cache_key_includes_the_query(gw, cached_api, upstream):
+    body_of(gw.get("/gw/orders/headers?page=1"))
+
+    assert gw.get("/gw/orders/headers?page=2")["X-Cache"] == "MISS"
+
+
+def test_an_application_never_receives_another_applications_cached_answer(
+    gw, cached_api, subscription, upstream
+):
+    other = _client_of_another_application(cached_api, subscription)
+    body_of(gw.get("/gw/orders/headers"))
+
+    response = other.get("/gw/orders/headers")
+
+    assert response["X-Cache"] == "MISS"
+    assert upstream.hits["/base/headers"] == 2
+
+
+def test_public_api_shares_cached_answers_between_applications(
+    gw, cached_api, subscription, upstream
+):
+    cached_api.public_cache = True
+    cached_api.save()
+    other = _client_of_another_application(cached_api, subscription)
+    body_of(gw.get("/gw/orders/headers"))
+
+    assert other.get("/gw/orders/headers")["X-Cache"] == "HIT"
+    assert upstream.hits["/base/headers"] == 1
+
+
+@pytest.mark.parametrize("directive", ["no-store", "private", "private, max-age=60"])
+def test_upstream_no_store_or_private_is_not_cached(gw, cached_api, upstream, directive):
+    url = f"/gw/orders/headers?Cache-Control={directive}"
+    body_of(gw.get(url))
+
+    assert gw.get(url)["X-Cache"] == "MISS"
+    assert sum(upstream.hits.values()) == 2
+
+
+def test_post_is_never_cached(gw, cached_api, upstream):
+    for _ in range(2):
+        response = gw.post("/gw/orders/headers", data=b"{}", content_type="application/json")
+        body_of(response)
+
+    assert "X-Cache" not in response
+    assert upstream.hits["/base/headers"] == 2
+
+
+def test_error_answers_are_not_cached(gw, cached_api, upstream):
+    body_of(gw.get("/gw/orders/status/500"))
+
+    assert gw.get("/gw/orders/status/500")["X-Cache"] == "MISS"
+
+
+def test_api_without_cache_ttl_does_not_cache(gw, upstream):
+    body_of(gw.get("/gw/orders/headers"))
+
+    assert "X-Cache" not in gw.get("/gw/orders/headers")
+    assert upstream.hits["/base/headers"] == 2

@@ -1,0 +1,109 @@
+"""Once warm, the checks before forwarding touch neither the database nor Redis more than twice."""
+
+from __future__ import annotations
+
+import pytest
+import redis.connection
+from django.conf import settings
+from django.test import RequestFactory, override_settings
+
+from apis.gateway.pipeline import CHECKS
+from apis.gateway.view import context_from_request
+from tests.gateway.conftest import needs_redis
+from tests.gateway.reading import body_of
+from tests.tokens import token_for
+
+
+def _checked_context(token: str, path: str = "x"):
+    request = RequestFactory().get(f"/gw/orders/{path}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    ctx = context_from_request(request, "orders", path)
+    for step in CHECKS:
+        step(ctx)
+    return ctx
+
+
+@pytest.fixture
+def token(subscription) -> str:
+    return token_for(subscription.application)
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Counts what is sent to Redis: one packed command per round trip, pipelines included."""
+    sent: list[int] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(1)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+def test_warm_checks_make_no_database_query(token, subscription, django_assert_num_queries):
+    _checked_context(token)
+
+    with django_assert_num_queries(0):
+        ctx = _checked_context(token)
+
+    assert ctx.subscription.pk == subscription.pk
+    assert ctx.rate_limit
+
+
+def test_warm_checks_of_a_cached_api_make_no_database_query(token, api, django_assert_num_queries):
+    api.cache_ttl = 30
+    api.save()
+    _checked_context(token)
+
+    with django_assert_num_queries(0):
+        assert _checked_context(token).cache_status == "MISS"
+
+
+# Polls a process makes once per interval, not per call (the catalog version, the revocation
+# list), are kept out of the count by making the interval long.
+steady = override_settings(
+    PORTCULLIS={
+        **settings.PORTCULLIS,
+        "GATEWAY": {"LOOKUP_REFRESH": 60},
+        "KEYS": {**settings.PORTCULLIS["KEYS"], "REVOCATION_POLL_SECONDS": 60},
+    }
+)
+
+
+@needs_redis
+@steady
+@pytest.mark.parametrize("cache_ttl", [0, 30])
+def test_warm_checks_make_at_most_two_redis_round_trips(token, api, round_trips, cache_ttl):
+    api.cache_ttl = cache_ttl
+    api.save()
+    _checked_context(token)
+    round_trips.clear()
+
+    _checked_context(token)
+
+    assert 1 <= len(round_trips) <= 2
+
+
+@needs_redis
+@steady
+def test_cache_hit_costs_no_extra_redis_round_trip(gw, token, api, round_trips):
+    api.cache_ttl = 30
+    api.save()
+    _checked_context(token)
+    body_of(gw.get("/gw/orders/x"))
+    round_trips.clear()
+
+    ctx = _checked_context(token)
+
+    assert ctx.cache_status == "HIT"
+    assert 1 <= len(round_trips) <= 2
+
+
+def test_a_saved_plan_is_seen_on_the_next_call(gw, subscription):
+    assert gw.get("/gw/orders/x")["RateLimit-Policy"] == '"rate";q=1000;w=60'
+
+    subscription.plan.rate_limit = "5/m"
+    subscription.plan.save()
+
+    assert gw.get("/gw/orders/x")["RateLimit-Policy"] == '"rate";q=5;w=60'

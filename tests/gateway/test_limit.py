@@ -1,0 +1,175 @@
+"""Rate limits and monthly quotas per subscription, and the headers that announce them."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from django_ratelimit.core import get_usage
+from rest_framework.test import APIClient
+
+from apis.gateway.context import GatewayContext
+from apis.gateway.errors import GatewayError
+from apis.gateway.limit import RATE_GROUP, add_tokens, limit
+from tests.factories import ApplicationFactory, SubscriptionFactory
+from tests.gateway.reading import body_of, json_of
+from tests.servers import free_port
+from tests.tokens import token_for
+
+QUOTA_EXCEEDED = "https://iana.org/assignments/http-problem-types#quota-exceeded"
+
+
+def _plan(subscription, **fields):
+    for name, value in fields.items():
+        setattr(subscription.plan, name, value)
+    subscription.plan.save()
+
+
+def test_rate_limit_admits_exactly_the_plan_limit_then_429(gw, subscription, upstream):
+    _plan(subscription, rate_limit="3/h")
+
+    statuses = [gw.get("/gw/orders/x").status_code for _ in range(5)]
+
+    assert statuses == [200, 200, 200, 429, 429]
+    assert upstream.hits["/base/x"] == 3
+
+
+def test_over_the_rate_limit_answers_quota_exceeded_with_retry_after(gw, subscription):
+    _plan(subscription, rate_limit="1/h")
+    gw.get("/gw/orders/x")
+
+    response = gw.get("/gw/orders/x")
+
+    problem = json_of(response)
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/problem+json"
+    assert problem["type"] == QUOTA_EXCEEDED
+    assert problem["violated-policies"] == ["rate"]
+    assert 1 <= int(response["Retry-After"]) <= 3600
+
+
+def test_every_answer_carries_ratelimit_policy_and_ratelimit(gw, subscription):
+    _plan(subscription, rate_limit="60/m")
+
+    first, second = gw.get("/gw/orders/x"), gw.get("/gw/orders/x")
+
+    assert first["RateLimit-Policy"] == '"rate";q=60;w=60'
+    assert first["RateLimit"].startswith('"rate";r=59;t=')
+    assert second["RateLimit"].startswith('"rate";r=58;t=')
+    assert 0 <= int(second["RateLimit"].rsplit("t=", 1)[1]) <= 60
+
+
+def test_refused_answer_carries_ratelimit_headers_too(gw, subscription):
+    _plan(subscription, rate_limit="1/h")
+    gw.get("/gw/orders/x")
+
+    response = gw.get("/gw/orders/x")
+
+    assert response["RateLimit"].startswith('"rate";r=0;t=')
+
+
+def test_rate_limit_is_counted_per_subscription(gw, subscription, api):
+    _plan(subscription, rate_limit="1/h")
+    other = SubscriptionFactory(application=ApplicationFactory(), api=api, plan=subscription.plan)
+    other_client = APIClient()
+    other_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(other.application)}")
+
+    assert gw.get("/gw/orders/x").status_code == 200
+    assert other_client.get("/gw/orders/x").status_code == 200
+    assert gw.get("/gw/orders/x").status_code == 429
+
+
+def test_rate_window_is_django_ratelimits_own_counter(gw, subscription):
+    _plan(subscription, rate_limit="5/h")
+    for _ in range(2):
+        gw.get("/gw/orders/x")
+
+    usage = get_usage(
+        SimpleNamespace(method="GET"),
+        group=RATE_GROUP,
+        key=lambda group, request: f"sub:{subscription.pk}",
+        rate="5/h",
+    )
+
+    assert usage["count"] == 2
+    assert usage["limit"] == 5
+
+
+def test_monthly_quota_admits_exactly_the_quota(gw, subscription, upstream):
+    _plan(subscription, monthly_quota=2)
+
+    statuses = [gw.get("/gw/orders/x").status_code for _ in range(4)]
+    response = gw.get("/gw/orders/x")
+
+    assert statuses == [200, 200, 429, 429]
+    assert upstream.hits["/base/x"] == 2
+    assert json_of(response)["violated-policies"] == ["monthly"]
+    assert int(response["Retry-After"]) <= 31 * 86400
+    assert '"monthly";q=2;w=' in response["RateLimit-Policy"]
+    assert '"monthly";r=0;t=' in response["RateLimit"]
+
+
+def test_calls_refused_by_the_rate_limit_do_not_use_up_the_monthly_quota(gw, subscription):
+    _plan(subscription, rate_limit="1/h", monthly_quota=5)
+
+    for _ in range(3):
+        body_of(gw.get("/gw/orders/x"))
+
+    assert '"monthly";r=4;' in gw.get("/gw/orders/x")["RateLimit"]
+
+
+def test_used_up_token_quota_answers_429(gw, subscription):
+    _plan(subscription, token_quota=100)
+    ctx = GatewayContext(method="POST", slug="orders", subscription=subscription)
+    ctx.plan, ctx.prompt_tokens, ctx.completion_tokens = subscription.plan, 60, 40
+    add_tokens(ctx)
+
+    response = gw.get("/gw/orders/x")
+
+    assert response.status_code == 429
+    assert json_of(response)["violated-policies"] == ["tokens"]
+
+
+@pytest.mark.parametrize("tokens", [0, 99])
+def test_token_quota_not_yet_used_up_admits(gw, subscription, tokens):
+    _plan(subscription, token_quota=100)
+    ctx = GatewayContext(method="POST", slug="orders", subscription=subscription)
+    ctx.plan, ctx.prompt_tokens = subscription.plan, tokens
+    add_tokens(ctx)
+
+    assert gw.get("/gw/orders/x").status_code == 200
+
+
+def _dead_redis_cache() -> dict:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    options = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    backend = "django.core.cache.backends.redis.RedisCache"
+    return {"default": {"BACKEND": backend, "LOCATION": url, "OPTIONS": options}}
+
+
+def _limited_context(subscription) -> GatewayContext:
+    ctx = GatewayContext(method="GET", slug="orders", api=subscription.api)
+    ctx.subscription, ctx.plan = subscription, subscription.plan
+    return ctx
+
+
+def test_unreachable_redis_fails_closed_with_503(subscription):
+    ctx = _limited_context(subscription)
+
+    with override_settings(CACHES=_dead_redis_cache()), pytest.raises(GatewayError) as refused:
+        limit(ctx)
+
+    assert refused.value.status == 503
+    assert refused.value.headers["Retry-After"] == "1"
+
+
+def test_unreachable_redis_fails_open_when_configured(subscription):
+    ctx = _limited_context(subscription)
+    fail_open = {**settings.PORTCULLIS, "GATEWAY": {"FAIL_OPEN": True}}
+
+    with override_settings(CACHES=_dead_redis_cache(), PORTCULLIS=fail_open):
+        limit(ctx)
+
+    assert ctx.rate_limit is None

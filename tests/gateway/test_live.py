@@ -1,0 +1,146 @@
+"""The gateway as deployed: gunicorn processes on PostgreSQL and a shared Redis."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from apis.services import subscription_revoke
+from tests.gateway.conftest import needs_postgres, needs_redis
+from tests.servers import GatewayServer, RedisServer, rss_kib
+from tests.tokens import token_for
+
+pytestmark = [needs_postgres, needs_redis, pytest.mark.django_db(transaction=True)]
+
+GIGABYTE = 1024**3
+
+
+def _headers(subscription) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(subscription.application)}"}
+
+
+def _set_rate(subscription, rate: str) -> None:
+    subscription.plan.rate_limit = rate
+    subscription.plan.save()
+
+
+def test_several_processes_on_one_redis_admit_exactly_the_limit(subscription):
+    _set_rate(subscription, "7/d")
+    headers = _headers(subscription)
+    env = {"REDIS_URL": os.environ["REDIS_URL"]}
+    with GatewayServer(env=env, workers=2) as first, GatewayServer(env=env, workers=2) as second:
+        urls = [f"{server.url}/gw/orders/x" for server in (first, second) for _ in range(15)]
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            statuses = list(pool.map(lambda url: httpx.get(url, headers=headers).status_code, urls))
+
+    assert statuses.count(200) == 7
+    assert statuses.count(429) == 23
+
+
+def test_redis_down_answers_503_at_once_and_recovers_by_itself(subscription):
+    headers = _headers(subscription)
+    with RedisServer() as redis, GatewayServer(env={"REDIS_URL": redis.url}) as gateway:
+        url = f"{gateway.url}/gw/orders/x"
+        assert httpx.get(url, headers=headers).status_code == 200
+
+        redis.stop()
+        down = httpx.get(url, headers=headers, timeout=1.0)
+
+        redis.start()
+        recovered = _eventually_status(url, headers, 200)
+
+    assert down.status_code == 503
+    assert down.headers["Content-Type"] == "application/problem+json"
+    assert down.headers["Retry-After"] == "1"
+    assert recovered == 200
+
+
+def test_redis_down_with_fail_open_serves_calls_unlimited(subscription):
+    headers = _headers(subscription)
+    fail_open = {"PORTCULLIS_GATEWAY_FAIL_OPEN": "true"}
+    with RedisServer() as redis, GatewayServer(env={"REDIS_URL": redis.url, **fail_open}) as gw:
+        url = f"{gw.url}/gw/orders/x"
+        assert httpx.get(url, headers=headers).status_code == 200
+
+        redis.stop()
+        time.sleep(1.5)  # past every in-process memory: catalog, revocation list
+        down = httpx.get(url, headers=headers, timeout=5.0)
+        redis.start()
+
+    assert down.status_code == 200
+    assert "RateLimit" not in down.headers
+
+
+def test_a_revoked_subscription_is_refused_by_every_process_within_a_second(subscription):
+    headers = _headers(subscription)
+    with GatewayServer(env={"REDIS_URL": os.environ["REDIS_URL"]}, workers=2) as gateway:
+        url = f"{gateway.url}/gw/orders/x"
+        assert all(httpx.get(url, headers=headers).status_code == 200 for _ in range(4))
+
+        subscription_revoke(subscription=subscription)
+        time.sleep(1.0)
+        statuses = {httpx.get(url, headers=headers).status_code for _ in range(6)}
+
+    assert statuses == {403}
+
+
+def test_one_gigabyte_download_streams_in_constant_memory(subscription):
+    headers = _headers(subscription)
+    with GatewayServer(env={"REDIS_URL": os.environ["REDIS_URL"]}) as gateway:
+        (worker,) = gateway.worker_pids()
+        httpx.get(f"{gateway.url}/gw/orders/bytes/1000", headers=headers)
+        before = rss_kib(worker)
+        peak, received = _download(f"{gateway.url}/gw/orders/bytes/{GIGABYTE}", headers, worker)
+
+    assert received == GIGABYTE
+    assert peak - before < 64 * 1024, f"worker RSS grew by {(peak - before) // 1024} MiB"
+
+
+def test_large_upload_reaches_the_upstream_intact(subscription):
+    body = os.urandom(9 * 1024 * 1024)
+    with GatewayServer(env={"REDIS_URL": os.environ["REDIS_URL"]}) as gateway:
+        response = httpx.post(
+            f"{gateway.url}/gw/orders/upload", content=body, headers=_headers(subscription)
+        )
+
+    assert response.status_code == 200
+    assert response.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def _download(url: str, headers: dict[str, str], pid: int) -> tuple[int, int]:
+    peak, received, done = 0, 0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, rss_kib(pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        with httpx.stream("GET", url, headers=headers, timeout=60) as response:
+            for chunk in response.iter_raw(1024 * 1024):
+                received += len(chunk)
+    finally:
+        done.set()
+        sampler.join()
+    return peak, received
+
+
+def _eventually_status(url: str, headers: dict[str, str], wanted: int) -> int:
+    deadline = time.monotonic() + 5
+    status = 0
+    while time.monotonic() < deadline and status != wanted:
+        try:
+            status = httpx.get(url, headers=headers, timeout=1.0).status_code
+        except httpx.HTTPError:
+            status = 0
+        time.sleep(0.1)
+    return status

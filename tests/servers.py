@@ -1,0 +1,253 @@
+"""Real servers for tests: loopback upstreams, gateway processes under gunicorn, a Redis.
+
+Everything binds 127.0.0.1 on a free port; `with` blocks stop what they started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from django.db import connection
+
+from bench.processes import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+MEGABYTE = 1024 * 1024
+
+
+class UpstreamHandler(BaseHTTPRequestHandler):
+    """An upstream that tells what it received; routes are found anywhere in the path.
+
+    /bytes/<n> streams n bytes; /slow/<s> answers after s seconds; /reset drops the connection;
+    /status/<code> answers that status; /headers?Name=value answers with those headers;
+    /cookies/<n> sets n cookies, one Set-Cookie line each;
+    anything else echoes method, path, headers and a digest of the body as JSON.
+    """
+
+    protocol_version = "HTTP/1.1"
+
+    ROUTES = ("bytes", "slow", "reset", "status", "headers", "cookies")
+
+    def handle_any(self) -> None:
+        self.server.hits[self.path] += 1
+        self._read_body()
+        parts = [*urlsplit(self.path).path.strip("/").split("/"), ""]
+        route = next((i for i, part in enumerate(parts) if part in self.ROUTES), None)
+        if route is None:
+            self._echo()
+        else:
+            getattr(self, f"_{parts[route]}")(parts[route + 1])
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = handle_any
+
+    def _read_body(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        digest, size = hashlib.sha256(), 0
+        while size < length:
+            chunk = self.rfile.read(min(MEGABYTE, length - size))
+            if not chunk:
+                break
+            digest.update(chunk)
+            size += len(chunk)
+        self.body_info = (size, digest.hexdigest())
+
+    def _echo(self) -> None:
+        size, digest = self.body_info
+        self._json(
+            200,
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": dict(self.headers.items()),
+                "body_size": size,
+                "body_sha256": digest,
+            },
+        )
+
+    def _bytes(self, count: str) -> None:
+        remaining = int(count)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(remaining))
+        self.end_headers()
+        block = b"x" * MEGABYTE
+        while remaining and self.command != "HEAD":
+            piece = block[: min(MEGABYTE, remaining)]
+            self.wfile.write(piece)
+            remaining -= len(piece)
+
+    def _slow(self, seconds: str) -> None:
+        time.sleep(float(seconds))
+        self._echo()
+
+    def _reset(self, _arg: str) -> None:
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        self.close_connection = True
+        self.connection.close()
+
+    def _status(self, code: str) -> None:
+        self._json(int(code), {"status": int(code)}, [("X-Upstream", "yes")])
+
+    def _headers(self, _arg: str) -> None:
+        query = urlsplit(self.path).query
+        pairs = [part.split("=", 1) for part in query.split("&") if "=" in part]
+        self._json(200, {"hits": self.server.hits[self.path]}, pairs)
+
+    def _cookies(self, count: str) -> None:
+        expires = "Expires=Wed, 21 Oct 2037 07:28:00 GMT"
+        cookies = [("Set-Cookie", f"c{i}=v{i}; {expires}; Path=/") for i in range(int(count))]
+        self._json(200, {"cookies": int(count)}, cookies)
+
+    def _json(self, status: int, payload: dict, headers: Iterable[Sequence[str]] = ()) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def log_message(self, format: str, *args) -> None:
+        return
+
+
+class QuietServer(ThreadingHTTPServer):
+    """Clients that hang up early (timeouts, resets) are part of the tests, not errors."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        return
+
+
+class Upstream:
+    """A threaded loopback HTTP upstream; `url` is its base, `hits` counts requests per path."""
+
+    def __init__(self) -> None:
+        self.server = QuietServer(("127.0.0.1", 0), UpstreamHandler)
+        self.server.hits = Counter()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def hits(self) -> Counter:
+        return self.server.hits
+
+    def __enter__(self) -> Upstream:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def database_url() -> str:
+    """The URL of the database the running tests use (the test database, once created)."""
+    settings = connection.settings_dict
+    user = settings.get("USER") or "postgres"
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    host, port = settings.get("HOST") or "127.0.0.1", settings.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
+
+
+class GatewayServer:
+    """The project under gunicorn in its own processes, on the tests' database."""
+
+    def __init__(self, *, env: dict[str, str], workers: int = 1) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "DATABASE_URL": database_url(), **env}
+        self.workers = workers
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> GatewayServer:
+        command = [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "portal.wsgi:application",
+            f"--bind=127.0.0.1:{self.port}",
+            f"--workers={self.workers}",
+            "--timeout=300",
+            "--log-level=warning",
+        ]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env)
+        wait_for_port(self.port)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("gateway did not become healthy")
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn worker processes (children of the master)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise LookupError(f"no VmRSS for process {pid}")
+
+
+class RedisServer:
+    """A private redis-server on a free port, which a test may stop and start again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.stop()
