@@ -1,0 +1,52 @@
+"""Admin of usage: events and their hourly and daily rollups, read-only for staff."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apis.models import UsageEvent, UsageRollup
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Usage is written by the gateway and the rollup only: staff look, never edit."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(UsageEvent)
+class UsageEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "api", "application", "status", "latency_ms", "channel", "model", "cost"]
+    list_filter = ["channel", "api"]
+    list_select_related = ["api", "application"]
+    search_fields = ["request_id", "application__name", "api__slug"]
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+
+@admin.register(UsageRollup)
+class UsageRollupAdmin(ReadOnlyAdmin):
+    list_display = [
+        "period_start",
+        "granularity",
+        "api",
+        "application",
+        "requests",
+        "errors",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost",
+        "p50_ms",
+        "p95_ms",
+    ]
+    list_filter = ["granularity", "api"]
+    list_select_related = ["api", "application"]
+    search_fields = ["application__name", "api__slug"]
+    date_hierarchy = "period_start"

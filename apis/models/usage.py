@@ -1,0 +1,87 @@
+"""Usage: one event per gateway call, and their hourly and daily rollups."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from apis.models.catalog import Api, Subscription
+from keys.models import Application
+
+
+class UsageEvent(models.Model):
+    """One gateway call; its unique `source_id` (the stream entry id) makes ingestion idempotent."""
+
+    source_id = models.CharField(max_length=64, unique=True, editable=False)
+    at = models.DateTimeField()
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    subscription = models.ForeignKey(
+        Subscription, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.PositiveSmallIntegerField()
+    latency_ms = models.PositiveIntegerField(default=0)
+    bytes_in = models.PositiveBigIntegerField(default=0)
+    bytes_out = models.PositiveBigIntegerField(default=0)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    channel = models.CharField(max_length=8, default="http")
+    request_id = models.CharField(max_length=128, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    rolled_up = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["api", "application", "at"], name="usage_event_period"),
+            # The rollup's work queue: events not yet reflected in a rollup.
+            models.Index(fields=["id"], condition=Q(rolled_up=False), name="usage_event_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.status} {self.request_id}"
+
+
+class UsageRollup(models.Model):
+    """Totals of one API and application over one hour or one day, recomputed from events."""
+
+    class Granularity(models.TextChoices):
+        HOUR = "hour", "Hour"
+        DAY = "day", "Day"
+
+    granularity = models.CharField(max_length=4, choices=Granularity.choices)
+    period_start = models.DateTimeField()
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.PositiveBigIntegerField(default=0)
+    completion_tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=18, decimal_places=6, default=0)
+    p50_ms = models.PositiveIntegerField(default=0)
+    p95_ms = models.PositiveIntegerField(default=0)
+    bytes_in = models.PositiveBigIntegerField(default=0)
+    bytes_out = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-period_start", "api_id", "application_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["granularity", "period_start", "api", "application"],
+                name="usage_rollup_period",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.granularity} {self.period_start:%Y-%m-%d %H:00}"
+
+
+class UsageLock(models.Model):
+    """A row locked with SELECT ... FOR UPDATE so that only one rollup runs at a time."""
+
+    name = models.CharField(max_length=40, unique=True)
+
+    def __str__(self) -> str:
+        return self.name

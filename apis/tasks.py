@@ -1,0 +1,25 @@
+"""Celery tasks of the catalog app: thin wrappers over services, scheduled by beat."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from apis.usage import services
+
+
+@shared_task(name="apis.usage_ingest")
+def usage_ingest() -> int:
+    """Move usage events from the Redis stream into the database."""
+    return services.usage_ingest()
+
+
+@shared_task(name="apis.usage_rollup")
+def usage_rollup() -> int:
+    """Fold new usage events into the hourly and daily rollups."""
+    return services.usage_rollup()
+
+
+@shared_task(name="apis.usage_ingest_and_rollup")
+def usage_ingest_and_rollup() -> dict[str, int]:
+    """Both, in order: what beat runs every minute and `manage.py rollup_usage` runs now."""
+    return {"ingested": services.usage_ingest(), "rolled_up": services.usage_rollup()}

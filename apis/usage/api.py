@@ -1,0 +1,89 @@
+"""`GET /api/v1/usage/`: hourly or daily usage per API and application."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.permissions import IsAuthenticated
+
+from apis.models import Api, UsageRollup
+from apis.usage import selectors
+from core.serializers import StrictFieldsMixin
+from keys.models import Application
+
+
+class UsageQuerySerializer(StrictFieldsMixin, serializers.Serializer):
+    """The query parameters; unknown ones are refused by name."""
+
+    api = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Api.objects.all(), required=False
+    )
+    application = serializers.PrimaryKeyRelatedField(
+        queryset=Application.objects.none(), required=False
+    )
+    granularity = serializers.ChoiceField(
+        choices=UsageRollup.Granularity.choices, default=UsageRollup.Granularity.HOUR
+    )
+    since = serializers.CharField(required=False, max_length=40)
+    limit = serializers.IntegerField(required=False, min_value=0)
+    offset = serializers.IntegerField(required=False, min_value=0)
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["application"].queryset = selectors.usage_applications(user=user)
+
+    def validate_since(self, value: str) -> datetime:
+        """An ISO 8601 date or date-time; naive values are UTC."""
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as error:
+            raise serializers.ValidationError(
+                "Enter an ISO 8601 date or date-time, e.g. 2026-01-31 or 2026-01-31T12:00:00Z."
+            ) from error
+        if len(value) <= 10:
+            parsed = datetime.combine(parsed.date(), time.min)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class UsageRowSerializer(serializers.ModelSerializer):
+    api = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = UsageRollup
+        fields = [
+            "period_start",
+            "api",
+            "application",
+            "requests",
+            "errors",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost",
+            "p50_ms",
+            "p95_ms",
+            "bytes_in",
+            "bytes_out",
+        ]
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("api", str, description="API slug"),
+        OpenApiParameter("application", int, description="application id"),
+        OpenApiParameter("granularity", str, enum=["hour", "day"]),
+        OpenApiParameter("since", str, description="ISO 8601 date or date-time"),
+    ]
+)
+class UsageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Usage rollups, newest first: a developer sees their own applications, staff all."""
+
+    serializer_class = UsageRowSerializer
+    permission_classes = [IsAuthenticated]
+
+    def get_queryset(self):
+        query = UsageQuerySerializer(data=self.request.query_params.dict(), user=self.request.user)
+        query.is_valid(raise_exception=True)
+        params = {k: v for k, v in query.validated_data.items() if k not in ("limit", "offset")}
+        return selectors.usage_rows(user=self.request.user, **params)

@@ -1,0 +1,19 @@
+"""Settings of usage accounting: the USAGE section of PORTCULLIS."""
+
+from core.conf import AppSettings
+
+usage_settings = AppSettings(
+    "USAGE",
+    {
+        # The Redis stream the gateway appends events to, and the consumer group that ingests.
+        "STREAM": "portcullis:usage",
+        "GROUP": "usage-ingest",
+        # Approximate cap of the stream (XADD MAXLEN ~) while ingestion is down.
+        "STREAM_MAXLEN": 1_000_000,
+        # Entries read, or events rolled up, per batch; batches per task run.
+        "BATCH_SIZE": 500,
+        "MAX_BATCHES": 200,
+        # Entries pending this long on a consumer are taken over: that worker is presumed dead.
+        "CLAIM_IDLE_SECONDS": 60,
+    },
+)

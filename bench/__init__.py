@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`: the gateway against nginx and a bare Django proxy."""

@@ -1,0 +1,68 @@
+"""Fixtures of the usage tests: an API and two developers' applications, a clean stream."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+
+from apis.usage.records import UsageRecord
+from apis.usage.stream import usage_stream
+from tests.factories import ApiFactory, ApplicationFactory
+
+needs_redis = pytest.mark.skipif(
+    not settings.REDIS_URL, reason="needs Redis: the usage stream lives there (REDIS_URL)"
+)
+needs_postgres = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="needs PostgreSQL: a Celery worker process must share the tests' database",
+)
+
+NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _empty_stream():
+    """Each test starts with no usage entries left in Redis by earlier tests."""
+    stream = usage_stream()
+    if stream is not None:
+        stream.client.delete(stream.name)
+    yield
+
+
+@pytest.fixture
+def api(db):
+    return ApiFactory(slug="weather", published=True)
+
+
+@pytest.fixture
+def alice_app(alice):
+    return ApplicationFactory(owner=alice, name="alice-app")
+
+
+@pytest.fixture
+def bob_app(bob):
+    return ApplicationFactory(owner=bob, name="bob-app")
+
+
+def record(api, application, **fields) -> UsageRecord:
+    """A usage record of a successful call at noon, with fields overridden."""
+    values = {
+        "at": NOON,
+        "api_id": api.pk,
+        "application_id": application.pk,
+        "subscription_id": None,
+        "status": 200,
+        "latency_ms": 10,
+        "bytes_in": 100,
+        "bytes_out": 1000,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cost": Decimal("0"),
+        "channel": "http",
+        "request_id": "req",
+        "model": "",
+    }
+    return UsageRecord(**{**values, **fields})

@@ -1,0 +1,82 @@
+"""`GET /api/v1/usage/`: owners see their own applications' usage, staff all; bad input is 400."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from apis.usage.services import usage_events_store, usage_rollup
+from tests.factories import ApiFactory
+from tests.usage.conftest import NOON, record
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/usage/"
+
+
+@pytest.fixture
+def usage(api, alice_app, bob_app):
+    """Alice's app called twice at noon and once the next day; Bob's app once."""
+    usage_events_store(
+        entries=[
+            ("1-0", record(api, alice_app, status=200)),
+            ("2-0", record(api, alice_app, status=503)),
+            ("3-0", record(api, alice_app, at=NOON + timedelta(days=1))),
+            ("4-0", record(api, bob_app)),
+        ]
+    )
+    usage_rollup()
+
+
+def rows(client, **params) -> list[dict]:
+    response = client.get(URL, params)
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def test_developer_sees_only_their_own_applications(usage, alice_client, bob_client, alice_app):
+    assert {row["application"] for row in rows(alice_client)} == {alice_app.pk}
+    assert len(rows(bob_client)) == 1
+    assert all(row["application"] != alice_app.pk for row in rows(bob_client))
+
+
+def test_staff_sees_every_application(usage, staff_client):
+    assert len(rows(staff_client)) == 3
+
+
+def test_rows_carry_the_contract_fields(usage, alice_client):
+    row = rows(alice_client, granularity="day", since="2026-03-02T00:00:00Z")[-1]
+    assert row["period_start"] == "2026-03-02T00:00:00Z"
+    assert row["api"] == "weather"
+    assert (row["requests"], row["errors"]) == (2, 1)
+    assert {"prompt_tokens", "completion_tokens", "cost", "p50_ms", "p95_ms"} <= row.keys()
+
+
+def test_since_and_api_narrow_the_rows(usage, alice_client):
+    assert len(rows(alice_client, since="2026-03-03")) == 1
+    assert rows(alice_client, api=ApiFactory(slug="other").slug) == []
+
+
+def test_bob_naming_alices_application_is_refused(usage, bob_client, alice_app):
+    response = bob_client.get(URL, {"application": alice_app.pk})
+    assert response.status_code == 400
+    assert "application" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("granularity", "week"), ("since", "yesterday"), ("api", "no-such-api"), ("colour", "red")],
+)
+def test_bad_parameter_answers_400_problem_naming_it(alice_client, param, value):
+    response = alice_client.get(URL, {param: value})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert param in response.json()["errors"]
+    assert param in response.json()["detail"]
+
+
+def test_anonymous_caller_is_refused(anon_client):
+    response = anon_client.get(URL)
+    assert response.status_code in (401, 403)
+    assert response["Content-Type"] == "application/problem+json"
