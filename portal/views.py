@@ -1,25 +1,256 @@
-"""Developer portal pages."""
+"""Developer portal pages: catalog, API pages, accounts, applications, subscriptions, usage."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from collections.abc import Callable
+from functools import wraps
 
-from apis.selectors import apis_search, apis_visible_to
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from apis.models import Subscription
+from apis.selectors import apis_search, apis_visible_to, subscriptions_visible_to
+from apis.services import subscription_create, subscription_revoke
+from core.errors import PortcullisError
+from keys import services as keys_services
+from keys.models import Application
+from keys.services import application_create, application_rotate_secret
+from lifecycle.states import State
+from portal.conf import portal_settings
+from portal.forms import ApplicationForm, SignupForm, SubscribeForm
+from portal.openapi_outline import operations
+from portal.samples import prompt_example, prompt_example_json
+from portal.usage_summary import WINDOWS, usage_window
+
+View = Callable[..., HttpResponse]
 
 
+def rate_limited(setting: str) -> Callable[[View], View]:
+    """Answer POSTs over the PORTAL rate `setting` (per client address) with a 429 page."""
+
+    def rate(group: str, request: HttpRequest) -> str:
+        return getattr(portal_settings, setting)
+
+    def decorate(view: View) -> View:
+        @ratelimit(key="ip", rate=rate, method="POST", block=False)
+        @wraps(view)
+        def limited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if getattr(request, "limited", False):
+                response = render(request, "portal/429.html", status=429)
+                response["Retry-After"] = "60"
+                return response
+            return view(request, *args, **kwargs)
+
+        return limited
+
+    return decorate
+
+
+# Catalog ---------------------------------------------------------------------------------------
+
+
+@require_GET
 def catalog(request: HttpRequest) -> HttpResponse:
-    """The catalog of published and deprecated APIs, searchable."""
-    apis = apis_search(
-        apis_visible_to(request.user),
-        q=request.GET.get("q", ""),
-        tag=request.GET.get("tag", ""),
-        state=request.GET.get("state", ""),
+    """The catalog of published and deprecated APIs, searchable by text, tag and state."""
+    filters = {name: request.GET.get(name, "").strip() for name in ("q", "tag", "state")}
+    apis = apis_search(apis_visible_to(request.user), **filters)
+    tags = sorted({tag.name for api in apis_visible_to(request.user) for tag in api.tags.all()})
+    return render(
+        request,
+        "portal/catalog.html",
+        {"apis": apis, "filters": filters, "tags": tags, "states": _visible_states(request)},
     )
-    return render(request, "portal/catalog.html", {"apis": apis, "q": request.GET.get("q", "")})
 
 
+def _visible_states(request: HttpRequest) -> list[tuple[str, str]]:
+    if request.user.is_staff:
+        return list(State.choices)
+    return [(State.PUBLISHED, "Published"), (State.DEPRECATED, "Deprecated")]
+
+
+@require_GET
 def api_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """One API: description, state and plans."""
+    """One API: description, versions, state, plans, documentation and samples."""
     api = get_object_or_404(apis_visible_to(request.user), slug=slug)
-    return render(request, "portal/api_detail.html", {"api": api})
+    versions = apis_visible_to(request.user).filter(name=api.name).exclude(pk=api.pk)
+    subscribe = None
+    if request.user.is_authenticated and api.accepts_subscriptions:
+        subscribe = SubscribeForm(user=request.user, api=api)
+    return render(
+        request,
+        "portal/api_detail.html",
+        {
+            "api": api,
+            "versions": versions,
+            "operations": operations(api.openapi),
+            "base_url": request.build_absolute_uri("/").rstrip("/"),
+            "subscribe_form": subscribe,
+            "prompt_json": prompt_example_json(api),
+            "prompt_python": repr(prompt_example(api)),
+        },
+    )
+
+
+@require_GET
+def api_openapi(request: HttpRequest, slug: str) -> JsonResponse:
+    """The API's OpenAPI document, for the documentation viewer on its page."""
+    api = get_object_or_404(apis_visible_to(request.user), slug=slug, openapi__isnull=False)
+    return JsonResponse(api.openapi, json_dumps_params={"indent": 2})
+
+
+# Accounts --------------------------------------------------------------------------------------
+
+
+@rate_limited("SIGNUP_RATE")
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create a developer account and sign in with it."""
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.username}. Create an application to start.")
+        return redirect("portal:applications")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+login_view = rate_limited("LOGIN_RATE")(
+    auth_views.LoginView.as_view(redirect_authenticated_user=True)
+)
+logout_view = auth_views.LogoutView.as_view()
+password_change = auth_views.PasswordChangeView.as_view(
+    template_name="portal/password_change.html",
+    success_url=reverse_lazy("portal:password-change-done"),
+)
+password_change_done = auth_views.PasswordChangeDoneView.as_view(
+    template_name="portal/password_change_done.html"
+)
+
+
+# Applications ----------------------------------------------------------------------------------
+
+
+def _own_application(request: HttpRequest, pk: int) -> Application:
+    return get_object_or_404(Application, pk=pk, owner=request.user)
+
+
+def _applications_page(request: HttpRequest, form: ApplicationForm, shown=None) -> HttpResponse:
+    applications = Application.objects.filter(owner=request.user)
+    context = {"applications": applications, "form": form, "shown": shown}
+    return render(request, "portal/applications.html", context)
+
+
+@never_cache  # the page may carry a client secret: no copy in any cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def applications(request: HttpRequest) -> HttpResponse:
+    """The developer's applications; POST creates one and shows its secret this once."""
+    form = ApplicationForm(request.POST or None)
+    if request.method != "POST" or not form.is_valid():
+        return _applications_page(request, form)
+    try:
+        application, secret = application_create(owner=request.user, name=form.cleaned_data["name"])
+    except PortcullisError as exc:
+        form.add_error("name", exc.detail)
+        return _applications_page(request, form)
+    # Rendered into this response only, never stored: a reload cannot show it again.
+    return _applications_page(request, ApplicationForm(), shown=(application, secret))
+
+
+@never_cache
+@login_required
+@require_POST
+def application_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new secret for the application, shown once; the old one stops working."""
+    application = _own_application(request, pk)
+    secret = application_rotate_secret(application=application)
+    if request.htmx:
+        context = {"application": application, "secret": secret, "rotated": True}
+        return render(request, "portal/partials/secret.html", context)
+    return _applications_page(request, ApplicationForm(), shown=(application, secret))
+
+
+@login_required
+@require_POST
+def application_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete the application; its subscriptions and credentials go with it."""
+    application = _own_application(request, pk)
+    name = application.name
+    keys_services.application_delete(application=application)
+    messages.success(request, f"Application '{name}' deleted.")
+    return redirect("portal:applications")
+
+
+# Subscriptions ---------------------------------------------------------------------------------
+
+
+def _own_subscriptions(request: HttpRequest) -> QuerySet[Subscription]:
+    return subscriptions_visible_to(request.user).filter(application__owner=request.user)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def subscriptions(request: HttpRequest) -> HttpResponse:
+    """The developer's subscriptions; POST subscribes an application to a plan."""
+    form = SubscribeForm(request.POST or None, user=request.user)
+    if request.method == "POST":
+        outcome = _subscribe(form) if form.is_valid() else {"subscription": None, "message": ""}
+        if request.htmx:
+            # 200 even on refusal, so htmx swaps the explanation in where the form was.
+            return render(request, "portal/partials/subscribed.html", {"form": form, **outcome})
+        if outcome["subscription"] is not None:
+            messages.success(request, outcome["message"])
+            return redirect("portal:subscriptions")
+    context = {"subscriptions": _own_subscriptions(request), "form": form}
+    return render(request, "portal/subscriptions.html", context, status=400 if form.errors else 200)
+
+
+def _subscribe(form: SubscribeForm) -> dict[str, object]:
+    plan = form.cleaned_data["plan"]
+    try:
+        subscription = subscription_create(
+            application=form.cleaned_data["application"], api=plan.api, plan=plan
+        )
+    except PortcullisError as exc:
+        form.add_error(None, exc.detail)
+        return {"subscription": None, "message": exc.detail}
+    if subscription.status == Subscription.Status.PENDING:
+        message = f"Subscribed to {plan.api.name}: pending until staff approve it."
+    else:
+        message = f"Subscribed to {plan.api.name}: active, you can call it now."
+    return {"subscription": subscription, "message": message}
+
+
+@login_required
+@require_POST
+def subscription_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """End one of the developer's subscriptions."""
+    subscription = get_object_or_404(_own_subscriptions(request), pk=pk)
+    try:
+        subscription_revoke(subscription=subscription, actor=request.user)
+    except PortcullisError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"Subscription to {subscription.api.name} revoked.")
+    return redirect("portal:subscriptions")
+
+
+# Usage -----------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def usage(request: HttpRequest) -> HttpResponse:
+    """Requests, errors, p95 latency, tokens and cost of the developer's applications."""
+    windows = [usage_window(user=request.user, window=window) for window in WINDOWS]
+    charts = {window["key"]: window["chart"] for window in windows}
+    return render(request, "portal/usage.html", {"windows": windows, "charts": charts})

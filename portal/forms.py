@@ -1,0 +1,51 @@
+"""Forms of the developer portal: signup, applications, subscriptions."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import User
+
+from apis.models import Api, Plan
+from keys.models import Application
+from lifecycle.states import State
+
+
+class SignupForm(UserCreationForm):
+    """A new developer account: username, e-mail and a password typed twice."""
+
+    email = forms.EmailField(required=True, help_text="For notices about the APIs you use.")
+
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username", "email")
+
+
+class ApplicationForm(forms.Form):
+    """The name of a new application."""
+
+    name = forms.CharField(max_length=100, help_text="Something you will recognise, e.g. 'shop'.")
+
+
+class PlanChoiceField(forms.ModelChoiceField):
+    """Plans labelled with their API and limits."""
+
+    def label_from_instance(self, obj: Plan) -> str:
+        approval = ", needs approval" if obj.requires_approval else ""
+        return f"{obj.api.name} {obj.api.version} — {obj.name} ({obj.rate_limit}{approval})"
+
+
+class SubscribeForm(forms.Form):
+    """Subscribe one of the developer's applications to a plan of a published API."""
+
+    application = forms.ModelChoiceField(queryset=Application.objects.none())
+    plan = PlanChoiceField(queryset=Plan.objects.none())
+
+    def __init__(self, *args, user: AbstractBaseUser, api: Api | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["application"].queryset = Application.objects.filter(owner=user)
+        plans = Plan.objects.select_related("api").filter(api__state=State.PUBLISHED)
+        if api is not None:
+            plans = plans.filter(api=api)
+        self.fields["plan"].queryset = plans.order_by("api__name", "api__version", "name")
