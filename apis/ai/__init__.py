@@ -1,0 +1,1 @@
+"""AI providers behind one OpenAI-compatible face: adapters, prices, prompts, the forward step."""

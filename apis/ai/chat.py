@@ -1,0 +1,140 @@
+"""OpenAI Chat Completions shapes the adapters translate to and from."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter"})
+
+
+@dataclass
+class Usage:
+    """Token counts as the provider reported them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def as_openai(self) -> dict[str, int]:
+        """OpenAI's usage object."""
+        total = self.prompt_tokens + self.completion_tokens
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": total,
+        }
+
+
+@dataclass
+class StreamState:
+    """What a stream translation learns on the way: id, usage, finish reason."""
+
+    model: str
+    id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
+    created: int = field(default_factory=lambda: int(time.time()))
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        """One chat.completion.chunk with a single choice."""
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return {**self._head(), "choices": [choice]}
+
+    def usage_chunk(self) -> dict[str, Any]:
+        """The closing chunk of `stream_options.include_usage`: no choices, the usage."""
+        return {**self._head(), "choices": [], "usage": self.usage.as_openai()}
+
+    def _head(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+        }
+
+
+def completion(
+    *,
+    model: str,
+    content: str | None,
+    tool_calls: list[dict[str, Any]],
+    finish_reason: str,
+    usage: Usage,
+    id: str = "",
+) -> dict[str, Any]:
+    """A complete chat.completion object with one choice."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {
+        "id": id or f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": usage.as_openai(),
+    }
+
+
+def tool_call(id: str, name: str, arguments: Any) -> dict[str, Any]:
+    """One OpenAI tool call; arguments always as a JSON string."""
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"id": id, "type": "function", "function": {"name": name, "arguments": text}}
+
+
+def text_of(content: Any) -> str:
+    """The text of a message's content, whether a string or a list of parts."""
+    if isinstance(content, str):
+        return content
+    parts = content or []
+    return "".join(
+        p.get("text", "") for p in parts if isinstance(p, dict) and p.get("type") == "text"
+    )
+
+
+def parts_of(content: Any) -> list[dict[str, Any]]:
+    """A message's content as a list of parts."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [p for p in content or [] if isinstance(p, dict)]
+
+
+def max_tokens(body: dict[str, Any]) -> int | None:
+    """The output-token cap under either of OpenAI's names."""
+    return body.get("max_completion_tokens") or body.get("max_tokens")
+
+
+def stops(body: dict[str, Any]) -> list[str]:
+    """`stop` as a list."""
+    stop = body.get("stop")
+    if stop is None:
+        return []
+    return [stop] if isinstance(stop, str) else list(stop)
+
+
+def data_url(url: str) -> tuple[str, str] | None:
+    """(media type, base64 data) of a `data:` URL, else None."""
+    if not url.startswith("data:") or ";base64," not in url:
+        return None
+    head, _, data = url.partition(";base64,")
+    return head.removeprefix("data:"), data
+
+
+def wants_json(body: dict[str, Any]) -> bool:
+    """Whether the client asked for a JSON answer through response_format."""
+    return (body.get("response_format") or {}).get("type") in ("json_object", "json_schema")
+
+
+def json_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema of a `json_schema` response_format, if any."""
+    fmt = body.get("response_format") or {}
+    return (
+        (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
+    )
+
+
+class StreamFailed(Exception):
+    """The provider reported an error after its stream had begun."""

@@ -1,0 +1,90 @@
+"""OpenAI, Mistral and OpenAI-compatible providers: the native format is OpenAI's own."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from apis.ai.chat import StreamState, Usage
+from apis.ai.outgoing import Outgoing, join
+from apis.ai.sse import sse_json
+
+# Fields Mistral's strict schema refuses, or knows under another name.
+MISTRAL_RENAMES = {"max_completion_tokens": "max_tokens", "seed": "random_seed"}
+MISTRAL_DROPPED = frozenset({"stream_options", "user", "store", "metadata", "logprobs"})
+
+
+def build(
+    *, kind: str, base_url: str, api_key: str, model: str, body: dict[str, Any], stream: bool
+) -> Outgoing:
+    """The chat completions request, with the provider's model and usage asked for."""
+    outgoing = {**body, "model": model, "stream": stream}
+    if stream:
+        outgoing["stream_options"] = {"include_usage": True}
+    else:
+        outgoing.pop("stream_options", None)
+    if kind == "mistral":
+        outgoing = mistral_body(outgoing)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return Outgoing(join(base_url, "chat/completions"), outgoing, headers)
+
+
+def mistral_body(body: dict[str, Any]) -> dict[str, Any]:
+    """Mistral's names for OpenAI's fields, and tool-call ids it accepts."""
+    renamed = {MISTRAL_RENAMES.get(k, k): v for k, v in body.items() if k not in MISTRAL_DROPPED}
+    renamed["messages"] = [_mistral_message(m) for m in body.get("messages", [])]
+    return renamed
+
+
+def mistral_tool_id(openai_id: str) -> str:
+    """Mistral wants tool-call ids of exactly nine letters or digits; map others stably."""
+    if len(openai_id) == 9 and openai_id.isascii() and openai_id.isalnum():
+        return openai_id
+    digest = hashlib.sha256(openai_id.encode()).hexdigest()
+    return digest[:9]
+
+
+def _mistral_message(message: dict[str, Any]) -> dict[str, Any]:
+    message = {
+        **message,
+        "role": "system" if message.get("role") == "developer" else message.get("role"),
+    }
+    if message.get("tool_call_id"):
+        message["tool_call_id"] = mistral_tool_id(message["tool_call_id"])
+    if message.get("tool_calls"):
+        message["tool_calls"] = [
+            {**call, "id": mistral_tool_id(call.get("id", ""))} for call in message["tool_calls"]
+        ]
+    return message
+
+
+def parse(data: dict[str, Any], *, model: str) -> tuple[dict[str, Any], Usage]:
+    """The provider's answer as it is, named after the model used, and its usage."""
+    usage = data.get("usage") or {}
+    counts = Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+    return {**data, "model": model}, counts
+
+
+def stream(
+    lines: Iterable[str], state: StreamState, *, include_usage: bool
+) -> Iterator[dict[str, Any]]:
+    """The provider's chunks, renamed; its usage kept and sent last, as OpenAI does.
+
+    Mistral puts the usage on its closing chunk, OpenAI in a chunk of its own: clients get the
+    latter either way.
+    """
+    for chunk in sse_json(lines):
+        usage = chunk.pop("usage", None)
+        if usage:
+            state.usage = Usage(
+                usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
+            )
+        state.id = chunk.get("id") or state.id
+        if not chunk.get("choices"):
+            continue
+        for choice in chunk["choices"]:
+            state.finish_reason = choice.get("finish_reason") or state.finish_reason
+        yield {**chunk, "model": state.model}
+    if include_usage:
+        yield state.usage_chunk()

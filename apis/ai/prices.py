@@ -1,0 +1,59 @@
+"""What a call cost: the model's own prices when set, else the genai-prices table."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from genai_prices import Usage as PriceUsage
+from genai_prices import calc_price
+
+from apis.ai.chat import Usage
+from apis.models import Provider, ProviderModel
+
+logger = logging.getLogger(__name__)
+
+MILLION = Decimal(1_000_000)
+# genai-prices names providers after their companies; the other kinds are matched by base URL.
+PRICE_PROVIDERS = {
+    Provider.Kind.OPENAI: "openai",
+    Provider.Kind.ANTHROPIC: "anthropic",
+    Provider.Kind.GEMINI: "google",
+    Provider.Kind.MISTRAL: "mistral",
+}
+
+
+def call_cost(
+    *, provider: Provider, model: str, prices: ProviderModel | None, usage: Usage
+) -> Decimal:
+    """USD cost of one call; zero when nobody knows the model's price."""
+    own = _own_prices(prices)
+    if own is not None:
+        input_price, output_price = own
+        return (
+            usage.prompt_tokens * input_price + usage.completion_tokens * output_price
+        ) / MILLION
+    return table_cost(provider=provider, model=model, usage=usage)
+
+
+def table_cost(*, provider: Provider, model: str, usage: Usage) -> Decimal:
+    """The cost from the bundled genai-prices table, or zero for a model it does not list."""
+    tokens = PriceUsage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
+    where = _where(provider)
+    try:
+        return Decimal(calc_price(tokens, model, **where).total_price)
+    except (LookupError, ValueError):
+        logger.info("no price known for %s/%s", provider.name, model)
+        return Decimal(0)
+
+
+def _where(provider: Provider) -> dict[str, str]:
+    if provider.kind in PRICE_PROVIDERS:
+        return {"provider_id": PRICE_PROVIDERS[provider.kind]}
+    return {"provider_api_url": provider.base_url}
+
+
+def _own_prices(prices: ProviderModel | None) -> tuple[Decimal, Decimal] | None:
+    if prices is None or prices.input_cost_per_mtok is None or prices.output_cost_per_mtok is None:
+        return None
+    return prices.input_cost_per_mtok, prices.output_cost_per_mtok

@@ -1,0 +1,66 @@
+"""Which provider and model a call goes to: the API's model, then its fallbacks in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+from apis.ai import anthropic, gemini, ollama, openai
+from apis.gateway.errors import GatewayError
+from apis.models import Provider, ProviderModel
+
+ADAPTERS: dict[str, ModuleType] = {
+    Provider.Kind.OPENAI: openai,
+    Provider.Kind.MISTRAL: openai,
+    Provider.Kind.OPENAI_COMPATIBLE: openai,
+    Provider.Kind.ANTHROPIC: anthropic,
+    Provider.Kind.GEMINI: gemini,
+    Provider.Kind.OLLAMA: ollama,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One provider and model to try; `ref` is how clients and usage name it."""
+
+    provider: Provider
+    model: str
+    prices: ProviderModel | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.provider.name}/{self.model}"
+
+    @property
+    def adapter(self) -> ModuleType:
+        return ADAPTERS[self.provider.kind]
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """('provider', 'model') of '<provider>/<model>'; the model part may hold slashes."""
+    provider, _, model = ref.strip().partition("/")
+    return provider, model
+
+
+def targets_for(refs: list[str], *, preferred: str = "") -> list[Target]:
+    """The targets of the refs that name a known provider, the client's choice first."""
+    ordered = sorted(refs, key=lambda ref: not _matches(ref, preferred)) if preferred else refs
+    providers = Provider.objects.in_bulk([split_ref(r)[0] for r in ordered], field_name="name")
+    prices = {
+        (m.provider.name, m.name): m
+        for m in ProviderModel.objects.filter(provider__in=providers.values()).select_related(
+            "provider"
+        )
+    }
+    targets = [
+        Target(providers[name], model, prices.get((name, model)))
+        for name, model in map(split_ref, ordered)
+        if name in providers and model
+    ]
+    if not targets:
+        raise GatewayError(503, "No model available", "None of this API's models is configured.")
+    return targets
+
+
+def _matches(ref: str, wanted: str) -> bool:
+    return wanted in (ref, split_ref(ref)[1])
