@@ -1,0 +1,121 @@
+"""The MCP methods this server answers, for both protocol eras."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from apis.mcp.calls import Caller, call_tool
+from apis.mcp.conf import mcp_settings
+from apis.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
+from apis.mcp.tools import tool_named, tools_for
+
+HANDSHAKE_VERSIONS = ("2025-06-18", "2025-11-25")
+# Earlier handshake revisions a session's requests may still name in MCP-Protocol-Version.
+HANDSHAKE_ERA = ("2024-11-05", "2025-03-26", *HANDSHAKE_VERSIONS)
+MODERN_VERSIONS = ("2026-07-28",)
+SERVER_INFO = {"name": "portcullis", "title": "Portcullis API gateway", "version": "0.1.0"}
+SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
+CAPABILITIES = {"tools": {"listChanged": False}}
+INSTRUCTIONS = (
+    "Each tool calls one API this application is subscribed to, through the Portcullis gateway: "
+    "the plan's rate limits and quotas apply, and a refusal comes back as a tool error."
+)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request's protocol era and caller."""
+
+    modern: bool
+    caller: Caller
+
+    @property
+    def application_id(self) -> int:
+        return self.caller.claims.application_id
+
+
+def initialize_result(requested: Any) -> dict[str, Any]:
+    """The initialize answer: the client's version when we speak it, else our newest."""
+    version = requested if requested in HANDSHAKE_VERSIONS else HANDSHAKE_VERSIONS[-1]
+    return {
+        "protocolVersion": version,
+        "capabilities": CAPABILITIES,
+        "serverInfo": SERVER_INFO,
+        "instructions": INSTRUCTIONS,
+    }
+
+
+def dispatch(method: str, params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+    """The result of a request, or RpcError (unknown method, bad params)."""
+    handler = (MODERN_METHODS if exchange.modern else HANDSHAKE_METHODS).get(method)
+    if handler is None:
+        raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+    result = handler(params, exchange)
+    if exchange.modern:
+        result = {**result, "resultType": "complete", "_meta": {SERVER_INFO_META_KEY: SERVER_INFO}}
+    return result
+
+
+def ping(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+    """ping: an empty result."""
+    return {}
+
+
+def discover(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+    """server/discover (2026-07-28): versions, capabilities and instructions, no handshake."""
+    return {
+        "supportedVersions": list(MODERN_VERSIONS),
+        "capabilities": CAPABILITIES,
+        "instructions": INSTRUCTIONS,
+        "ttlMs": mcp_settings.LIST_TTL_MS,
+        "cacheScope": "public",
+    }
+
+
+def list_tools(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+    """tools/list: the caller's tools, a page at a time."""
+    tools = tools_for(exchange.application_id)
+    start = _cursor_offset(params.get("cursor"))
+    end = start + mcp_settings.PAGE_SIZE
+    result: dict[str, Any] = {"tools": [tool.definition() for tool in tools[start:end]]}
+    if end < len(tools):
+        result["nextCursor"] = base64.urlsafe_b64encode(str(end).encode()).decode()
+    if exchange.modern:
+        # The list depends on the caller's subscriptions: cacheable per token only.
+        result.update(ttlMs=mcp_settings.LIST_TTL_MS, cacheScope="private")
+    return result
+
+
+def call(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+    """tools/call: run the tool; failures of the call itself are results with isError."""
+    name, arguments = params.get("name"), params.get("arguments") or {}
+    if not isinstance(name, str) or not isinstance(arguments, dict):
+        raise RpcError(INVALID_PARAMS, "tools/call needs a tool name and an arguments object.")
+    tool = tool_named(exchange.application_id, name)
+    if tool is None:
+        raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
+    return call_tool(tool, arguments, caller=exchange.caller)
+
+
+def _cursor_offset(cursor: Any) -> int:
+    if cursor is None:
+        return 0
+    try:
+        offset = int(base64.urlsafe_b64decode(str(cursor).encode()).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RpcError(INVALID_PARAMS, "Invalid cursor.") from exc
+    if offset < 0:
+        raise RpcError(INVALID_PARAMS, "Invalid cursor.")
+    return offset
+
+
+Handler = Callable[[dict[str, Any], Exchange], dict[str, Any]]
+HANDSHAKE_METHODS: dict[str, Handler] = {"ping": ping, "tools/list": list_tools, "tools/call": call}
+MODERN_METHODS: dict[str, Handler] = {
+    "server/discover": discover,
+    "tools/list": list_tools,
+    "tools/call": call,
+}

@@ -1,0 +1,124 @@
+"""/mcp, the Streamable HTTP transport, and its RFC 9728 protected-resource metadata.
+
+A Django view rather than the official SDK's server: that server is a Starlette (ASGI) app with
+its own lifespan and task group, which a WSGI Django project cannot mount cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from urllib.parse import urlsplit
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from apis.mcp import handshake, modern, responses
+from apis.mcp.auth import Unauthorized, authenticate
+from apis.mcp.calls import Caller
+from apis.mcp.conf import mcp_settings
+from apis.mcp.jsonrpc import HTTP_STATUS, INTERNAL_ERROR, INVALID_REQUEST, RpcError, parse
+from apis.mcp.methods import HANDSHAKE_ERA
+from apis.mcp.selectors import callable_api_slugs
+from keys.conf import keys_settings
+
+logger = logging.getLogger(__name__)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class McpView(View):
+    """POST carries JSON-RPC; DELETE ends a handshake-era session; GET streams nothing (405)."""
+
+    http_method_names = ["get", "post", "delete"]
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not origin_allowed(request):
+            return responses.transport_error(403, RpcError(INVALID_REQUEST, "Origin not allowed."))
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except Unauthorized as refusal:
+            error = RpcError(INVALID_REQUEST, refusal.detail)
+            return responses.transport_error(401, error, {"WWW-Authenticate": refusal.challenge})
+        except handshake.SessionRefused as refusal:
+            return responses.transport_error(refusal.status, refusal.error)
+        except RpcError as error:
+            return responses.transport_error(HTTP_STATUS.get(error.code, 400), error)
+
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        allow = modern.ALLOW if is_modern(request) else handshake.ALLOW
+        return responses.empty(405, allow)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        # No standalone server-to-client stream: every answer rides on its POST.
+        return self.http_method_not_allowed(request)
+
+    def delete(self, request: HttpRequest) -> HttpResponse:
+        if is_modern(request):
+            return self.http_method_not_allowed(request)
+        return handshake.delete(request, caller_of(request))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        caller = caller_of(request)
+        form = responses.answer_format(request)
+        if form is None:
+            detail = "Accept application/json or text/event-stream."
+            return responses.transport_error(406, RpcError(INVALID_REQUEST, detail))
+        if request.content_type != responses.JSON:
+            detail = "Content-Type must be application/json."
+            return responses.transport_error(415, RpcError(INVALID_REQUEST, detail))
+        message = parse(request.body)
+        transport = modern if is_modern(request) else handshake
+        try:
+            return transport.post(request, message, caller, form)
+        except (RpcError, Unauthorized, handshake.SessionRefused):
+            raise
+        except Exception:
+            # A tool's failure must reach the agent as a JSON-RPC error, never as a 500 page.
+            logger.exception("MCP request %s failed", caller.request_id)
+            error = RpcError(INTERNAL_ERROR, f"Internal error (request {caller.request_id}).")
+            return responses.message({"jsonrpc": "2.0", "id": message.id, "error": error.error()})
+
+
+def is_modern(request: HttpRequest) -> bool:
+    """Handshake-era versions (or none) go to the session transport; any other is per-request.
+
+    So an unknown version meets the per-request checks, which refuse it with 400.
+    """
+    version = request.headers.get("MCP-Protocol-Version")
+    return version is not None and version not in HANDSHAKE_ERA
+
+
+def origin_allowed(request: HttpRequest) -> bool:
+    """No Origin (not a browser), our own origin, or one the settings allow (DNS rebinding)."""
+    origin = request.headers.get("Origin")
+    if not origin or origin in mcp_settings.ALLOWED_ORIGINS:
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc == request.get_host()
+
+
+def caller_of(request: HttpRequest) -> Caller:
+    """The authenticated caller of an /mcp request."""
+    return Caller(
+        claims=authenticate(request),
+        peer_address=request.META.get("REMOTE_ADDR", ""),
+        scheme=request.scheme,
+        host=request.get_host(),
+        request_id=uuid.uuid4().hex,
+    )
+
+
+def protected_resource_metadata(request: HttpRequest) -> JsonResponse:
+    """RFC 9728 metadata: this resource, its authorization server, scopes and token methods."""
+    return JsonResponse(
+        {
+            "resource": request.build_absolute_uri(reverse("mcp")),
+            "authorization_servers": [keys_settings.ISSUER],
+            "scopes_supported": callable_api_slugs(),
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Portcullis MCP",
+        }
+    )

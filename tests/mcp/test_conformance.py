@@ -1,0 +1,77 @@
+"""The protocol's own conformance suite (npm @modelcontextprotocol/conformance) against /mcp.
+
+Runs when MCP_CONFORMANCE_RUNNER names the suite's dist/index.js (`make conformance` installs it
+and sets it). The suite's client sends no credentials, so it talks to a loopback proxy that adds
+a subscribed application's token; Host and Origin pass through untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.mcp.agent_proxy import AgentProxy
+
+RUNNER = os.environ.get("MCP_CONFORMANCE_RUNNER", "")
+NODE20_SHIM = Path(__file__).parent / "conformance" / "node20.mjs"
+# Scenarios a gateway of REST APIs must pass; the others exercise the suite's own reference tools,
+# resources, prompts and server-to-client requests, which Portcullis does not offer.
+RESULT_FOLDER = re.compile(r"^server-(?P<name>.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$")
+MUST_PASS = {
+    "server-initialize",
+    "ping",
+    "tools-list",
+    "server-sse-multiple-streams",
+    "dns-rebinding-protection",
+}
+
+pytestmark = pytest.mark.skipif(
+    not RUNNER, reason="set MCP_CONFORMANCE_RUNNER (make conformance) to run the MCP suite"
+)
+
+
+def run_suite(url: str, output: Path) -> subprocess.CompletedProcess:
+    command = ["node", "--import", str(NODE20_SHIM), RUNNER, "server", "--url", url]
+    return subprocess.run(
+        [*command, "-o", str(output)], capture_output=True, text=True, timeout=900, check=False
+    )
+
+
+def scenario_results(output: Path) -> dict[str, list[dict]]:
+    """{scenario: its checks}, from the suite's checks.json files."""
+    results = {}
+    for checks in output.rglob("checks.json"):
+        scenario = RESULT_FOLDER.match(checks.parent.name)
+        results[scenario["name"] if scenario else checks.parent.name] = json.loads(
+            checks.read_text()
+        )
+    return results
+
+
+def failed(checks: list[dict]) -> list[dict]:
+    return [check for check in checks if check.get("status") == "FAILURE"]
+
+
+def test_conformance_suite(live_server, token, tmp_path):
+    with AgentProxy(live_server.url, token) as proxy:
+        run = run_suite(f"http://localhost:{proxy.port}/mcp", tmp_path)
+
+    results = scenario_results(tmp_path)
+    passing = {name for name, checks in results.items() if not failed(checks)}
+    summary = Path(os.environ.get("MCP_CONFORMANCE_SUMMARY", tmp_path / "summary.txt"))
+    summary.write_text(
+        f"{len(passing)} passed, {len(results) - len(passing)} failed\n"
+        + "".join(
+            f"FAIL {name}: {failed(checks)[0].get('errorMessage', '')}\n"
+            for name, checks in sorted(results.items())
+            if name not in passing
+        )
+    )
+    print(run.stdout[-4000:], summary.read_text(), sep="\n")
+    assert results, run.stderr[-2000:]
+    assert passing >= MUST_PASS
