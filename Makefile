@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-embedded bench lint format
+.PHONY: install run test test-embedded bench lint format conformance
 
 install: $(STAMP)
 
@@ -26,6 +26,13 @@ test: install
 
 test-embedded: install
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+# The MCP conformance suite (npm, server mode) against a live /mcp; prints its pass/fail counts.
+MCP_CONFORMANCE := $(VENV)/mcp-conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js
+
+conformance: install
+	test -f $(MCP_CONFORMANCE) || npm install --no-audit --no-fund --prefix $(VENV)/mcp-conformance @modelcontextprotocol/conformance@0.1.16
+	eval "$$($(PY) tests/services.py)" && MCP_CONFORMANCE_RUNNER=$(abspath $(MCP_CONFORMANCE)) $(PY) -m pytest tests/mcp/test_conformance.py -s -q $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench

@@ -18,7 +18,9 @@ from apis.errors import (
     PublishWithoutPlan,
     SubscriptionStateError,
 )
+from apis.gateway.lookups import bump_catalog_version
 from apis.models import Api, Plan, Subscription, Tag
+from keys.kek import seal
 from keys.models import Application
 from lifecycle.models import LifecycleEvent
 from lifecycle.services import transition
@@ -26,13 +28,20 @@ from lifecycle.states import State
 
 logger = logging.getLogger(__name__)
 
+UPSTREAM_CREDENTIAL = "upstream-credential"
+
 
 @transaction.atomic
 def api_create(
-    *, owner: AbstractBaseUser | None, tags: list[str] | None = None, **fields: Any
+    *,
+    owner: AbstractBaseUser | None,
+    tags: list[str] | None = None,
+    upstream_credential: str = "",
+    **fields: Any,
 ) -> Api:
-    """A new API, in the design state."""
+    """A new API, in the design state; `upstream_credential` is sealed before it is stored."""
     api = Api(owner=owner, **fields)
+    _seal_upstream_credential(api, upstream_credential)
     api.full_clean()
     api.save()
     api_set_tags(api=api, tags=tags or [])
@@ -40,15 +49,40 @@ def api_create(
 
 
 @transaction.atomic
-def api_update(*, api: Api, tags: list[str] | None = None, **fields: Any) -> Api:
-    """Change an API's description; its state moves only through api_transition()."""
+def api_update(
+    *,
+    api: Api,
+    tags: list[str] | None = None,
+    upstream_credential: str | None = None,
+    **fields: Any,
+) -> Api:
+    """Change an API's description; its state moves only through api_transition().
+
+    `upstream_credential` None keeps the stored one, "" removes it, anything else replaces it.
+    """
     for name, value in fields.items():
         setattr(api, name, value)
+    if upstream_credential is not None:
+        _seal_upstream_credential(api, upstream_credential)
     api.full_clean()
     api.save()
     if tags is not None:
         api_set_tags(api=api, tags=tags)
     return api
+
+
+@transaction.atomic
+def api_set_upstream_credential(*, api: Api, header: str, value: str) -> Api:
+    """The header and secret the gateway sends upstream; the secret is kept sealed (keys.kek)."""
+    api.upstream_header = header
+    _seal_upstream_credential(api, value)
+    api.full_clean()
+    api.save(update_fields=["upstream_header", "upstream_secret", "updated_at"])
+    return api
+
+
+def _seal_upstream_credential(api: Api, value: str) -> None:
+    api.upstream_secret = seal(value.encode(), purpose=UPSTREAM_CREDENTIAL) if value else ""
 
 
 def api_set_tags(*, api: Api, tags: list[str]) -> None:
@@ -168,3 +202,11 @@ def subscription_reject(*, subscription: Subscription, actor=None) -> Subscripti
 def subscription_revoke(*, subscription: Subscription, actor=None) -> Subscription:
     """End a live subscription (its owner or staff)."""
     return _decide(subscription, allowed_from=Subscription.LIVE, to="revoked", actor=actor)
+
+
+def catalog_changed(**signal_kwargs: Any) -> None:
+    """Receiver of saves and deletes of APIs, plans and subscriptions: drop cached lookups."""
+    # Now, so this transaction's own later reads see the change; again after commit, because
+    # another process may re-cache the old row between the first bump and the commit.
+    bump_catalog_version()
+    transaction.on_commit(bump_catalog_version)

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_htmx",
+    "csp",
     "core",
     "lifecycle",
     "keys",
@@ -60,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -117,7 +121,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "usage-ingest-and-rollup": {"task": "apis.usage_ingest_and_rollup", "schedule": 60.0},
+}
 
 # Auth ------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -144,7 +150,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -166,13 +172,28 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["core.schema.management_endpoints_only"],
+    "ENUM_NAME_OVERRIDES": {"LifecycleStateEnum": "lifecycle.states.State"},
 }
 
 # Portcullis ------------------------------------------------------------------------------------
 PORTCULLIS = {
+    "USAGE": {
+        "BATCH_SIZE": env.int("PORTCULLIS_USAGE_BATCH_SIZE", default=500),
+        "CLAIM_IDLE_SECONDS": env.float("PORTCULLIS_USAGE_CLAIM_IDLE_SECONDS", default=60),
+    },
     "KEYS": {
         "KEK": env.str("PORTCULLIS_KEK", default=""),
         "ISSUER": env.str("PORTCULLIS_ISSUER", default="http://127.0.0.1:8000"),
+    },
+    "PORTAL": {
+        "SIGNUP_RATE": env.str("PORTCULLIS_SIGNUP_RATE", default="5/h"),
+        "LOGIN_RATE": env.str("PORTCULLIS_LOGIN_RATE", default="10/m"),
+    },
+    "GATEWAY": {
+        "FAIL_OPEN": env.bool("PORTCULLIS_GATEWAY_FAIL_OPEN", default=False),
+        "TRUSTED_PROXIES": env.list("PORTCULLIS_TRUSTED_PROXIES", default=[]),
+        "BODY_LIMIT": env.int("PORTCULLIS_GATEWAY_BODY_LIMIT", default=10 * 1024 * 1024),
     },
 }
 if PRODUCTION and not PORTCULLIS["KEYS"]["KEK"]:
@@ -189,7 +210,13 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # The manifest exists only after collectstatic, which deployments run and `make run` does
+    # not; without it every {% static %} tag (admin, API docs) would fail.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_MANIFEST_STRICT = False
@@ -202,6 +229,21 @@ USE_TZ = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# No inline script anywhere: pages load their behaviour from static files (django-csp 4).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 SESSION_COOKIE_HTTPONLY = True
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -6,6 +6,8 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from apis.gateway.lookups import bump_catalog_version
+from keys import keyring
 from tests.factories import StaffFactory, UserFactory
 
 
@@ -13,6 +15,8 @@ from tests.factories import StaffFactory, UserFactory
 def _empty_cache():
     """Each test starts with an empty shared cache (counters, revocations, cached lookups)."""
     cache.clear()
+    bump_catalog_version()  # the process-local copies of catalog lookups go too
+    keyring.forget()  # and the token keys, which lived in the previous test's database
     yield
     cache.clear()
 

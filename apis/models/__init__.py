@@ -1,5 +1,21 @@
 """Models of the catalog app, one module per concern."""
 
+from apis.models.ai import PromptEndpoint, PromptVersion, Provider, ProviderModel
 from apis.models.catalog import Api, Plan, Subscription, Tag, rate_parts, validate_rate
+from apis.models.usage import UsageEvent, UsageLock, UsageRollup
 
-__all__ = ["Api", "Plan", "Subscription", "Tag", "rate_parts", "validate_rate"]
+__all__ = [
+    "Api",
+    "Plan",
+    "PromptEndpoint",
+    "PromptVersion",
+    "Provider",
+    "ProviderModel",
+    "Subscription",
+    "Tag",
+    "UsageEvent",
+    "UsageLock",
+    "UsageRollup",
+    "rate_parts",
+    "validate_rate",
+]
