@@ -8,6 +8,7 @@ local-memory cache (one process) the same logic runs on the cache API.
 from __future__ import annotations
 
 import pickle
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,9 @@ class Counts:
     peeked: Any = None
 
 
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class _Scripts:
     """Lua scripts registered once per process."""
 
@@ -101,11 +105,16 @@ def _shared() -> BaseCache:
 
 
 def _client(key: str):
-    # Django's Redis cache keeps one connection pool per process; the raw client lets the
-    # counters run as one script while the keys stay readable through the cache API.
+    # Django's Redis cache keeps one connection pool per process but builds a new client
+    # object around it on every call; the counters keep one per pool. The raw client lets
+    # them run as one script while the keys stay readable through the cache API.
     shared = _shared()
     real_key = shared.make_and_validate_key(key)
-    return shared._cache.get_client(real_key, write=True), real_key
+    pool = shared._cache._get_connection_pool(write=True)
+    client = _clients.get(pool)
+    if client is None:
+        client = _clients[pool] = shared._cache.get_client(real_key, write=True)
+    return client, real_key
 
 
 def _script(name: str, source: str, client):

@@ -60,8 +60,12 @@ class ProxiedResponse(StreamingHttpResponse):
     """A streamed answer that repeats the upstream's Set-Cookie lines untouched.
 
     Django keeps one value per header name and re-serialises its own cookies; the WSGI handler
-    sends every pair of items(), so the upstream's cookies are added there verbatim.
+    sends every pair of items(), so the upstream's cookies are added there verbatim. The
+    portal's Content-Security-Policy is the portal's: an upstream's answer goes without it.
     """
+
+    _csp_exempt = True
+    _csp_exempt_ro = True
 
     def __init__(self, *args, set_cookies: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from decimal import Decimal
 
@@ -28,7 +29,8 @@ class UsageRecord:
 
     def to_fields(self) -> dict[str, str]:
         """The record as flat strings, for a Redis stream entry."""
-        fields = {name: "" if value is None else str(value) for name, value in asdict(self).items()}
+        values = ((field.name, getattr(self, field.name)) for field in dataclass_fields(self))
+        fields = {name: "" if value is None else str(value) for name, value in values}
         fields["at"] = self.at.isoformat()
         return fields
 

@@ -58,3 +58,11 @@ def test_head_is_forwarded_without_a_body(gw):
     assert response.status_code == 200
     assert response["Content-Length"] == "5000"
     assert body_of(response) == b""
+
+
+def test_upstream_answers_do_not_get_the_portals_content_security_policy(gw, client):
+    assert "Content-Security-Policy" in client.get("/")
+
+    answer = gw.get("/gw/orders/headers?Content-Type=text/html")
+
+    assert "Content-Security-Policy" not in answer
