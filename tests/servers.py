@@ -39,6 +39,7 @@ class UpstreamHandler(BaseHTTPRequestHandler):
     """
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
     ROUTES = ("bytes", "slow", "reset", "status", "headers", "cookies")
 
