@@ -25,6 +25,11 @@ class GatewayView(APIView):
     permission_classes: list = []
     throttle_classes: list = []
 
+    @property
+    def default_response_headers(self) -> dict[str, str]:
+        # DRF would set Allow and Vary on every answer, over the upstream's own.
+        return {}
+
     def perform_content_negotiation(self, request: Request, force: bool = False):
         # The upstream decides what it answers; the client's Accept is its business.
         return super().perform_content_negotiation(request, force=True)

@@ -66,3 +66,10 @@ def test_upstream_answers_do_not_get_the_portals_content_security_policy(gw, cli
     answer = gw.get("/gw/orders/headers?Content-Type=text/html")
 
     assert "Content-Security-Policy" not in answer
+
+
+def test_upstream_allow_and_vary_reach_the_client_unchanged(gw):
+    answer = gw.get("/gw/orders/headers?Allow=GET&Vary=Origin")
+
+    assert answer["Allow"] == "GET"
+    assert answer["Vary"] == "Origin"
