@@ -129,4 +129,7 @@ def test_demo_subscriptions_show_approval_deprecation_and_retirement():
         "items": "pending",  # its plan requires approval: an admin's first task
         "clock-v1": "active",  # still served while deprecated, with Deprecation headers
         "legacy-echo": "ended",  # retiring ended it
+        "echo-ai": "active",  # AI and prompt APIs can be tried at once
+        "sentiment": "active",
+        "translate": "active",
     }

@@ -351,7 +351,8 @@ def _ensure_ai_api(
     )
     plan_create(api=api, **AI_PLAN)
     api_transition(api=api, to=State.PUBLISHED, actor=admin, note="Demo data.")
-    say(f"Created API '{slug}' ({kind}) -> {SITE}/gw/{slug}/")
+    _subscribe_demo_application(api, plan_name=AI_PLAN["name"])
+    say(f"Created API '{slug}' ({kind}) -> {SITE}/gw/{slug}/, '{DEMO_APP}' subscribed")
     return api
 
 
