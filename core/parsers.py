@@ -9,29 +9,36 @@ from rest_framework.exceptions import ParseError
 
 # Deeper documents are refused: every later step (validation, storage, rendering) recurses.
 MAX_DEPTH = 64
+TOO_DEEP = f"JSON parse error - nested deeper than {MAX_DEPTH} levels."
+# PostgreSQL text cannot hold NUL, and no name, slug or description needs one.
+HAS_NUL = "JSON parse error - strings may not contain the NUL character (\\u0000)."
 
 
-def nesting_depth(document: Any) -> int:
-    """How deeply lists and objects nest in a parsed JSON document, counted without recursion."""
-    deepest, pending = 0, [(document, 0)]
+def document_problem(document: Any) -> str:
+    """Why a parsed JSON document is refused (too deep, a NUL in a string), or ""."""
+    pending = [(document, 0)]
     while pending:
         value, depth = pending.pop()
-        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return TOO_DEEP
+        if isinstance(value, str) and "\x00" in value:
+            return HAS_NUL
         if isinstance(value, dict):
+            pending.extend((key, depth) for key in value)
             pending.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
             pending.extend((item, depth + 1) for item in value)
-    return deepest
+    return ""
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser that answers 400, not 500, to documents nested absurdly deep."""
+    """DRF's JSON parser that answers 400, not 500, to absurd nesting and NUL characters."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
             document = super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
-            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.") from exc
-        if nesting_depth(document) > MAX_DEPTH:
-            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.")
+            raise ParseError(TOO_DEEP) from exc
+        if problem := document_problem(document):
+            raise ParseError(problem)
         return document

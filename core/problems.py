@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions
@@ -126,6 +128,28 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Http
     if wants_problem_json(request):
         return problem_response(400, "The request is malformed.")
     return defaults.bad_request(request, exception)
+
+
+class UnstorableInputMiddleware:
+    """Input the database cannot hold or compare is the client's mistake: 400, never a 500.
+
+    PostgreSQL refuses a NUL character anywhere in text, so `?q=%00` on a search would fail
+    deep in a query; the same goes for numbers out of a column's range.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DataError):
+            return None
+        logger.info("refused input the database cannot hold at %s: %s", request.path, exception)
+        if wants_problem_json(request):
+            return problem_response(400, "The request holds a value that cannot be stored.")
+        return defaults.bad_request(request, exception)
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

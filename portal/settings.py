@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "core.problems.UnstorableInputMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -189,6 +190,7 @@ PORTCULLIS = {
     "PORTAL": {
         "SIGNUP_RATE": env.str("PORTCULLIS_SIGNUP_RATE", default="5/h"),
         "LOGIN_RATE": env.str("PORTCULLIS_LOGIN_RATE", default="10/m"),
+        "METRICS_TOKEN": env.str("PORTCULLIS_METRICS_TOKEN", default=""),
     },
     "GATEWAY": {
         "FAIL_OPEN": env.bool("PORTCULLIS_GATEWAY_FAIL_OPEN", default=False),

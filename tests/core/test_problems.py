@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.problems import assert_problem
@@ -147,3 +148,30 @@ def test_a_crash_on_a_portal_page_stays_html():
     assert response.status_code == 500
     assert response["Content-Type"].startswith("text/html")
     assert "secret internal detail" not in response.content.decode()
+
+
+def test_nul_character_in_a_json_string_is_400_problem(staff_client):
+    response = staff_client.post(
+        "/api/v1/apis/", data='{"slug": "a\\u0000b"}', content_type="application/json"
+    )
+    assert "NUL" in assert_problem(response, 400)["detail"]
+
+
+def test_nul_character_in_a_json_key_is_400_problem(staff_client):
+    response = staff_client.post(
+        "/api/v1/apis/", data='{"sl\\u0000ug": "a"}', content_type="application/json"
+    )
+    assert "NUL" in assert_problem(response, 400)["detail"]
+
+
+def test_nul_character_in_a_search_never_fails_with_500(staff_client, client):
+    api_search = staff_client.get("/api/v1/apis/?q=a%00b")
+    portal_search = client.get("/?q=a%00b")
+
+    # PostgreSQL cannot compare text holding NUL: 400 there; SQLite simply finds nothing.
+    if connection.vendor == "postgresql":
+        assert_problem(api_search, 400)
+        assert portal_search.status_code == 400
+        assert "text/html" in portal_search["Content-Type"]
+    else:
+        assert (api_search.status_code, portal_search.status_code) == (200, 200)
