@@ -8,5 +8,7 @@ portal_settings = AppSettings(
         # django-ratelimit rates, per client address, of signup and login attempts.
         "SIGNUP_RATE": "5/h",
         "LOGIN_RATE": "10/m",
+        # Bearer token that opens /metrics to a scraper; empty: staff and loopback only.
+        "METRICS_TOKEN": "",
     },
 )

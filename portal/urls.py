@@ -12,7 +12,7 @@ from apis.gateway.view import GatewayView
 from apis.mcp.views import McpView, protected_resource_metadata
 from apis.usage.api import UsageViewSet
 from keys.api import ApplicationViewSet
-from portal import health
+from portal import health, metrics
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -47,6 +47,7 @@ urlpatterns = [
     path("demo-upstream/", include("portal.demo_upstream")),  # what the demo APIs forward to
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("", include("portal.urls_portal")),
 ]
 

@@ -1,0 +1,125 @@
+"""GET /metrics: the gateway's counters and state in Prometheus' text format.
+
+Counters come from the usage rollups, so every process and every restart reports the same
+totals (they trail the calls by the rollup interval, a minute); gauges are read when scraped.
+Open to the bearer token METRICS_TOKEN, to staff, and to loopback callers that no proxy
+forwarded; everyone else gets 403, since the figures name the catalog's APIs.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Iterator
+
+from django.db.models import Count, Sum
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from apis.models import Api, Subscription, UsageEvent, UsageRollup
+from apis.usage.stream import usage_stream
+from core.problems import problem_response
+from keys.models import TokenKey
+from portal.conf import portal_settings
+
+TOTALS = {
+    "requests": ("portcullis_requests", "Calls through the gateway, refusals included."),
+    "errors": ("portcullis_request_errors", "Calls answered with a status of 400 or more."),
+    "prompt_tokens": ("portcullis_ai_prompt_tokens", "AI prompt tokens, as the providers count."),
+    "completion_tokens": ("portcullis_ai_completion_tokens", "AI completion tokens."),
+    "bytes_in": ("portcullis_request_bytes", "Request body bytes received from clients."),
+    "bytes_out": ("portcullis_response_bytes", "Response body bytes sent to clients."),
+}
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """The exposition, or 403 problem+json for callers that may not read it."""
+    if not _allowed(request):
+        return problem_response(403, "Metrics are open to the metrics token and to staff.")
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PortcullisCollector())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+class PortcullisCollector:
+    """Usage totals per API from the daily rollups; catalog, keys and backlog as gauges."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from _usage_totals()
+        yield _grouped("portcullis_apis", "APIs by lifecycle state.", Api.objects, "state")
+        yield _grouped(
+            "portcullis_subscriptions", "Subscriptions by status.", Subscription.objects, "status"
+        )
+        keys = GaugeMetricFamily(
+            "portcullis_token_keys", "Token keys by use and status.", labels=["use", "status"]
+        )
+        for row in TokenKey.objects.values("use", "status").annotate(n=Count("pk")):
+            keys.add_metric([row["use"], row["status"]], row["n"])
+        yield keys
+        yield from _backlog()
+
+
+def _usage_totals() -> Iterator[Metric]:
+    sums = {field: Sum(field) for field in [*TOTALS, "cost"]}
+    rows = (
+        UsageRollup.objects.filter(granularity=UsageRollup.Granularity.DAY)
+        .values("api__slug")
+        .annotate(**sums)
+        .order_by("api__slug")
+    )
+    families = {
+        field: CounterMetricFamily(name, help_text, labels=["api"])
+        for field, (name, help_text) in TOTALS.items()
+    }
+    cost = CounterMetricFamily("portcullis_ai_cost_usd", "AI cost in US dollars.", labels=["api"])
+    for row in rows:
+        for field, family in families.items():
+            family.add_metric([row["api__slug"]], row[field] or 0)
+        cost.add_metric([row["api__slug"]], float(row["cost"] or 0))
+    yield from families.values()
+    yield cost
+
+
+def _grouped(name: str, help_text: str, manager, field: str) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, help_text, labels=[field])
+    for row in manager.values(field).annotate(n=Count("pk")).order_by(field):
+        family.add_metric([row[field]], row["n"])
+    return family
+
+
+def _backlog() -> Iterator[Metric]:
+    pending = GaugeMetricFamily(
+        "portcullis_usage_events_pending_rollup",
+        "Usage events stored but not yet in a rollup.",
+        value=UsageEvent.objects.filter(rolled_up=False).count(),
+    )
+    yield pending
+    stream = usage_stream()
+    if stream is not None:
+        yield GaugeMetricFamily(
+            "portcullis_usage_stream_length",
+            "Usage events on the Redis stream, not yet stored.",
+            value=stream.length(),
+        )
+
+
+def _allowed(request: HttpRequest) -> bool:
+    expected = portal_settings.METRICS_TOKEN
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if expected and scheme.lower() == "bearer":
+        return hmac.compare_digest(token.strip().encode(), expected.encode())
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    return _direct_loopback(request)
+
+
+def _direct_loopback(request: HttpRequest) -> bool:
+    # A reverse proxy on this host also connects from loopback: a forwarded call is not local.
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False

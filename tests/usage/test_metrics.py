@@ -1,0 +1,86 @@
+"""GET /metrics: usage totals per API in Prometheus' text format, to scrapers allowed in."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client, override_settings
+from prometheus_client.parser import text_string_to_metric_families
+
+from apis.usage.services import usage_events_store, usage_rollup
+from tests.factories import ApiFactory
+from tests.problems import assert_problem
+from tests.usage.conftest import record
+
+pytestmark = pytest.mark.django_db
+
+LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
+ELSEWHERE = {"REMOTE_ADDR": "203.0.113.9"}
+
+
+def samples(response) -> dict[tuple[str, tuple], float]:
+    """Every sample of the exposition, parsed by Prometheus' own client, by name and labels."""
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/plain; version=")
+    text = response.content.decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_totals_per_api_follow_the_rolled_up_calls(api, alice_app, bob_app):
+    usage_events_store(
+        entries=[
+            ("1-0", record(api, alice_app, status=200, prompt_tokens=7, cost=Decimal("0.5"))),
+            ("2-0", record(api, alice_app, status=503)),
+            ("3-0", record(api, bob_app, status=429)),
+        ]
+    )
+    usage_rollup()
+
+    seen = samples(Client(**LOOPBACK).get("/metrics"))
+
+    weather = (("api", "weather"),)
+    assert seen[("portcullis_requests_total", weather)] == 3
+    assert seen[("portcullis_request_errors_total", weather)] == 2
+    assert seen[("portcullis_ai_prompt_tokens_total", weather)] == 7
+    assert seen[("portcullis_ai_cost_usd_total", weather)] == 0.5
+    assert seen[("portcullis_usage_events_pending_rollup", ())] == 0
+
+
+def test_catalog_and_subscriptions_are_gauges_by_state(api):
+    ApiFactory(slug="draft")
+
+    seen = samples(Client(**LOOPBACK).get("/metrics"))
+
+    assert seen[("portcullis_apis", (("state", "published"),))] == 1
+    assert seen[("portcullis_apis", (("state", "design"),))] == 1
+
+
+def test_callers_from_elsewhere_are_refused(api):
+    assert_problem(Client(**ELSEWHERE).get("/metrics"), 403)
+
+
+def test_a_loopback_call_forwarded_by_a_proxy_is_refused(api):
+    forwarded = Client(**LOOPBACK).get("/metrics", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert_problem(forwarded, 403)
+
+
+def test_the_metrics_token_opens_them_from_anywhere_and_a_wrong_one_does_not(api, settings):
+    portcullis = {**settings.PORTCULLIS, "PORTAL": {"METRICS_TOKEN": "scrape-s3cret"}}
+    with override_settings(PORTCULLIS=portcullis):
+        right = Client(**ELSEWHERE).get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-s3cret")
+        wrong = Client(**LOOPBACK).get("/metrics", HTTP_AUTHORIZATION="Bearer guess")
+
+    assert samples(right)
+    assert_problem(wrong, 403)
+
+
+def test_staff_may_read_them_from_anywhere(api, staff):
+    client = Client(**ELSEWHERE)
+    client.force_login(staff)
+
+    assert samples(client.get("/metrics"))
