@@ -205,7 +205,7 @@ def subscription_revoke(*, subscription: Subscription, actor=None) -> Subscripti
 
 
 def catalog_changed(**signal_kwargs: Any) -> None:
-    """Receiver of saves and deletes of APIs, plans and subscriptions: drop cached lookups."""
+    """Receiver of saves and deletes of the catalog, AI providers and prompts: drop lookups."""
     # Now, so this transaction's own later reads see the change; again after commit, because
     # another process may re-cache the old row between the first bump and the commit.
     bump_catalog_version()

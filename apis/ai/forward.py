@@ -13,7 +13,7 @@ from apis.ai import calls, prices, prompts
 from apis.ai.calls import Answer, OpenStream
 from apis.ai.chat import StreamFailed, StreamState, Usage
 from apis.ai.sse import DONE, event
-from apis.ai.targets import Target, targets_for
+from apis.ai.targets import Target, prompt_of, targets_for
 from apis.conf import gateway_settings
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import GatewayError
@@ -109,7 +109,7 @@ def forward_prompt(ctx: GatewayContext) -> None:
     if ctx.path.strip("/"):
         raise GatewayError(404, "Not found", "A prompt API answers at its root only.")
     _require_method(ctx, "POST")
-    prompt = PromptEndpoint.objects.filter(api=ctx.api).first()
+    prompt = prompt_of(ctx.api.pk)
     if prompt is None:
         raise GatewayError(503, "Prompt not configured", f"'{ctx.api.slug}' has no prompt yet.")
     variables = _json_body(ctx)

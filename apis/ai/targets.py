@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from types import ModuleType
 
 from apis.ai import anthropic, gemini, ollama, openai
 from apis.gateway.errors import GatewayError
-from apis.models import Provider, ProviderModel
+from apis.gateway.lookups import cached_lookup
+from apis.models import PromptEndpoint, Provider, ProviderModel
 
 ADAPTERS: dict[str, ModuleType] = {
     Provider.Kind.OPENAI: openai,
@@ -43,8 +45,26 @@ def split_ref(ref: str) -> tuple[str, str]:
 
 
 def targets_for(refs: list[str], *, preferred: str = "") -> list[Target]:
-    """The targets of the refs that name a known provider, the client's choice first."""
+    """The targets of the refs that name a known provider, the client's choice first.
+
+    Cached like the rest of the catalog until a provider, model or API is saved.
+    """
     ordered = sorted(refs, key=lambda ref: not _matches(ref, preferred)) if preferred else refs
+    digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()
+    targets = cached_lookup(f"ai:targets:{digest}", lambda: _load_targets(ordered))
+    if not targets:
+        raise GatewayError(503, "No model available", "None of this API's models is configured.")
+    return targets
+
+
+def prompt_of(api_id: int) -> PromptEndpoint | None:
+    """The prompt endpoint of a prompt API, cached until a prompt is saved."""
+    return cached_lookup(
+        f"ai:prompt:{api_id}", lambda: PromptEndpoint.objects.filter(api_id=api_id).first()
+    )
+
+
+def _load_targets(ordered: list[str]) -> list[Target]:
     providers = Provider.objects.in_bulk([split_ref(r)[0] for r in ordered], field_name="name")
     prices = {
         (m.provider.name, m.name): m
@@ -52,14 +72,11 @@ def targets_for(refs: list[str], *, preferred: str = "") -> list[Target]:
             "provider"
         )
     }
-    targets = [
+    return [
         Target(providers[name], model, prices.get((name, model)))
         for name, model in map(split_ref, ordered)
         if name in providers and model
     ]
-    if not targets:
-        raise GatewayError(503, "No model available", "None of this API's models is configured.")
-    return targets
 
 
 def _matches(ref: str, wanted: str) -> bool:

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from apis.ai.prompts import render
 from apis.ai.services import prompt_save, provider_save
+from apis.ai.targets import prompt_of, targets_for
 from apis.models import Api
 from apis.services import api_transition
 from tests.ai.fakes import COMPLETION_TOKENS, PROMPT_TOKENS, WORDS, FakeProvider
@@ -185,3 +186,44 @@ def test_every_prompt_change_is_a_new_version(provider):
         "Sentiment of: {{text}}",
         "Text: {{text}}",
     ]
+
+
+def test_a_changed_prompt_is_used_from_the_next_call(provider, alice, fake):
+    api = prompt_api(provider)
+    call(api, alice, {"text": "first"})
+
+    prompt_save(
+        api=api,
+        actor=None,
+        model="fake/ok-model",
+        system="You classify sentiment.",
+        template="Sentiment of: {{text}}",
+        variables=SENTIMENT_SCHEMA,
+        output="text",
+        output_schema=None,
+    )
+    call(api, alice, {"text": "second"})
+
+    _path, _headers, sent = fake.requests[-1]
+    assert sent["messages"][-1]["content"] == "Sentiment of: second"
+
+
+def test_warm_prompt_and_model_lookups_make_no_database_query(provider, django_assert_num_queries):
+    api = prompt_api(provider)
+    refs = ["fake/ok-model", "fake/json-ok"]
+    prompt_of(api.pk), targets_for(refs)
+
+    with django_assert_num_queries(0):
+        prompt, targets = prompt_of(api.pk), targets_for(refs)
+
+    assert prompt.template == "Text: {{text}}"
+    assert [target.ref for target in targets] == refs
+
+
+def test_a_changed_provider_is_used_from_the_next_call(provider, fake):
+    targets_for(["fake/ok-model"])
+
+    with FakeProvider("openai") as moved:
+        provider_save(provider=provider, name="fake", kind="openai", base_url=moved.base_url)
+
+        assert targets_for(["fake/ok-model"])[0].provider.base_url == moved.base_url

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from apis.ai.services import prompt_save, provider_save
+from apis.mcp.tools import tools_for
 from apis.models import Api, UsageEvent
 from apis.services import api_transition
 from apis.usage.services import usage_ingest
@@ -94,3 +95,16 @@ def test_prompt_tool_takes_the_prompts_variables(mcp_url, alice, summarise):
     assert refused.is_error is True
     assert answered.is_error is False
     assert json.loads(answered.content[0].text)["output"] == "".join(WORDS)
+
+
+def test_a_changed_prompt_schema_is_listed_from_the_next_call(summarise, alice):
+    application = ApplicationFactory(owner=alice)
+    SubscriptionFactory(application=application, api=summarise, plan=summarise.plans.get())
+    before = {tool.name: tool.input_schema for tool in tools_for(application.pk)}
+
+    wider = {**VARIABLES, "properties": {**VARIABLES["properties"], "words": {"type": "integer"}}}
+    prompt_save(api=summarise, actor=None, variables=wider)
+
+    after = {tool.name: tool.input_schema for tool in tools_for(application.pk)}
+    assert "words" not in before["summarise"]["properties"]
+    assert "words" in after["summarise"]["properties"]
