@@ -14,9 +14,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# With a broker (REDIS_URL) a Celery worker with beat runs beside the server, so usage rolls up;
+# it stops with the server. Without one, tasks run in-process and nothing else starts.
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
+	@if [ -n "$$REDIS_URL" ]; then \
+	  $(VENV)/bin/celery -A portal worker --beat --loglevel=warning & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	fi; \
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 # Uses PostgreSQL and Redis on their standard local ports when they answer and DATABASE_URL /
