@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 import openai
@@ -208,14 +209,26 @@ def test_models_lists_the_apis_models(provider, live_server, alice):
 OWN_COST = Decimal(PROMPT_TOKENS * 2 + COMPLETION_TOKENS * 8) / 1_000_000
 
 
+def _accounted_event() -> UsageEvent:
+    # The server accounts a stream once it has sent the last chunk, a moment after the client
+    # has read it: wait for the event rather than race the server's thread.
+    deadline = time.monotonic() + 5
+    while True:
+        usage_ingest()
+        event = UsageEvent.objects.first()
+        if event is not None or time.monotonic() > deadline:
+            assert event is not None, "the call was never accounted"
+            return event
+        time.sleep(0.02)
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_tokens_and_cost_reach_the_usage_events(sdk, provider, stream):
     answer = sdk.chat.completions.create(model="ok-model", messages=HELLO, stream=stream)
     if stream:
         list(answer)
-    usage_ingest()
 
-    event = UsageEvent.objects.get()
+    event = _accounted_event()
     assert (event.prompt_tokens, event.completion_tokens) == (PROMPT_TOKENS, COMPLETION_TOKENS)
     assert event.cost == OWN_COST
     assert event.model == f"{provider.name}/ok-model"
