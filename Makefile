@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-embedded bench lint format conformance
+.PHONY: install run test test-embedded screenshots bench lint format conformance
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ test: install
 
 test-embedded: install
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser tests, keeping their screenshots under docs/screenshots/ for the README.
+screenshots: install
+	eval "$$($(PY) tests/services.py)" && PORTCULLIS_SCREENSHOTS=1 $(PY) -m pytest tests/e2e -q
 
 # The MCP conformance suite (npm, server mode) against a live /mcp; prints its pass/fail counts.
 MCP_CONFORMANCE := $(VENV)/mcp-conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js

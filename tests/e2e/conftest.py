@@ -71,11 +71,18 @@ def page(browser, live_server) -> Iterator:
 
 
 @pytest.fixture
-def screenshot():
-    """Save a full-page screenshot under docs/screenshots/ (shown in the README)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def screenshot(tmp_path):
+    """Take a full-page screenshot; `make screenshots` keeps them under docs/screenshots/.
+
+    An ordinary test run writes them to a temporary folder, so that it leaves the work tree as
+    it found it (the pictures change with every run's dates and charts).
+    """
+    folder = SCREENSHOTS if os.environ.get("PORTCULLIS_SCREENSHOTS") else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
 
     def take(tab, name: str) -> None:
-        tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        path = folder / f"{name}.png"
+        tab.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 0
 
     return take
