@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from apis.admin.fields import https_form_field
 from apis.ai import services
 from apis.models import PromptEndpoint, PromptVersion, Provider, ProviderModel
 
@@ -24,6 +25,7 @@ class ProviderForm(forms.ModelForm):
     class Meta:
         model = Provider
         fields = ["name", "kind", "base_url"]
+        formfield_callback = https_form_field
 
 
 class ProviderModelInline(admin.TabularInline):

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from apis.admin.fields import https_form_field
 from apis.models import Api, Plan, Subscription, Tag
 from apis.services import (
     api_set_upstream_credential,
@@ -93,6 +94,7 @@ class ApiForm(forms.ModelForm):
     class Meta:
         model = Api
         exclude: list[str] = []
+        formfield_callback = https_form_field
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
