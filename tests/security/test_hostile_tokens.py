@@ -6,6 +6,7 @@ import base64
 import datetime
 import json
 import re
+import tracemalloc
 
 import pytest
 from cryptography import x509
@@ -388,3 +389,21 @@ def test_hostile_token_is_refused_with_401_for_its_reason(app, build, reason):
 
 def test_there_are_at_least_25_distinct_hostile_cases():
     assert len({build.__name__ for build, _ in HOSTILE}) >= 25
+
+
+@pytest.mark.parametrize(("build", "reason"), HOSTILE, ids=[b.__name__ for b, _ in HOSTILE])
+def test_refusing_a_hostile_token_allocates_only_a_few_kilobytes(app, build, reason):
+    token = build(app)
+    verify_access_token(token_for(app))  # keys loaded and cached, as on a serving process
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidToken):
+            verify_access_token(token)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    # Most refusals peak under 30 KB; an unknown kid costs one read of the shared key-set
+    # version, and Django's Redis cache builds a client object (~50 KB) for every read.
+    assert peak < 128 * 1024
