@@ -13,6 +13,8 @@ SIGNING: dict[str, Callable[[], Key]] = {
     "ES256": lambda: ECKey.generate_key("P-256", private=True),
     "RS256": lambda: RSAKey.generate_key(2048, private=True),
     "EdDSA": lambda: OKPKey.generate_key("Ed25519", private=True),
+    # RFC 9864's fully specified name for EdDSA on Ed25519, which deprecates plain "EdDSA".
+    "Ed25519": lambda: OKPKey.generate_key("Ed25519", private=True),
 }
 KEY_ENCRYPTION: dict[str, Callable[[], Key]] = {
     "ECDH-ES+A256KW": lambda: ECKey.generate_key("P-256", private=True),
@@ -20,7 +22,7 @@ KEY_ENCRYPTION: dict[str, Callable[[], Key]] = {
 }
 CONTENT_ENCRYPTION = frozenset({"A256GCM"})
 
-KEY_TYPES = {"ES256": ECKey, "RS256": RSAKey, "EdDSA": OKPKey}
+KEY_TYPES = {"ES256": ECKey, "RS256": RSAKey, "EdDSA": OKPKey, "Ed25519": OKPKey}
 KEY_TYPES.update({"ECDH-ES+A256KW": ECKey, "RSA-OAEP-256": RSAKey})
 
 

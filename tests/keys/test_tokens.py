@@ -68,7 +68,12 @@ def test_claims_are_not_readable_without_the_gateway_key(application):
 
 @pytest.mark.parametrize(
     ("sig", "enc"),
-    [("RS256", "RSA-OAEP-256"), ("EdDSA", "ECDH-ES+A256KW"), ("ES256", "RSA-OAEP-256")],
+    [
+        ("RS256", "RSA-OAEP-256"),
+        ("EdDSA", "ECDH-ES+A256KW"),
+        ("Ed25519", "ECDH-ES+A256KW"),
+        ("ES256", "RSA-OAEP-256"),
+    ],
 )
 def test_other_selectable_algorithms_issue_and_verify(application, sig, enc):
     with override_settings(PORTCULLIS={"KEYS": {"SIGNING_ALG": sig, "ENCRYPTION_ALG": enc}}):
