@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from apis.usage import services
+from apis.usage.conf import usage_settings
 
 
 @shared_task(name="apis.usage_ingest")
@@ -21,5 +22,12 @@ def usage_rollup() -> int:
 
 @shared_task(name="apis.usage_ingest_and_rollup")
 def usage_ingest_and_rollup() -> dict[str, int]:
-    """Both, in order: what beat runs every minute and `manage.py rollup_usage` runs now."""
-    return {"ingested": services.usage_ingest(), "rolled_up": services.usage_rollup()}
+    """Both, in order: what beat runs every minute and `manage.py rollup_usage` runs now.
+
+    A run ingests a bounded number of batches; one that used them all leaves a backlog, so it
+    queues the next run at once instead of letting the stream grow until the next minute.
+    """
+    result = {"ingested": services.usage_ingest(), "rolled_up": services.usage_rollup()}
+    if result["ingested"] >= usage_settings.MAX_BATCHES * usage_settings.BATCH_SIZE:
+        usage_ingest_and_rollup.delay()
+    return result

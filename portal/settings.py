@@ -181,6 +181,7 @@ SPECTACULAR_SETTINGS = {
 PORTCULLIS = {
     "USAGE": {
         "BATCH_SIZE": env.int("PORTCULLIS_USAGE_BATCH_SIZE", default=500),
+        "MAX_BATCHES": env.int("PORTCULLIS_USAGE_MAX_BATCHES", default=200),
         "CLAIM_IDLE_SECONDS": env.float("PORTCULLIS_USAGE_CLAIM_IDLE_SECONDS", default=60),
     },
     "KEYS": {

@@ -86,6 +86,15 @@ def test_worker_moves_events_from_the_stream_into_rollups(api, alice_app):
     assert usage_stream().length() == 0
 
 
+def test_a_backlog_beyond_one_runs_budget_is_ingested_without_waiting_for_beat(api, alice_app):
+    record_calls(api, alice_app, 100)
+    budget = {"PORTCULLIS_USAGE_BATCH_SIZE": "10", "PORTCULLIS_USAGE_MAX_BATCHES": "2"}
+    with celery_worker(**budget):
+        usage_ingest_and_rollup.delay()  # one run takes 20; the rest follow on their own
+        wait_until(lambda: hourly_requests() == 100)
+    assert usage_stream().length() == 0
+
+
 def test_worker_killed_half_way_loses_nothing_and_counts_nothing_twice(api, alice_app):
     total = 3000
     record_calls(api, alice_app, total)
