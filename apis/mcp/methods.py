@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from apis.mcp.calls import Caller, call_tool
 from apis.mcp.conf import mcp_settings
 from apis.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
+from apis.mcp.resources import MIME_TYPE, resource_at, resources_for
 from apis.mcp.tools import tool_named, tools_for
 
 HANDSHAKE_VERSIONS = ("2025-06-18", "2025-11-25")
@@ -18,10 +20,14 @@ HANDSHAKE_ERA = ("2024-11-05", "2025-03-26", *HANDSHAKE_VERSIONS)
 MODERN_VERSIONS = ("2026-07-28",)
 SERVER_INFO = {"name": "portcullis", "title": "Portcullis API gateway", "version": "0.1.0"}
 SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
-CAPABILITIES = {"tools": {"listChanged": False}}
+CAPABILITIES = {
+    "tools": {"listChanged": False},
+    "resources": {"subscribe": False, "listChanged": False},
+}
 INSTRUCTIONS = (
     "Each tool calls one API this application is subscribed to, through the Portcullis gateway: "
-    "the plan's rate limits and quotas apply, and a refusal comes back as a tool error."
+    "the plan's rate limits and quotas apply, and a refusal comes back as a tool error. "
+    "Each API's OpenAPI document, where it has one, is a resource to read first."
 )
 
 
@@ -77,11 +83,36 @@ def discover(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
 
 def list_tools(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     """tools/list: the caller's tools, a page at a time."""
-    tools = tools_for(exchange.application_id)
+    tools = [tool.definition() for tool in tools_for(exchange.application_id)]
+    return _page("tools", tools, params, exchange)
+
+
+def list_resources(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+    """resources/list: the OpenAPI documents of the caller's APIs, a page at a time."""
+    found = [resource.definition() for resource in resources_for(exchange.application_id)]
+    return _page("resources", found, params, exchange)
+
+
+def read_resource(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+    """resources/read: one document; an API the caller may not use is not found."""
+    uri = params.get("uri")
+    if not isinstance(uri, str):
+        raise RpcError(INVALID_PARAMS, "resources/read needs a uri.")
+    resource = resource_at(exchange.application_id, uri)
+    if resource is None:
+        # SEP-2164: a resource that is not there is invalid params, not -32002.
+        raise RpcError(INVALID_PARAMS, f"Resource not found: {uri}")
+    text = json.dumps(resource.document, indent=2)
+    return {"contents": [{"uri": resource.uri, "mimeType": MIME_TYPE, "text": text}]}
+
+
+def _page(
+    key: str, items: list[dict[str, Any]], params: dict[str, Any], exchange: Exchange
+) -> dict[str, Any]:
     start = _cursor_offset(params.get("cursor"))
     end = start + mcp_settings.PAGE_SIZE
-    result: dict[str, Any] = {"tools": [tool.definition() for tool in tools[start:end]]}
-    if end < len(tools):
+    result: dict[str, Any] = {key: items[start:end]}
+    if end < len(items):
         result["nextCursor"] = base64.urlsafe_b64encode(str(end).encode()).decode()
     if exchange.modern:
         # The list depends on the caller's subscriptions: cacheable per token only.
@@ -113,9 +144,11 @@ def _cursor_offset(cursor: Any) -> int:
 
 
 Handler = Callable[[dict[str, Any], Exchange], dict[str, Any]]
-HANDSHAKE_METHODS: dict[str, Handler] = {"ping": ping, "tools/list": list_tools, "tools/call": call}
-MODERN_METHODS: dict[str, Handler] = {
-    "server/discover": discover,
+SHARED_METHODS: dict[str, Handler] = {
     "tools/list": list_tools,
     "tools/call": call,
+    "resources/list": list_resources,
+    "resources/read": read_resource,
 }
+HANDSHAKE_METHODS: dict[str, Handler] = {"ping": ping, **SHARED_METHODS}
+MODERN_METHODS: dict[str, Handler] = {"server/discover": discover, **SHARED_METHODS}

@@ -93,7 +93,10 @@ def test_initialize_offers_our_newest_version_for_an_unknown_one(mcp_url, token)
 
     result = answer.json()["result"]
     assert result["protocolVersion"] == "2025-11-25"
-    assert result["capabilities"] == {"tools": {"listChanged": False}}
+    assert result["capabilities"] == {
+        "tools": {"listChanged": False},
+        "resources": {"subscribe": False, "listChanged": False},
+    }
     assert result["serverInfo"]["name"] == "portcullis"
 
 
@@ -144,7 +147,7 @@ def test_unknown_protocol_version_header_is_400(mcp_url, token):
 def test_unknown_method_is_a_jsonrpc_method_not_found(mcp_url, token):
     session = open_session(mcp_url, token)
 
-    answer = post(mcp_url, token, rpc("resources/list", 3), **{"Mcp-Session-Id": session})
+    answer = post(mcp_url, token, rpc("prompts/list", 3), **{"Mcp-Session-Id": session})
 
     assert answer.json()["error"]["code"] == -32601
     assert answer.json()["id"] == 3
