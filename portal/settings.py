@@ -193,6 +193,9 @@ PORTCULLIS = {
         "LOGIN_RATE": env.str("PORTCULLIS_LOGIN_RATE", default="10/m"),
         "METRICS_TOKEN": env.str("PORTCULLIS_METRICS_TOKEN", default=""),
     },
+    "MCP": {
+        "ALLOWED_ORIGINS": env.list("PORTCULLIS_MCP_ALLOWED_ORIGINS", default=[]),
+    },
     "GATEWAY": {
         "FAIL_OPEN": env.bool("PORTCULLIS_GATEWAY_FAIL_OPEN", default=False),
         "TRUSTED_PROXIES": env.list("PORTCULLIS_TRUSTED_PROXIES", default=[]),

@@ -195,6 +195,15 @@ def test_own_origin_is_accepted(mcp_url, token, live_server):
     assert answer.status_code == 200
 
 
+def test_an_allowed_foreign_origin_is_accepted(mcp_url, token, settings):
+    inspector = "http://localhost:6274"
+    settings.PORTCULLIS = {**settings.PORTCULLIS, "MCP": {"ALLOWED_ORIGINS": [inspector]}}
+    initialize = rpc("initialize", protocolVersion="2025-11-25", capabilities={})
+
+    assert post(mcp_url, token, initialize, Origin=inspector).status_code == 200
+    assert post(mcp_url, token, initialize, Origin="http://localhost:6275").status_code == 403
+
+
 def test_handshake_era_get_has_no_stream(mcp_url, token):
     session = open_session(mcp_url, token)
 
