@@ -1,7 +1,8 @@
 """Step 5: answers to GET and HEAD on APIs with a cache_ttl, kept in the shared cache.
 
 An application never receives another application's cached answer unless the API is marked
-public_cache. Upstream `Cache-Control: no-store` or `private` answers are never stored.
+public_cache. Upstream `Cache-Control: no-store` or `private` answers are never stored, nor are
+answers that vary on a request header other than Accept-Encoding, which is part of the key.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from apis.gateway.errors import SHARED_CACHE_ERRORS
 
 CACHEABLE_METHODS = ("GET", "HEAD")
 UNSTORABLE_DIRECTIVES = ("no-store", "private")
+# Request headers the cache key holds; an answer varying on any other one is not stored.
+KEYED_REQUEST_HEADERS = frozenset({"accept-encoding"})
 
 
 def serve_cached(ctx: GatewayContext) -> None:
@@ -40,9 +43,14 @@ def store(ctx: GatewayContext) -> None:
 
 
 def cache_key(ctx: GatewayContext) -> str:
-    """API, method, path, query and (unless the API is public) application."""
+    """API, method, path, query, accepted encodings and (unless the API is public) application.
+
+    The encodings are in the key because the upstream may compress for one client and not for
+    another: a gzip body must never reach a client that did not ask for it.
+    """
     audience = "public" if ctx.api.public_cache else f"app:{ctx.claims.application_id}"
-    request = f"{ctx.method}\n{ctx.path}\n{ctx.query_string}".encode()
+    encodings = ctx.header("Accept-Encoding").replace(" ", "").lower()
+    request = f"{ctx.method}\n{ctx.path}\n{ctx.query_string}\n{encodings}".encode()
     return f"gw:resp:{ctx.api.pk}:{audience}:{hashlib.sha256(request).hexdigest()}"
 
 
@@ -62,10 +70,12 @@ def _storable(ctx: GatewayContext) -> bool:
     headers = {name.lower(): value for name, value in ctx.response_headers.items()}
     control = headers.get("cache-control", "").split(",")
     directives = {directive.strip().split("=")[0].lower() for directive in control}
+    varies = {name.strip().lower() for name in headers.get("vary", "").split(",") if name.strip()}
     return (
         ctx.status == 200
         and not ctx.set_cookies
         and not directives.intersection(UNSTORABLE_DIRECTIVES)
+        and varies <= KEYED_REQUEST_HEADERS
     )
 
 

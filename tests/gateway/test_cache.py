@@ -95,3 +95,20 @@ def test_api_without_cache_ttl_does_not_cache(gw, upstream):
 
     assert "X-Cache" not in gw.get("/gw/orders/headers")
     assert upstream.hits["/base/headers"] == 2
+
+
+def test_clients_accepting_other_encodings_do_not_share_an_answer(gw, cached_api, upstream):
+    body_of(gw.get("/gw/orders/headers?Vary=Accept-Encoding", HTTP_ACCEPT_ENCODING="gzip"))
+
+    plain = gw.get("/gw/orders/headers?Vary=Accept-Encoding", HTTP_ACCEPT_ENCODING="identity")
+    gzip_again = gw.get("/gw/orders/headers?Vary=Accept-Encoding", HTTP_ACCEPT_ENCODING="gzip")
+
+    assert (plain["X-Cache"], gzip_again["X-Cache"]) == ("MISS", "HIT")
+
+
+@pytest.mark.parametrize("vary", ["Accept-Language", "*", "Accept-Encoding,Cookie"])
+def test_answers_varying_on_other_request_headers_are_not_cached(gw, cached_api, upstream, vary):
+    url = f"/gw/orders/headers?Vary={vary}"
+    body_of(gw.get(url))
+
+    assert gw.get(url)["X-Cache"] == "MISS"
