@@ -1,8 +1,9 @@
 """Step 5: answers to GET and HEAD on APIs with a cache_ttl, kept in the shared cache.
 
 An application never receives another application's cached answer unless the API is marked
-public_cache. Upstream `Cache-Control: no-store` or `private` answers are never stored, nor are
-answers that vary on a request header other than Accept-Encoding, which is part of the key.
+public_cache. Upstream `Cache-Control: no-store`, `private` or `no-cache` answers are never
+stored, nor are answers that vary on a request header other than Accept-Encoding, which is part
+of the key; an upstream `s-maxage` or `max-age` shorter than the API's cache_ttl wins.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from apis.gateway.context import GatewayContext
 from apis.gateway.errors import SHARED_CACHE_ERRORS
 
 CACHEABLE_METHODS = ("GET", "HEAD")
-UNSTORABLE_DIRECTIVES = ("no-store", "private")
+# no-cache: the upstream wants every use revalidated, which a stored copy cannot do.
+UNSTORABLE_DIRECTIVES = ("no-store", "private", "no-cache")
 # Request headers the cache key holds; an answer varying on any other one is not stored.
 KEYED_REQUEST_HEADERS = frozenset({"accept-encoding"})
 
@@ -68,15 +70,30 @@ def _get(key: str) -> tuple | None:
 
 def _storable(ctx: GatewayContext) -> bool:
     headers = {name.lower(): value for name, value in ctx.response_headers.items()}
-    control = headers.get("cache-control", "").split(",")
-    directives = {directive.strip().split("=")[0].lower() for directive in control}
     varies = {name.strip().lower() for name in headers.get("vary", "").split(",") if name.strip()}
     return (
         ctx.status == 200
         and not ctx.set_cookies
-        and not directives.intersection(UNSTORABLE_DIRECTIVES)
+        and not set(_directives(ctx)).intersection(UNSTORABLE_DIRECTIVES)
         and varies <= KEYED_REQUEST_HEADERS
+        and _ttl(ctx) > 0
     )
+
+
+def _directives(ctx: GatewayContext) -> dict[str, str]:
+    """The upstream's Cache-Control directives, by lower-case name, with their values."""
+    control = next((v for k, v in ctx.response_headers.items() if k.lower() == "cache-control"), "")
+    pairs = (part.strip().partition("=") for part in control.split(",") if part.strip())
+    return {name.lower(): value.strip('"') for name, _, value in pairs}
+
+
+def _ttl(ctx: GatewayContext) -> int:
+    """The API's cache_ttl, shortened to the upstream's s-maxage or max-age when it says less."""
+    directives = _directives(ctx)
+    freshness = directives.get("s-maxage", directives.get("max-age", ""))
+    if freshness.isdigit():
+        return min(ctx.api.cache_ttl, int(freshness))
+    return ctx.api.cache_ttl
 
 
 def _as_chunks(body: bytes | Iterator[bytes]):
@@ -105,6 +122,6 @@ def _tee(ctx: GatewayContext, chunks: Iterator[bytes]) -> Iterator[bytes]:
 def _put(ctx: GatewayContext, body: bytes) -> None:
     entry = (ctx.status, tuple(ctx.response_headers.items()), body)
     try:
-        cache.set(cache_key(ctx), entry, ctx.api.cache_ttl)
+        cache.set(cache_key(ctx), entry, _ttl(ctx))
     except SHARED_CACHE_ERRORS:
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -66,7 +68,9 @@ def test_public_api_shares_cached_answers_between_applications(
     assert upstream.hits["/base/headers"] == 1
 
 
-@pytest.mark.parametrize("directive", ["no-store", "private", "private, max-age=60"])
+@pytest.mark.parametrize(
+    "directive", ["no-store", "private", "private, max-age=60", "no-cache", "max-age=0"]
+)
 def test_upstream_no_store_or_private_is_not_cached(gw, cached_api, upstream, directive):
     url = f"/gw/orders/headers?Cache-Control={directive}"
     body_of(gw.get(url))
@@ -110,5 +114,15 @@ def test_clients_accepting_other_encodings_do_not_share_an_answer(gw, cached_api
 def test_answers_varying_on_other_request_headers_are_not_cached(gw, cached_api, upstream, vary):
     url = f"/gw/orders/headers?Vary={vary}"
     body_of(gw.get(url))
+
+    assert gw.get(url)["X-Cache"] == "MISS"
+
+
+def test_a_shorter_upstream_max_age_wins_over_the_apis_ttl(gw, cached_api, upstream):
+    url = "/gw/orders/headers?Cache-Control=max-age=1"
+    body_of(gw.get(url))
+    assert gw.get(url)["X-Cache"] == "HIT"
+
+    time.sleep(1.5)  # past the upstream's max-age, far inside the API's 60 s
 
     assert gw.get(url)["X-Cache"] == "MISS"
