@@ -9,7 +9,9 @@ of the key; an upstream `s-maxage` or `max-age` shorter than the API's cache_ttl
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from django.core.cache import cache
 
@@ -24,16 +26,28 @@ UNSTORABLE_DIRECTIVES = ("no-store", "private", "no-cache")
 KEYED_REQUEST_HEADERS = frozenset({"accept-encoding"})
 
 
+@dataclass(frozen=True)
+class StoredAnswer:
+    """An upstream answer as the cache keeps it."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    stored_at: float
+
+
 def serve_cached(ctx: GatewayContext) -> None:
     """Answer from the cache when it holds this call's answer; mark the call HIT or MISS."""
     if not cacheable_request(ctx):
         return
     entry = ctx.cache_entry if ctx.cache_peeked else _get(cache_key(ctx))
-    if entry is None:
+    if not isinstance(entry, StoredAnswer):
         ctx.cache_status = "MISS"
         return
-    ctx.status, headers, ctx.response_body = entry
-    ctx.response_headers = dict(headers)
+    ctx.status, ctx.response_body = entry.status, entry.body
+    # RFC 9111 §5.1: an answer from a cache says how long ago its upstream gave it.
+    age = max(int(time.time() - entry.stored_at), 0)
+    ctx.response_headers = {**dict(entry.headers), "Age": str(age)}
     ctx.cache_status = "HIT"
 
 
@@ -120,7 +134,7 @@ def _tee(ctx: GatewayContext, chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _put(ctx: GatewayContext, body: bytes) -> None:
-    entry = (ctx.status, tuple(ctx.response_headers.items()), body)
+    entry = StoredAnswer(ctx.status, tuple(ctx.response_headers.items()), body, time.time())
     try:
         cache.set(cache_key(ctx), entry, _ttl(ctx))
     except SHARED_CACHE_ERRORS:
