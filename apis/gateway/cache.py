@@ -3,7 +3,8 @@
 An application never receives another application's cached answer unless the API is marked
 public_cache. Upstream `Cache-Control: no-store`, `private` or `no-cache` answers are never
 stored, nor are answers that vary on a request header other than Accept-Encoding, which is part
-of the key; an upstream `s-maxage` or `max-age` shorter than the API's cache_ttl wins.
+of the key; an upstream `s-maxage` or `max-age` shorter than the API's cache_ttl wins. A client
+sending `Cache-Control: no-cache` gets a fresh answer, and one sending `no-store` leaves none.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class StoredAnswer:
 def serve_cached(ctx: GatewayContext) -> None:
     """Answer from the cache when it holds this call's answer; mark the call HIT or MISS."""
     if not cacheable_request(ctx):
+        return
+    if "no-cache" in _request_directives(ctx):
+        ctx.cache_status = "MISS"  # the client asks for a fresh answer, which may be stored
         return
     entry = ctx.cache_entry if ctx.cache_peeked else _get(cache_key(ctx))
     if not isinstance(entry, StoredAnswer):
@@ -87,6 +91,7 @@ def _storable(ctx: GatewayContext) -> bool:
     varies = {name.strip().lower() for name in headers.get("vary", "").split(",") if name.strip()}
     return (
         ctx.status == 200
+        and "no-store" not in _request_directives(ctx)
         and not ctx.set_cookies
         and not set(_directives(ctx)).intersection(UNSTORABLE_DIRECTIVES)
         and varies <= KEYED_REQUEST_HEADERS
@@ -99,6 +104,12 @@ def _directives(ctx: GatewayContext) -> dict[str, str]:
     control = next((v for k, v in ctx.response_headers.items() if k.lower() == "cache-control"), "")
     pairs = (part.strip().partition("=") for part in control.split(",") if part.strip())
     return {name.lower(): value.strip('"') for name, _, value in pairs}
+
+
+def _request_directives(ctx: GatewayContext) -> set[str]:
+    """The client's Cache-Control directive names (RFC 9111 §5.2.1)."""
+    control = ctx.header("Cache-Control").lower()
+    return {part.strip().partition("=")[0] for part in control.split(",") if part.strip()}
 
 
 def _ttl(ctx: GatewayContext) -> int:

@@ -128,3 +128,21 @@ def test_a_shorter_upstream_max_age_wins_over_the_apis_ttl(gw, cached_api, upstr
     time.sleep(1.5)  # past the upstream's max-age, far inside the API's 60 s
 
     assert gw.get(url)["X-Cache"] == "MISS"
+
+
+def test_a_client_asking_for_no_cache_gets_a_fresh_answer_that_is_stored(gw, cached_api, upstream):
+    body_of(gw.get("/gw/orders/headers"))
+
+    fresh = gw.get("/gw/orders/headers", HTTP_CACHE_CONTROL="no-cache")
+    body_of(fresh)
+    after = gw.get("/gw/orders/headers")
+
+    assert (fresh["X-Cache"], after["X-Cache"]) == ("MISS", "HIT")
+    assert json_of(after)["hits"] == 2  # the fresh answer replaced the first one
+    assert upstream.hits["/base/headers"] == 2
+
+
+def test_a_client_asking_for_no_store_leaves_nothing_in_the_cache(gw, cached_api, upstream):
+    body_of(gw.get("/gw/orders/headers", HTTP_CACHE_CONTROL="no-store"))
+
+    assert gw.get("/gw/orders/headers")["X-Cache"] == "MISS"
