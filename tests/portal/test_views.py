@@ -100,6 +100,7 @@ def test_api_page_shows_plans_other_versions_samples_and_reference(client):
     assert "import httpx" in page
     assert "/gw/weather-v2/forecast" in page and "Forecast for a city" in page
     assert "swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    assert '"url": "http://testserver/mcp"' in page
 
 
 def test_api_openapi_document_is_served_for_the_viewer(client):
