@@ -42,6 +42,10 @@ class Exchange:
     def application_id(self) -> int:
         return self.caller.claims.application_id
 
+    def may_use(self, slug: str) -> bool:
+        """Whether the caller's token was issued for the API `slug` (its scope)."""
+        return slug in self.caller.claims.scope
+
 
 def initialize_result(requested: Any) -> dict[str, Any]:
     """The initialize answer: the client's version when we speak it, else our newest."""
@@ -83,13 +87,21 @@ def discover(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
 
 def list_tools(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     """tools/list: the caller's tools, a page at a time."""
-    tools = [tool.definition() for tool in tools_for(exchange.application_id)]
+    tools = [
+        tool.definition()
+        for tool in tools_for(exchange.application_id)
+        if exchange.may_use(tool.api_slug)
+    ]
     return _page("tools", tools, params, exchange)
 
 
 def list_resources(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     """resources/list: the OpenAPI documents of the caller's APIs, a page at a time."""
-    found = [resource.definition() for resource in resources_for(exchange.application_id)]
+    found = [
+        resource.definition()
+        for resource in resources_for(exchange.application_id)
+        if exchange.may_use(resource.slug)
+    ]
     return _page("resources", found, params, exchange)
 
 
@@ -99,7 +111,7 @@ def read_resource(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     if not isinstance(uri, str):
         raise RpcError(INVALID_PARAMS, "resources/read needs a uri.")
     resource = resource_at(exchange.application_id, uri)
-    if resource is None:
+    if resource is None or not exchange.may_use(resource.slug):
         # SEP-2164: a resource that is not there is invalid params, not -32002.
         raise RpcError(INVALID_PARAMS, f"Resource not found: {uri}")
     text = json.dumps(resource.document, indent=2)
@@ -126,7 +138,7 @@ def call(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     if not isinstance(name, str) or not isinstance(arguments, dict):
         raise RpcError(INVALID_PARAMS, "tools/call needs a tool name and an arguments object.")
     tool = tool_named(exchange.application_id, name)
-    if tool is None:
+    if tool is None or not exchange.may_use(tool.api_slug):
         raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
     return call_tool(tool, arguments, caller=exchange.caller)
 

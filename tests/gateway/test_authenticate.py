@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from apis.models import Subscription
 from apis.services import subscription_revoke
 from keys.services import application_delete
-from tests.factories import ApplicationFactory
+from tests.factories import ApiFactory, ApplicationFactory, SubscriptionFactory
 from tests.gateway.reading import json_of
 from tests.tokens import token_for
 
@@ -75,3 +75,31 @@ def test_token_of_a_deleted_application_opens_nothing(gw, subscription):
     application_delete(application=subscription.application)
 
     assert gw.get("/gw/orders/x").status_code == 403
+
+
+def test_a_token_scoped_to_another_api_answers_403_insufficient_scope(subscription, api):
+    other = ApiFactory(slug="billing", published=True)
+    SubscriptionFactory(application=subscription.application, api=other, plan=other.plans.first())
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {token_for(subscription.application, scope=['billing'])}"
+    )
+
+    response = client.get("/gw/orders/x")
+
+    assert response.status_code == 403
+    assert response["WWW-Authenticate"] == 'Bearer error="insufficient_scope", scope="orders"'
+    assert "scope" in json_of(response)["detail"]
+
+
+def test_a_token_issued_before_the_subscription_must_be_renewed(application, api, upstream):
+    early = token_for(application)
+    SubscriptionFactory(application=application, api=api, plan=api.plans.get())
+    client = APIClient()
+
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {early}")
+    refused = client.get("/gw/orders/x")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(application)}")
+    renewed = client.get("/gw/orders/x")
+
+    assert (refused.status_code, renewed.status_code) == (403, 200)

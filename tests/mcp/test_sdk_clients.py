@@ -10,6 +10,7 @@ from mcp.shared.exceptions import MCPError
 from apis.models import Plan, UsageEvent
 from apis.usage.services import usage_ingest
 from tests.mcp.agents import MODES, with_client, with_session
+from tests.tokens import token_for
 
 
 def _names(listing) -> set[str]:
@@ -146,3 +147,22 @@ def test_tool_calls_are_accounted_as_mcp_usage(mcp_url, token, orders):
     event = UsageEvent.objects.get(api=orders)
     assert event.channel == "mcp"
     assert event.status == 200
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_token_scoped_to_one_api_sees_and_calls_only_that_api(mcp_url, subscribed, mode):
+    scoped = token_for(subscribed, scope=["echo"])
+
+    async def work(client):
+        listing = await client.list_tools()
+        try:
+            await client.call_tool("orders.getOrder", {"id": "1"})
+        except MCPError as refused:
+            return listing, refused.error
+        return listing, None
+
+    listing, refused = with_client(mcp_url, scoped, mode, work)
+
+    assert _names(listing) == {"echo"}
+    assert refused is not None
+    assert "Unknown tool" in refused.message
