@@ -226,7 +226,11 @@ def _subscribe(form: SubscribeForm) -> dict[str, object]:
     if subscription.status == Subscription.Status.PENDING:
         message = f"Subscribed to {plan.api.name}: pending until staff approve it."
     else:
-        message = f"Subscribed to {plan.api.name}: active, you can call it now."
+        # Tokens carry the subscriptions of the moment they were issued (their scope).
+        message = (
+            f"Subscribed to {plan.api.name}: active, you can call it now "
+            "with an access token taken from now on."
+        )
     return {"subscription": subscription, "message": message}
 
 
