@@ -56,6 +56,9 @@ class UpstreamHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = handle_any
 
     def _read_body(self) -> None:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self._read_chunked_body()
+            return
         length = int(self.headers.get("Content-Length") or 0)
         digest, size = hashlib.sha256(), 0
         while size < length:
@@ -64,6 +67,17 @@ class UpstreamHandler(BaseHTTPRequestHandler):
                 break
             digest.update(chunk)
             size += len(chunk)
+        self.body_info = (size, digest.hexdigest())
+
+    def _read_chunked_body(self) -> None:
+        digest, size = hashlib.sha256(), 0
+        while length := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            chunk = self.rfile.read(length)
+            digest.update(chunk)
+            size += len(chunk)
+            self.rfile.readline()  # the CRLF closing the chunk
+        while self.rfile.readline().strip():  # trailer fields, up to the empty line
+            pass
         self.body_info = (size, digest.hexdigest())
 
     def _echo(self) -> None:

@@ -26,6 +26,9 @@ class GatewayContext:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: IO[bytes] | Iterable[bytes] | bytes | None = None
     content_length: int | None = None
+    # A body sent with Transfer-Encoding: chunked has no length until it has been read.
+    chunked: bool = False
+    bytes_read: int = 0
     peer_address: str = ""
     forwarded_chain: list[str] = field(default_factory=list)
     client_address: str = ""
@@ -63,4 +66,4 @@ class GatewayContext:
 
     @property
     def bytes_in(self) -> int:
-        return self.content_length or 0
+        return self.content_length or self.bytes_read

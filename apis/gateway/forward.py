@@ -69,7 +69,7 @@ def forward_rest(ctx: GatewayContext) -> None:
         ctx.method,
         upstream_url(ctx.api.upstream_url, ctx.path, ctx.query_string),
         headers=upstream_headers(ctx),
-        content=_request_chunks(ctx) if ctx.content_length else None,
+        content=_request_chunks(ctx) if ctx.content_length or ctx.chunked else None,
         timeout=httpx.Timeout(ctx.api.timeout),
     )
     try:
@@ -180,10 +180,9 @@ def _request_chunks(ctx: GatewayContext) -> Iterator[bytes]:
         return
     read = getattr(body, "read", None)
     chunks = iter(lambda: read(CHUNK), b"") if read else iter(body or ())
-    total = 0
     for chunk in chunks:
-        total += len(chunk)
-        if total > gateway_settings.BODY_LIMIT:
+        ctx.bytes_read += len(chunk)
+        if ctx.bytes_read > gateway_settings.BODY_LIMIT:
             raise _too_large()
         yield chunk
 

@@ -44,14 +44,16 @@ def context_from_request(request: HttpRequest, slug: str, path: str) -> GatewayC
     """The gateway context of an incoming HTTP request."""
     peer = request.META.get("REMOTE_ADDR", "")
     chain = _trusted_chain(peer, request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    chunked = _chunked_input(request)
     return GatewayContext(
         method=request.method,
         slug=slug,
         path=path,
         query_string=request.META.get("QUERY_STRING", ""),
         headers=request.headers,
-        body=request,
+        body=chunked if chunked is not None else request,
         content_length=_content_length(request),
+        chunked=chunked is not None,
         peer_address=peer,
         forwarded_chain=chain,
         client_address=client_address(peer, chain),
@@ -118,6 +120,18 @@ def _content_length(request: HttpRequest) -> int | None:
         return int(request.META.get("CONTENT_LENGTH") or 0) or None
     except ValueError:
         return None
+
+
+def _chunked_input(request: HttpRequest):
+    """The raw input of a chunked request body, when the server decodes chunking for us.
+
+    Django reads a request body only up to its Content-Length, so a chunked upload looks empty;
+    servers that de-chunk (gunicorn sets wsgi.input_terminated) let the gateway stream it on.
+    """
+    chunked = request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
+    if chunked and request.META.get("wsgi.input_terminated"):
+        return request.META["wsgi.input"]
+    return None
 
 
 def _request_id(incoming: str) -> str:

@@ -144,3 +144,31 @@ def _eventually_status(url: str, headers: dict[str, str], wanted: int) -> int:
             status = 0
         time.sleep(0.1)
     return status
+
+
+def test_chunked_upload_streams_through_to_the_upstream(subscription):
+    pieces = [os.urandom(256 * 1024) for _ in range(12)]
+    with GatewayServer(env={"REDIS_URL": os.environ["REDIS_URL"]}) as gateway:
+        response = httpx.post(
+            f"{gateway.url}/gw/orders/upload",
+            content=iter(pieces),  # no length: httpx sends Transfer-Encoding: chunked
+            headers=_headers(subscription),
+        )
+
+    assert response.status_code == 200
+    echoed = response.json()
+    assert echoed["body_size"] == sum(map(len, pieces))
+    assert echoed["body_sha256"] == hashlib.sha256(b"".join(pieces)).hexdigest()
+    assert echoed["headers"]["Transfer-Encoding"] == "chunked"
+
+
+def test_chunked_upload_over_the_body_limit_answers_413(subscription):
+    limit = {"REDIS_URL": os.environ["REDIS_URL"], "PORTCULLIS_GATEWAY_BODY_LIMIT": "1048576"}
+    pieces = [os.urandom(256 * 1024) for _ in range(8)]
+    with GatewayServer(env=limit) as gateway:
+        response = httpx.post(
+            f"{gateway.url}/gw/orders/upload", content=iter(pieces), headers=_headers(subscription)
+        )
+
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/problem+json"
