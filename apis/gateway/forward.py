@@ -58,9 +58,18 @@ def forward(ctx: GatewayContext) -> None:
 
 
 def check_body_size(ctx: GatewayContext) -> None:
-    """Refuse a declared body over the limit before anything is read (413)."""
+    """Refuse a declared body over the limit before anything is read (413), or one we cannot read.
+
+    A chunked body the server did not de-chunk would reach the upstream empty: 411 instead.
+    """
     if ctx.content_length is not None and ctx.content_length > gateway_settings.BODY_LIMIT:
         raise _too_large()
+    if ctx.chunked and ctx.body is None:
+        raise GatewayError(
+            411,
+            "Length required",
+            "This server cannot stream a chunked request body: send it with a Content-Length.",
+        )
 
 
 def forward_rest(ctx: GatewayContext) -> None:

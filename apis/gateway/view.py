@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
+from dataclasses import dataclass
+from typing import IO
 
 from django.http import HttpRequest, StreamingHttpResponse
 from rest_framework.request import Request
@@ -51,9 +53,9 @@ def context_from_request(request: HttpRequest, slug: str, path: str) -> GatewayC
         path=path,
         query_string=request.META.get("QUERY_STRING", ""),
         headers=request.headers,
-        body=chunked if chunked is not None else request,
+        body=chunked.stream if chunked else request,
         content_length=_content_length(request),
-        chunked=chunked is not None,
+        chunked=bool(chunked),
         peer_address=peer,
         forwarded_chain=chain,
         client_address=client_address(peer, chain),
@@ -122,16 +124,23 @@ def _content_length(request: HttpRequest) -> int | None:
         return None
 
 
-def _chunked_input(request: HttpRequest):
-    """The raw input of a chunked request body, when the server decodes chunking for us.
+@dataclass(frozen=True)
+class ChunkedBody:
+    """A request body sent chunked; `stream` is None when the server cannot de-chunk it."""
+
+    stream: IO[bytes] | None
+
+
+def _chunked_input(request: HttpRequest) -> ChunkedBody | None:
+    """The raw input of a chunked request body, None for a body with a length (or none).
 
     Django reads a request body only up to its Content-Length, so a chunked upload looks empty;
     servers that de-chunk (gunicorn sets wsgi.input_terminated) let the gateway stream it on.
     """
-    chunked = request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
-    if chunked and request.META.get("wsgi.input_terminated"):
-        return request.META["wsgi.input"]
-    return None
+    if request.META.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
+        return None
+    terminated = request.META.get("wsgi.input_terminated")
+    return ChunkedBody(request.META["wsgi.input"] if terminated else None)
 
 
 def _request_id(incoming: str) -> str:
