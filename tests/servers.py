@@ -204,8 +204,13 @@ class GatewayServer:
             "--log-level=warning",
         ]
         self.process = subprocess.Popen(command, cwd=ROOT, env=self.env)
-        wait_for_port(self.port)
-        self._wait_ready()
+        try:
+            wait_for_port(self.port)
+            self._wait_ready()
+        except BaseException:
+            # A server that never became ready must not outlive the test that started it.
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def _wait_ready(self) -> None:
