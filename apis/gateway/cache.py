@@ -41,7 +41,7 @@ def serve_cached(ctx: GatewayContext) -> None:
     """Answer from the cache when it holds this call's answer; mark the call HIT or MISS."""
     if not cacheable_request(ctx):
         return
-    if "no-cache" in _request_directives(ctx):
+    if "no-cache" in _cache_control(ctx.header("Cache-Control")):
         ctx.cache_status = "MISS"  # the client asks for a fresh answer, which may be stored
         return
     entry = ctx.cache_entry if ctx.cache_peeked else _get(cache_key(ctx))
@@ -57,9 +57,12 @@ def serve_cached(ctx: GatewayContext) -> None:
 
 def store(ctx: GatewayContext) -> None:
     """Keep the upstream's answer once it has streamed through, when it may be kept."""
-    if ctx.cache_status != "MISS" or not _storable(ctx):
+    if ctx.cache_status != "MISS":
         return
-    ctx.response_body = _tee(ctx, iter(_as_chunks(ctx.response_body)))
+    upstream = _cache_control(_response_header(ctx, "Cache-Control"))
+    ttl = _ttl(ctx, upstream)
+    if ttl > 0 and _storable(ctx, upstream):
+        ctx.response_body = _tee(ctx, iter(_as_chunks(ctx.response_body)), ttl)
 
 
 def cache_key(ctx: GatewayContext) -> str:
@@ -86,36 +89,32 @@ def _get(key: str) -> tuple | None:
         return None
 
 
-def _storable(ctx: GatewayContext) -> bool:
-    headers = {name.lower(): value for name, value in ctx.response_headers.items()}
-    varies = {name.strip().lower() for name in headers.get("vary", "").split(",") if name.strip()}
+def _storable(ctx: GatewayContext, upstream: dict[str, str]) -> bool:
+    vary = _response_header(ctx, "Vary")
+    varies = {name.strip().lower() for name in vary.split(",") if name.strip()}
     return (
         ctx.status == 200
-        and "no-store" not in _request_directives(ctx)
+        and "no-store" not in _cache_control(ctx.header("Cache-Control"))
         and not ctx.set_cookies
-        and not set(_directives(ctx)).intersection(UNSTORABLE_DIRECTIVES)
+        and not set(upstream).intersection(UNSTORABLE_DIRECTIVES)
         and varies <= KEYED_REQUEST_HEADERS
-        and _ttl(ctx) > 0
     )
 
 
-def _directives(ctx: GatewayContext) -> dict[str, str]:
-    """The upstream's Cache-Control directives, by lower-case name, with their values."""
-    control = next((v for k, v in ctx.response_headers.items() if k.lower() == "cache-control"), "")
-    pairs = (part.strip().partition("=") for part in control.split(",") if part.strip())
-    return {name.lower(): value.strip('"') for name, _, value in pairs}
+def _response_header(ctx: GatewayContext, name: str) -> str:
+    wanted = name.lower()
+    return next((v for k, v in ctx.response_headers.items() if k.lower() == wanted), "")
 
 
-def _request_directives(ctx: GatewayContext) -> set[str]:
-    """The client's Cache-Control directive names (RFC 9111 §5.2.1)."""
-    control = ctx.header("Cache-Control").lower()
-    return {part.strip().partition("=")[0] for part in control.split(",") if part.strip()}
+def _cache_control(value: str) -> dict[str, str]:
+    """Cache-Control directives (RFC 9111 §5.2), by lower-case name, with their values."""
+    pairs = (part.strip().partition("=") for part in value.split(",") if part.strip())
+    return {name.lower(): argument.strip('"') for name, _, argument in pairs}
 
 
-def _ttl(ctx: GatewayContext) -> int:
+def _ttl(ctx: GatewayContext, upstream: dict[str, str]) -> int:
     """The API's cache_ttl, shortened to the upstream's s-maxage or max-age when it says less."""
-    directives = _directives(ctx)
-    freshness = directives.get("s-maxage", directives.get("max-age", ""))
+    freshness = upstream.get("s-maxage", upstream.get("max-age", ""))
     if freshness.isdigit():
         return min(ctx.api.cache_ttl, int(freshness))
     return ctx.api.cache_ttl
@@ -125,7 +124,7 @@ def _as_chunks(body: bytes | Iterator[bytes]):
     return [body] if isinstance(body, bytes) else body
 
 
-def _tee(ctx: GatewayContext, chunks: Iterator[bytes]) -> Iterator[bytes]:
+def _tee(ctx: GatewayContext, chunks: Iterator[bytes], ttl: int) -> Iterator[bytes]:
     kept: list[bytes] | None = []
     size = 0
     try:
@@ -141,12 +140,12 @@ def _tee(ctx: GatewayContext, chunks: Iterator[bytes]) -> Iterator[bytes]:
         if close is not None:
             close()
     if kept is not None:
-        _put(ctx, b"".join(kept))
+        _put(ctx, b"".join(kept), ttl)
 
 
-def _put(ctx: GatewayContext, body: bytes) -> None:
+def _put(ctx: GatewayContext, body: bytes, ttl: int) -> None:
     entry = StoredAnswer(ctx.status, tuple(ctx.response_headers.items()), body, time.time())
     try:
-        cache.set(cache_key(ctx), entry, _ttl(ctx))
+        cache.set(cache_key(ctx), entry, ttl)
     except SHARED_CACHE_ERRORS:
         return
