@@ -61,6 +61,8 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "cache_ttl",
             "public_cache",
             "timeout",
+            "connect_timeout",
+            "total_timeout",
             "upstream_header",
             "upstream_credential",
             "has_upstream_credential",
@@ -72,7 +74,11 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["state", "sunset", "created_at", "updated_at"]
-        extra_kwargs = {"timeout": {"min_value": 1, "max_value": 600}}
+        extra_kwargs = {
+            "timeout": {"min_value": 1, "max_value": 600},
+            "connect_timeout": {"min_value": 1, "max_value": 60},
+            "total_timeout": {"min_value": 1, "max_value": 86_400},
+        }
 
     def get_has_upstream_credential(self, api: Api) -> bool:
         return bool(api.upstream_secret)

@@ -15,8 +15,10 @@ gateway_settings = AppSettings(
         "LOOKUP_REFRESH": 1.0,
         # Larger answers are passed through but not cached.
         "CACHE_MAX_BODY": 1024 * 1024,
-        # Upstream connections kept per process.
-        "MAX_CONNECTIONS": 100,
-        "MAX_KEEPALIVE": 20,
+        # Upstream calls one process holds open at once (streams included); over it: 503.
+        "MAX_IN_FLIGHT": 4096,
+        # Upstream connections per process (None: as many as calls in flight) and kept idle.
+        "MAX_CONNECTIONS": None,
+        "MAX_KEEPALIVE": 256,
     },
 )

@@ -46,9 +46,9 @@ def subscriptions_visible_to(user: AbstractBaseUser) -> QuerySet[Subscription]:
     return subscriptions.filter(application__owner=user)
 
 
-def gateway_api(slug: str) -> Api | None:
+async def gateway_api(slug: str) -> Api | None:
     """The API at `slug` as the gateway sees it, with `deprecated_at`; cached until a save."""
-    return cached_lookup(f"api:{slug}", lambda: _api_for_gateway(slug))
+    return await cached_lookup(f"api:{slug}", lambda: _api_for_gateway(slug))
 
 
 def _api_for_gateway(slug: str) -> Api | None:
@@ -65,9 +65,9 @@ def _deprecated_at(api: Api) -> datetime | None:
     return event.at if event else api.updated_at
 
 
-def gateway_subscription(*, application_id: int, api_id: int) -> Subscription | None:
+async def gateway_subscription(*, application_id: int, api_id: int) -> Subscription | None:
     """The active subscription of an application to an API, with its plan; cached until a save."""
-    return cached_lookup(
+    return await cached_lookup(
         f"sub:{application_id}:{api_id}",
         lambda: (
             Subscription.objects.select_related("plan")

@@ -12,6 +12,7 @@ import uuid
 
 from django.core.cache import cache
 
+from core import shared
 from keys.clock import clock
 from keys.conf import keys_settings
 
@@ -41,11 +42,24 @@ class RevocationList:
 
     def is_revoked(self, jti: str) -> bool:
         """Whether `jti` was revoked, as seen at most REVOCATION_POLL_SECONDS ago."""
-        self._poll()
+        if self._poll_due():
+            self._saw_version(cache.get(VERSION_KEY))
         if jti in self._unrevoked:
             return False
         seen_version = self._version
-        revoked = cache.get(_revoked_key(jti)) is not None
+        return self._remember(jti, cache.get(_revoked_key(jti)) is not None, seen_version)
+
+    async def ais_revoked(self, jti: str) -> bool:
+        """`is_revoked` from async code, on the same shared entries."""
+        if self._poll_due():
+            self._saw_version(await shared.get(VERSION_KEY))
+        if jti in self._unrevoked:
+            return False
+        seen_version = self._version
+        revoked = await shared.get(_revoked_key(jti)) is not None
+        return self._remember(jti, revoked, seen_version)
+
+    def _remember(self, jti: str, revoked: bool, seen_version: str | None) -> bool:
         if not revoked:
             with self._lock:
                 # A poll in between may have learnt of a newer revocation: remember nothing then.
@@ -56,16 +70,15 @@ class RevocationList:
                 self._unrevoked.add(jti)
         return revoked
 
-    def _poll(self) -> None:
-        now = clock.monotonic()
-        if now - self._polled_at < keys_settings.REVOCATION_POLL_SECONDS:
-            return
-        version = cache.get(VERSION_KEY)
+    def _poll_due(self) -> bool:
+        return clock.monotonic() - self._polled_at >= keys_settings.REVOCATION_POLL_SECONDS
+
+    def _saw_version(self, version: str | None) -> None:
         with self._lock:
             if version != self._version:
                 self._unrevoked.clear()
                 self._version = version
-            self._polled_at = now
+            self._polled_at = clock.monotonic()
 
 
 revocations = RevocationList()

@@ -1,8 +1,51 @@
-"""ASGI entry point."""
+"""The ASGI application: the data plane on the event loop, the control plane as Django serves it.
+
+`/gw/...`, `/mcp` and `/healthz` go to the streaming handler (async views only, no middleware,
+no thread on the warm path); everything else (portal, admin, management API, OAuth endpoints)
+goes to Django's own ASGI handler with the full middleware stack.
+"""
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-application = get_asgi_application()
+
+import django
+
+django.setup(set_prefix=False)
+
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+
+from apis.gateway.http_client import close_upstream_client  # noqa: E402
+from core import shared  # noqa: E402
+from core.streaming import StreamingHandler  # noqa: E402
+
+data_plane = StreamingHandler()
+control_plane = ASGIHandler()
+
+
+def is_data_plane(path: str) -> bool:
+    """Whether a request path belongs to the gateway's data plane."""
+    return path.startswith("/gw/") or path in ("/mcp", "/healthz")
+
+
+async def application(scope, receive, send):
+    """Route each connection to its plane; the lifespan closes the loop's client pools."""
+    if scope["type"] == "lifespan":
+        await lifespan(receive, send)
+    elif is_data_plane(scope["path"]):
+        await data_plane(scope, receive, send)
+    else:
+        await control_plane(scope, receive, send)
+
+
+async def lifespan(receive, send) -> None:
+    """Nothing to open at start-up (pools open on first use); close them at shutdown."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await close_upstream_client()
+            await shared.close_clients()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -16,8 +16,8 @@ from core.problems import problem_response
 BROKER_TIMEOUT_SECONDS = 1.0
 
 
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 while the process serves."""
+async def healthz(request: HttpRequest) -> JsonResponse:
+    """200 while the process serves (answered on the event loop, whatever else is busy)."""
     return JsonResponse({"status": "ok"})
 
 

@@ -1,4 +1,4 @@
-"""Real servers for tests: loopback upstreams, gateway processes under gunicorn, a Redis.
+"""Real servers for tests: loopback upstreams, gateway processes as `make serve` runs them, a Redis.
 
 Everything binds 127.0.0.1 on a free port; `with` blocks stop what they started.
 """
@@ -185,24 +185,24 @@ def database_url() -> str:
 
 
 class GatewayServer:
-    """The project under gunicorn in its own processes, on the tests' database."""
+    """The project under its ASGI server in its own processes (`make serve`), on the tests' database."""
 
     def __init__(self, *, env: dict[str, str], workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "DATABASE_URL": database_url(), **env}
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": str(workers),
+            "LOG_LEVEL": "WARNING",
+            **env,
+        }
         self.workers = workers
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> GatewayServer:
-        command = [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "portal.wsgi:application",
-            f"--bind=127.0.0.1:{self.port}",
-            f"--workers={self.workers}",
-            "--timeout=300",
-            "--log-level=warning",
-        ]
+        command = [sys.executable, "-m", "portal.serve"]
         self.process = subprocess.Popen(command, cwd=ROOT, env=self.env)
         try:
             wait_for_port(self.port)
@@ -225,7 +225,9 @@ class GatewayServer:
         raise TimeoutError("gateway did not become healthy")
 
     def worker_pids(self) -> list[int]:
-        """The gunicorn worker processes (children of the master)."""
+        """The processes serving calls: the server itself, or its workers when it has several."""
+        if self.workers == 1:
+            return [self.process.pid]
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()]
 

@@ -14,15 +14,15 @@ from apis.usage.recorder import UsageRecord, record_usage
 logger = logging.getLogger(__name__)
 
 
-def account(ctx: GatewayContext) -> None:
+async def account(ctx: GatewayContext) -> None:
     """Record the call's usage and charge its AI tokens; refusals count too."""
     if ctx.api is None or ctx.claims is None:
         return
     try:
-        add_tokens(ctx)
+        await add_tokens(ctx)
     except SHARED_CACHE_ERRORS:
         logger.warning("tokens of request %s not charged: shared cache down", ctx.request_id)
-    record_usage(usage_record(ctx))
+    await record_usage(usage_record(ctx))
 
 
 def usage_record(ctx: GatewayContext) -> UsageRecord:

@@ -8,37 +8,37 @@ from apis.conf import gateway_settings
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import SHARED_CACHE_ERRORS, GatewayError
 from keys.errors import InvalidToken
-from keys.tokens import verify_access_token
+from keys.tokens import AccessClaims, averify_access_token
 
 logger = logging.getLogger(__name__)
 
 CHALLENGE = 'Bearer error="invalid_token", error_description="{}"'
 
 
-def authenticate(ctx: GatewayContext) -> None:
+async def authenticate(ctx: GatewayContext) -> None:
     """Set ctx.claims from the Authorization header, or refuse with 401.
 
     Claims verified by the caller (MCP) are kept; the API's demand for encryption still holds.
     """
     if ctx.claims is None:
-        ctx.claims = _verified(ctx)
+        ctx.claims = await _verified(ctx)
     elif ctx.api.require_encrypted_token and not ctx.claims.encrypted:
         raise _invalid("This API accepts only encrypted access tokens.")
 
 
-def _verified(ctx: GatewayContext):
+async def _verified(ctx: GatewayContext) -> AccessClaims:
     scheme, _, token = ctx.header("Authorization").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _invalid("Send an access token as 'Authorization: Bearer <token>'.")
     encrypted = ctx.api.require_encrypted_token
     try:
         try:
-            return verify_access_token(token.strip(), require_encrypted=encrypted)
+            return await averify_access_token(token.strip(), require_encrypted=encrypted)
         except SHARED_CACHE_ERRORS:
             if not gateway_settings.FAIL_OPEN:
                 raise
             logger.warning("request %s: revocation list unreachable, failing open", ctx.request_id)
-            return verify_access_token(
+            return await averify_access_token(
                 token.strip(), require_encrypted=encrypted, check_revocation=False
             )
     except InvalidToken as exc:

@@ -7,9 +7,11 @@ from apis.gateway.errors import GatewayError
 from apis.selectors import gateway_subscription
 
 
-def authorize(ctx: GatewayContext) -> None:
+async def authorize(ctx: GatewayContext) -> None:
     """Set ctx.subscription and ctx.plan, or refuse with 403 (not subscribed, or out of scope)."""
-    subscription = gateway_subscription(application_id=ctx.claims.application_id, api_id=ctx.api.pk)
+    subscription = await gateway_subscription(
+        application_id=ctx.claims.application_id, api_id=ctx.api.pk
+    )
     if subscription is None:
         raise GatewayError(
             403,

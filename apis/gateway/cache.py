@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from django.core.cache import cache
-
 from apis.conf import gateway_settings
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import GatewayContext, as_chunks
 from apis.gateway.errors import SHARED_CACHE_ERRORS
+from core import shared
 
 CACHEABLE_METHODS = ("GET", "HEAD")
 # no-cache: the upstream wants every use revalidated, which a stored copy cannot do.
@@ -37,14 +36,14 @@ class StoredAnswer:
     stored_at: float
 
 
-def serve_cached(ctx: GatewayContext) -> None:
+async def serve_cached(ctx: GatewayContext) -> None:
     """Answer from the cache when it holds this call's answer; mark the call HIT or MISS."""
     if not cacheable_request(ctx):
         return
     if "no-cache" in _cache_control(ctx.header("Cache-Control")):
         ctx.cache_status = "MISS"  # the client asks for a fresh answer, which may be stored
         return
-    entry = ctx.cache_entry if ctx.cache_peeked else _get(cache_key(ctx))
+    entry = ctx.cache_entry if ctx.cache_peeked else await _get(cache_key(ctx))
     if not isinstance(entry, StoredAnswer):
         ctx.cache_status = "MISS"
         return
@@ -62,7 +61,7 @@ def store(ctx: GatewayContext) -> None:
     upstream = _cache_control(_response_header(ctx, "Cache-Control"))
     ttl = _ttl(ctx, upstream)
     if ttl > 0 and _storable(ctx, upstream):
-        ctx.response_body = _tee(ctx, iter(_as_chunks(ctx.response_body)), ttl)
+        ctx.response_body = _tee(ctx, as_chunks(ctx.response_body), ttl)
 
 
 def cache_key(ctx: GatewayContext) -> str:
@@ -82,9 +81,9 @@ def cacheable_request(ctx: GatewayContext) -> bool:
     return ctx.api.cache_ttl > 0 and ctx.method in CACHEABLE_METHODS
 
 
-def _get(key: str) -> tuple | None:
+async def _get(key: str) -> StoredAnswer | None:
     try:
-        return cache.get(key)
+        return await shared.get(key)
     except SHARED_CACHE_ERRORS:
         return None
 
@@ -120,15 +119,11 @@ def _ttl(ctx: GatewayContext, upstream: dict[str, str]) -> int:
     return ctx.api.cache_ttl
 
 
-def _as_chunks(body: bytes | Iterator[bytes]):
-    return [body] if isinstance(body, bytes) else body
-
-
-def _tee(ctx: GatewayContext, chunks: Iterator[bytes], ttl: int) -> Iterator[bytes]:
+async def _tee(ctx: GatewayContext, chunks: AsyncIterator[bytes], ttl: int) -> AsyncIterator[bytes]:
     kept: list[bytes] | None = []
     size = 0
     try:
-        for chunk in chunks:
+        async for chunk in chunks:
             size += len(chunk)
             if kept is not None and size <= gateway_settings.CACHE_MAX_BODY:
                 kept.append(chunk)
@@ -136,16 +131,16 @@ def _tee(ctx: GatewayContext, chunks: Iterator[bytes], ttl: int) -> Iterator[byt
                 kept = None
             yield chunk
     finally:
-        close = getattr(chunks, "close", None)
+        close = getattr(chunks, "aclose", None)
         if close is not None:
-            close()
+            await close()
     if kept is not None:
-        _put(ctx, b"".join(kept), ttl)
+        await _put(ctx, b"".join(kept), ttl)
 
 
-def _put(ctx: GatewayContext, body: bytes, ttl: int) -> None:
+async def _put(ctx: GatewayContext, body: bytes, ttl: int) -> None:
     entry = StoredAnswer(ctx.status, tuple(ctx.response_headers.items()), body, time.time())
     try:
-        cache.set(cache_key(ctx), entry, ttl)
+        await shared.set(cache_key(ctx), entry, ttl)
     except SHARED_CACHE_ERRORS:
         return

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from apis.models import Api, Plan, Subscription
 from keys.tokens import AccessClaims
@@ -24,7 +24,8 @@ class GatewayContext:
     path: str = ""
     query_string: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
-    body: IO[bytes] | Iterable[bytes] | bytes | None = None
+    # The request body as it arrives from the client, or all of it (MCP builds one).
+    body: AsyncIterator[bytes] | bytes | None = None
     content_length: int | None = None
     # A body sent with Transfer-Encoding: chunked has no length until it has been read.
     chunked: bool = False
@@ -37,6 +38,7 @@ class GatewayContext:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     channel: Literal["http", "mcp"] = "http"
     started: float = 0.0
+    holds_upstream_place: bool = False
 
     api: Api | None = None
     claims: AccessClaims | None = None
@@ -48,7 +50,7 @@ class GatewayContext:
     response_headers: dict[str, str] = field(default_factory=dict)
     # Set-Cookie may not be folded into one line (RFC 9110 §5.3): each is kept as sent.
     set_cookies: list[str] = field(default_factory=list)
-    response_body: bytes | Iterator[bytes] = b""
+    response_body: bytes | AsyncIterator[bytes] = b""
     bytes_out: int = 0
     cache_status: str = ""
     cache_entry: Any = None
@@ -66,4 +68,22 @@ class GatewayContext:
 
     @property
     def bytes_in(self) -> int:
-        return self.content_length or self.bytes_read
+        """Bytes of the request body received: what arrived, never what a header claimed."""
+        if isinstance(self.body, bytes):
+            return len(self.body)
+        return self.bytes_read
+
+
+async def as_chunks(body: bytes | AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A body, whole or streamed, as chunks; a streamed one is closed when this is."""
+    if isinstance(body, bytes):
+        if body:
+            yield body
+        return
+    try:
+        async for chunk in body:
+            yield chunk
+    finally:
+        close = getattr(body, "aclose", None)
+        if close is not None:
+            await close()

@@ -1,13 +1,12 @@
 """Per-subscription counters in the shared cache: one atomic round trip per call.
 
 On Redis a Lua script counts the rate window and the monthly quotas together, and reads the
-call's cached answer on the way (so a cache hit costs no extra round trip); on the embedded
-local-memory cache (one process) the same logic runs on the cache API.
+call's cached answer on the way (so a cache hit costs no extra round trip), from the event loop;
+on the embedded local-memory cache (one process) the same logic runs on the cache API.
 """
 
 from __future__ import annotations
 
-import pickle
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
-from django.core.cache.backends.redis import RedisCache
+
+from core import shared
 
 # KEYS: rate window, monthly requests, monthly tokens and, optionally, a cached answer.
 # ARGV: rate window ttl, rate limit, request quota (0: none), token quota (0: none), month ttl.
@@ -71,64 +71,43 @@ class Counts:
     peeked: Any = None
 
 
-_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-class _Scripts:
-    """Lua scripts registered once per process."""
-
-    take = None
-    add = None
-
-
-def take(request: Take) -> Counts:
+async def take(request: Take) -> Counts:
     """Count one call against its rate window and, when admitted, its monthly quota."""
-    if isinstance(_shared(), RedisCache):
-        return _redis_take(request)
+    if shared.on_redis():
+        return await _redis_take(request)
     return _local_take(request)
 
 
-def add_tokens(*, key: str, tokens: int, ttl: int) -> None:
+async def add_tokens(*, key: str, tokens: int, ttl: int) -> None:
     """Add the tokens of an answered call to the monthly token counter."""
     if tokens <= 0:
         return
-    if isinstance(_shared(), RedisCache):
-        client, real_key = _client(key)
-        _script("add", ADD_SCRIPT, client)(keys=[real_key], args=[tokens, ttl], client=client)
+    if shared.on_redis():
+        await _script("add", ADD_SCRIPT)(keys=[shared.raw_key(key)], args=[tokens, ttl])
         return
     _incr(key, tokens, ttl)
 
 
-def _shared() -> BaseCache:
-    # The cache django-ratelimit counts in, so that its get_usage() reads the same windows.
-    return caches[settings.RATELIMIT_USE_CACHE]
+def _script(name: str, source: str):
+    """The script registered on the running loop's client (scripts hold their client)."""
+    client = shared.client()
+    registered = _scripts.get(client)
+    if registered is None:
+        registered = _scripts[client] = {}
+    if name not in registered:
+        registered[name] = client.register_script(source)
+    return registered[name]
 
 
-def _client(key: str):
-    # Django's Redis cache keeps one connection pool per process but builds a new client
-    # object around it on every call; the counters keep one per pool. The raw client lets
-    # them run as one script while the keys stay readable through the cache API.
-    shared = _shared()
-    real_key = shared.make_and_validate_key(key)
-    pool = shared._cache._get_connection_pool(write=True)
-    client = _clients.get(pool)
-    if client is None:
-        client = _clients[pool] = shared._cache.get_client(real_key, write=True)
-    return client, real_key
-
-
-def _script(name: str, source: str, client):
-    script = getattr(_Scripts, name)
-    if script is None:
-        script = client.register_script(source)
-        setattr(_Scripts, name, script)
-    return script
-
-
-def _redis_take(request: Take) -> Counts:
-    client, rate_key = _client(request.rate_key)
-    others = (request.month_key, request.token_key, request.peek_key)
-    keys = [rate_key, *(_shared().make_and_validate_key(key) for key in others if key)]
+async def _redis_take(request: Take) -> Counts:
+    keys = [
+        shared.raw_key(key)
+        for key in (request.rate_key, request.month_key, request.token_key, request.peek_key)
+        if key
+    ]
     args = [
         request.rate_ttl,
         request.rate_limit,
@@ -136,29 +115,31 @@ def _redis_take(request: Take) -> Counts:
         request.token_quota,
         request.month_ttl,
     ]
-    rate, month, tokens, *cached = _script("take", TAKE_SCRIPT, client)(
-        keys=keys, args=args, client=client
-    )
-    # Django's Redis cache stores every non-integer value pickled.
-    peeked = pickle.loads(cached[0]) if cached and cached[0] else None  # noqa: S301 - our own cache entry
+    rate, month, tokens, *cached = await _script("take", TAKE_SCRIPT)(keys=keys, args=args)
+    peeked = shared.loads(cached[0]) if cached and cached[0] else None
     return Counts(int(rate), int(month), int(tokens), peeked)
 
 
 def _local_take(request: Take) -> Counts:
     rate = _incr(request.rate_key, 1, request.rate_ttl)
-    month = _shared().get(request.month_key, 0)
-    tokens = _shared().get(request.token_key, 0)
+    month = _local().get(request.month_key, 0)
+    tokens = _local().get(request.token_key, 0)
     admitted = rate <= request.rate_limit
     admitted = admitted and (not request.quota or month < request.quota)
     if admitted and (not request.token_quota or tokens < request.token_quota):
         month = _incr(request.month_key, 1, request.month_ttl)
     elif request.quota and month >= request.quota:
         month += 1
-    peeked = _shared().get(request.peek_key) if request.peek_key else None
+    peeked = _local().get(request.peek_key) if request.peek_key else None
     return Counts(rate, month, tokens, peeked)
 
 
+def _local() -> BaseCache:
+    # The cache django-ratelimit counts in, so that its get_usage() reads the same windows.
+    return caches[settings.RATELIMIT_USE_CACHE]
+
+
 def _incr(key: str, amount: int, ttl: int) -> int:
-    if _shared().add(key, amount, ttl):
+    if _local().add(key, amount, ttl):
         return amount
-    return _shared().incr(key, amount)
+    return _local().incr(key, amount)

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
 from urllib.parse import quote, unquote
 
 import httpx
 
 from apis.conf import gateway_settings
+from apis.gateway import capacity
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import GatewayError
 from apis.gateway.http_client import upstream_client
+from apis.gateway.request_body import body_chunks, too_large
 from apis.services import UPSTREAM_CREDENTIAL
 from keys.kek import unseal
 
 logger = logging.getLogger(__name__)
 
+Result = TypeVar("Result")
+
 CHUNK = 64 * 1024
+REFUSED_METHODS = frozenset({"TRACE", "CONNECT"})
+ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -44,53 +52,75 @@ PATH_SAFE = "!$&'()*+,;=:@-._~"
 QUERY_SAFE = PATH_SAFE + "/?%[]"
 
 
-def forward(ctx: GatewayContext) -> None:
-    """Hand the call to the forwarder of the API's kind, which sets the response on ctx."""
+async def forward(ctx: GatewayContext) -> None:
+    """Hand the call to the forwarder of the API's kind, within the process's capacity."""
+    capacity.claim(ctx)
     if ctx.api.kind == "rest":
-        forward_rest(ctx)
+        await forward_rest(ctx)
         return
     from apis.ai import forward as ai_forward
 
     if ctx.api.kind == "ai":
-        ai_forward.forward_chat(ctx)
+        await ai_forward.forward_chat(ctx)
     else:
-        ai_forward.forward_prompt(ctx)
+        await ai_forward.forward_prompt(ctx)
 
 
-def check_body_size(ctx: GatewayContext) -> None:
-    """Refuse a declared body over the limit before anything is read (413), or one we cannot read.
-
-    A chunked body the server did not de-chunk would reach the upstream empty: 411 instead.
-    """
-    if ctx.content_length is not None and ctx.content_length > gateway_settings.BODY_LIMIT:
-        raise _too_large()
-    if ctx.chunked and ctx.body is None:
+async def check_method(ctx: GatewayContext) -> None:
+    """TRACE would echo the credential the gateway adds upstream; CONNECT opens a tunnel: 405."""
+    if ctx.method in REFUSED_METHODS:
         raise GatewayError(
-            411,
-            "Length required",
-            "This server cannot stream a chunked request body: send it with a Content-Length.",
+            405,
+            "Method not allowed",
+            f"The gateway does not forward {ctx.method}.",
+            headers={"Allow": ALLOWED_METHODS},
         )
 
 
-def forward_rest(ctx: GatewayContext) -> None:
+async def check_body_size(ctx: GatewayContext) -> None:
+    """Refuse a declared body over the limit before anything is read (413)."""
+    if ctx.content_length is not None and ctx.content_length > gateway_settings.BODY_LIMIT:
+        raise too_large()
+
+
+async def forward_rest(ctx: GatewayContext) -> None:
     """Stream the request to upstream_url + path and the upstream's answer back, untouched."""
+    deadline = upstream_deadline(ctx)
     request = upstream_client().build_request(
         ctx.method,
         upstream_url(ctx.api.upstream_url, ctx.path, ctx.query_string),
         headers=upstream_headers(ctx),
-        content=_request_chunks(ctx) if ctx.content_length or ctx.chunked else None,
-        timeout=httpx.Timeout(ctx.api.timeout),
+        content=body_chunks(ctx) if ctx.content_length or ctx.chunked else None,
+        timeout=upstream_timeout(ctx),
     )
     try:
-        response = upstream_client().send(request, stream=True)
-    except httpx.TimeoutException as exc:
+        response = await until(deadline, upstream_client().send(request, stream=True))
+    except (httpx.TimeoutException, TimeoutError) as exc:
         raise GatewayError(504, "Upstream timeout", _no_answer(ctx, "in time")) from exc
     except httpx.TransportError as exc:
         raise GatewayError(502, "Bad gateway", _no_answer(ctx, "(refused or reset)")) from exc
     ctx.status = response.status_code
     ctx.response_headers = _response_headers(response.headers)
     ctx.set_cookies = response.headers.get_list("set-cookie")
-    ctx.response_body = UpstreamBody(response)
+    ctx.response_body = upstream_body(response, deadline)
+
+
+def upstream_timeout(ctx: GatewayContext) -> httpx.Timeout:
+    """The API's connect timeout, and its read/write timeout between two pieces of data."""
+    return httpx.Timeout(ctx.api.timeout, connect=ctx.api.connect_timeout)
+
+
+async def until(deadline: float | None, awaitable: Awaitable[Result]) -> Result:
+    """The awaitable's result, or TimeoutError once the deadline has passed."""
+    async with asyncio.timeout_at(deadline):
+        return await awaitable
+
+
+def upstream_deadline(ctx: GatewayContext) -> float | None:
+    """When the whole upstream exchange must be over (the total timeout), on the loop clock."""
+    if not ctx.api.total_timeout:
+        return None
+    return asyncio.get_running_loop().time() + ctx.api.total_timeout
 
 
 def upstream_url(base: str, path: str, query_string: str) -> httpx.URL:
@@ -182,43 +212,22 @@ def _response_headers(headers: httpx.Headers) -> dict[str, str]:
     return kept
 
 
-def _request_chunks(ctx: GatewayContext) -> Iterator[bytes]:
-    body = ctx.body
-    if isinstance(body, bytes):
-        yield body
-        return
-    read = getattr(body, "read", None)
-    chunks = iter(lambda: read(CHUNK), b"") if read else iter(body or ())
-    for chunk in chunks:
-        ctx.bytes_read += len(chunk)
-        if ctx.bytes_read > gateway_settings.BODY_LIMIT:
-            raise _too_large()
-        yield chunk
-
-
-def _too_large() -> GatewayError:
-    limit = gateway_settings.BODY_LIMIT
-    return GatewayError(413, "Request body too large", f"The body limit is {limit} bytes.")
-
-
 def _no_answer(ctx: GatewayContext, how: str) -> str:
     return f"The upstream of '{ctx.api.slug}' did not answer {how}."
 
 
-class UpstreamBody:
-    """The upstream's body as it arrives; closing it returns the connection to the pool."""
+async def upstream_body(response: httpx.Response, deadline: float | None) -> AsyncIterator[bytes]:
+    """The upstream's body as it arrives, until the deadline; closing it ends the upstream call.
 
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            yield from self.response.iter_raw(CHUNK)
-        except httpx.TransportError:
-            # Headers are already on their way: all a proxy can do is cut the answer short.
-            logger.warning("upstream body cut short: %s", self.response.request.url)
-        finally:
-            self.response.close()
-
-    def close(self) -> None:
-        self.response.close()
+    Closed early (the client went away), the connection is dropped rather than drained, so the
+    upstream sees the call end.
+    """
+    chunks = response.aiter_raw(CHUNK)
+    try:
+        while (chunk := await until(deadline, anext(chunks, None))) is not None:
+            yield chunk
+    except (httpx.TransportError, TimeoutError):
+        # Headers are already on their way: all a proxy can do is cut the answer short.
+        logger.warning("upstream body cut short: %s", response.request.url)
+    finally:
+        await response.aclose()

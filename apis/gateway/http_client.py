@@ -1,29 +1,37 @@
-"""One pooled HTTP client per process for the upstreams."""
+"""One pooled async HTTP client per event loop for the upstreams."""
 
 from __future__ import annotations
 
-import os
+import asyncio
+import weakref
 
 import httpx
 
 from apis.conf import gateway_settings
 
-
-class _PerProcess:
-    client: httpx.Client | None = None
-    pid: int = 0
-
-
-def upstream_client() -> httpx.Client:
-    """The process's pooled client, created again after a fork (a pool must not be shared)."""
-    if _PerProcess.client is None or _PerProcess.pid != os.getpid():
-        _PerProcess.client = _new_client()
-        _PerProcess.pid = os.getpid()
-    return _PerProcess.client
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _new_client() -> httpx.Client:
-    client = httpx.Client(
+def upstream_client() -> httpx.AsyncClient:
+    """The running event loop's pooled client (a connection pool must not cross loops)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = _clients[loop] = _new_client()
+    return client
+
+
+async def close_upstream_client() -> None:
+    """Close the running loop's client and its connections (at the ASGI lifespan's shutdown)."""
+    client = _clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
+def _new_client() -> httpx.AsyncClient:
+    client = httpx.AsyncClient(
         limits=httpx.Limits(
             max_connections=gateway_settings.MAX_CONNECTIONS,
             max_keepalive_connections=gateway_settings.MAX_KEEPALIVE,

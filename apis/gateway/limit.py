@@ -1,9 +1,11 @@
-"""Step 4: the plan's rate limit and monthly quotas, counted per subscription in the shared cache.
+"""Step 4: the plan's rate limit and monthly quotas, counted in the shared cache.
 
-The rate limit is django-ratelimit's fixed window with its own cache keys (group
-`portcullis.gateway`, key `sub:<id>`), so `django_ratelimit.core.get_usage` reads the same
-counter; the window and the quotas are counted together in one round trip (counters.py), which
-also fetches the call's cached answer for the cache step.
+The rate window belongs to the application and the API, the monthly quotas to the application
+and the plan: neither starts afresh when a subscription is revoked and taken again. The rate
+limit is django-ratelimit's fixed window with its own cache keys (group `portcullis.gateway`,
+key `app:<id>:api:<id>`), so `django_ratelimit.core.get_usage` reads the same counter; the
+window and the quotas are counted together in one round trip (counters.py), which also fetches
+the call's cached answer for the cache step.
 """
 
 from __future__ import annotations
@@ -37,11 +39,11 @@ class Policy:
     reset: int
 
 
-def limit(ctx: GatewayContext) -> None:
+async def limit(ctx: GatewayContext) -> None:
     """Count the call; refuse with 429 over the rate limit or a monthly quota."""
     peek_key = cache.cache_key(ctx) if cache.cacheable_request(ctx) else ""
     try:
-        counts = counters.take(_take_for(ctx.subscription, ctx.plan, peek_key))
+        counts = await counters.take(_take_for(ctx.subscription, ctx.plan, peek_key))
     except SHARED_CACHE_ERRORS as exc:
         if gateway_settings.FAIL_OPEN:
             return
@@ -51,19 +53,23 @@ def limit(ctx: GatewayContext) -> None:
     _refuse_if_over(ctx, counts)
 
 
-def add_tokens(ctx: GatewayContext) -> None:
-    """Charge the tokens of an answered AI call to the subscription's monthly token counter."""
+async def add_tokens(ctx: GatewayContext) -> None:
+    """Charge the tokens of an answered AI call to the monthly token counter of its plan."""
     if ctx.subscription is None or not ctx.plan.token_quota:
         return
     tokens = ctx.prompt_tokens + ctx.completion_tokens
-    counters.add_tokens(key=_token_key(ctx.subscription), tokens=tokens, ttl=_month_ttl())
+    await counters.add_tokens(key=_token_key(ctx.subscription), tokens=tokens, ttl=_month_ttl())
 
 
 def rate_key(subscription: Subscription, rate: str) -> str:
-    """django-ratelimit's cache key of the subscription's current rate window."""
-    value = f"sub:{subscription.pk}"
+    """django-ratelimit's cache key of the current rate window of the application on the API."""
+    value = _rate_value(subscription)
     window_end = _get_window(value, rate_parts(rate)[1])
     return _make_cache_key(RATE_GROUP, window_end, rate, value, ALL)
+
+
+def _rate_value(subscription: Subscription) -> str:
+    return f"app:{subscription.application_id}:api:{subscription.api_id}"
 
 
 def _take_for(subscription: Subscription, plan, peek_key: str) -> counters.Take:
@@ -72,7 +78,7 @@ def _take_for(subscription: Subscription, plan, peek_key: str) -> counters.Take:
         rate_key=rate_key(subscription, plan.rate_limit),
         rate_ttl=period + EXPIRATION_FUDGE,
         rate_limit=count,
-        month_key=f"gw:quota:{subscription.pk}:{_month()}",
+        month_key=f"gw:quota:{_owner(subscription)}:{_month()}",
         token_key=_token_key(subscription),
         quota=plan.monthly_quota or 0,
         token_quota=plan.token_quota or 0,
@@ -84,7 +90,7 @@ def _take_for(subscription: Subscription, plan, peek_key: str) -> counters.Take:
 def _policies(ctx: GatewayContext, counts: counters.Counts) -> list[Policy]:
     plan = ctx.plan
     count, period = rate_parts(plan.rate_limit)
-    reset = _get_window(f"sub:{ctx.subscription.pk}", period) - int(time.time())
+    reset = _get_window(_rate_value(ctx.subscription), period) - int(time.time())
     policies = [Policy("rate", count, period, max(count - counts.rate, 0), max(reset, 0))]
     if plan.monthly_quota:
         left = max(plan.monthly_quota - counts.month, 0)
@@ -116,8 +122,13 @@ def _over(policy: str, detail: str, retry_after: int | None = None) -> None:
     )
 
 
+def _owner(subscription: Subscription) -> str:
+    # Quotas are the application's on a plan, whichever subscription row carries them.
+    return f"{subscription.application_id}:{subscription.plan_id}"
+
+
 def _token_key(subscription: Subscription) -> str:
-    return f"gw:tokens:{subscription.pk}:{_month()}"
+    return f"gw:tokens:{_owner(subscription)}:{_month()}"
 
 
 def _month() -> str:

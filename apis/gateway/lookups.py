@@ -3,12 +3,13 @@
 Every entry is filed under the catalog version, a token in the shared cache that any save of an
 API, plan or subscription replaces. A process re-reads the token at most once per
 LOOKUP_REFRESH seconds, so a change is seen everywhere within that time while a warm process
-answers lookups without touching the database or the network.
+answers lookups without touching the database or the network. Lookups run on the event loop;
+only a miss in both levels goes to the database, once per name however many calls wait for it.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from django.core.cache import cache
 
 from apis.conf import gateway_settings
 from apis.gateway.errors import SHARED_CACHE_ERRORS
+from core import shared
+from core.threads import in_database_thread
 
 VERSION_KEY = "gw:catalog-version"
 SHARED_TTL = 300
@@ -25,27 +28,31 @@ LOCAL_MAX_ENTRIES = 10_000
 _MISSING = object()
 
 
-class _Local(threading.local):
+class _Local:
+    """This process's copy: the version it last read, when, and the entries filed under it."""
+
     version: str = ""
     checked: float = float("-inf")
     entries: dict[str, Any]
+    loading: dict[tuple[int, str], asyncio.Future]
 
     def __init__(self) -> None:
         self.entries = {}
+        self.loading = {}
 
 
 _local = _Local()
 
 
-def catalog_version() -> str:
+async def catalog_version() -> str:
     """The current catalog version, re-read from the shared cache at most once per refresh."""
     now = time.monotonic()
     if now - _local.checked < gateway_settings.LOOKUP_REFRESH:
         return _local.version
-    version = cache.get(VERSION_KEY)
+    version = await shared.get(VERSION_KEY)
     if version is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-        version = cache.get(VERSION_KEY)
+        await shared.add(VERSION_KEY, uuid.uuid4().hex, None)
+        version = await shared.get(VERSION_KEY)
     if version != _local.version:
         _local.entries = {}
         _local.version = version
@@ -53,30 +60,52 @@ def catalog_version() -> str:
     return version
 
 
-def cached_lookup(name: str, loader: Callable[[], Any]) -> Any:
-    """`loader()`'s result for `name` under the current catalog version (None included)."""
+async def cached_lookup(name: str, loader: Callable[[], Any]) -> Any:
+    """The sync ORM `loader()`'s result for `name` under the current catalog version."""
     try:
-        return _two_level(name, loader)
+        return await _two_level(name, loader)
     except SHARED_CACHE_ERRORS:
         if not gateway_settings.FAIL_OPEN:
             raise
-        return loader()
+        return await in_database_thread(loader)
 
 
-def _two_level(name: str, loader: Callable[[], Any]) -> Any:
-    version = catalog_version()
+async def _two_level(name: str, loader: Callable[[], Any]) -> Any:
+    version = await catalog_version()
     value = _local.entries.get(name, _MISSING)
     if value is not _MISSING:
         return value
-    shared_key = f"gw:{version}:{name}"
-    value = cache.get(shared_key, _MISSING)
-    if value is _MISSING:
-        value = loader()
-        cache.set(shared_key, value, SHARED_TTL)
+    value = await _single_flight(name, lambda: _from_shared_or_database(version, name, loader))
     if len(_local.entries) >= LOCAL_MAX_ENTRIES:
         _local.entries = {}
     _local.entries[name] = value
     return value
+
+
+async def _from_shared_or_database(version: str, name: str, loader: Callable[[], Any]) -> Any:
+    shared_key = f"gw:{version}:{name}"
+    value = await shared.get(shared_key, _MISSING)
+    if value is _MISSING:
+        value = await in_database_thread(loader)
+        await shared.set(shared_key, value, SHARED_TTL)
+    return value
+
+
+async def _single_flight(name: str, load: Callable[[], Any]) -> Any:
+    """Calls waiting on the same cold name share one load (per event loop)."""
+    key = (id(asyncio.get_running_loop()), name)
+    pending = _local.loading.get(key)
+    if pending is not None:
+        return await asyncio.shield(pending)
+    task = asyncio.ensure_future(load())
+    _local.loading[key] = task
+    try:
+        return await asyncio.shield(task)
+    finally:
+        if task.done():
+            _local.loading.pop(key, None)
+        else:
+            task.add_done_callback(lambda _: _local.loading.pop(key, None))
 
 
 def bump_catalog_version() -> None:

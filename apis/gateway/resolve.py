@@ -8,9 +8,9 @@ from apis.selectors import gateway_api
 from lifecycle.states import State
 
 
-def resolve(ctx: GatewayContext) -> None:
+async def resolve(ctx: GatewayContext) -> None:
     """Set ctx.api, or refuse with 404 (unknown, in design) or 410 (retired)."""
-    api = gateway_api(ctx.slug)
+    api = await gateway_api(ctx.slug)
     if api is None or api.state == State.DESIGN:
         raise not_found(ctx.slug)
     if api.state == State.RETIRED:

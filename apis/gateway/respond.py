@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import GatewayContext, as_chunks
 from apis.gateway.errors import GatewayError
 from core.problems import PROBLEM_JSON
 from lifecycle.states import State
 
+# nginx's code for a request the client closed before the answer was complete.
+CLIENT_CLOSED_REQUEST = 499
 # OpenAI's error `type` per status, so that its SDKs raise the matching exception class.
 OPENAI_TYPES = {
     400: "invalid_request_error",
@@ -28,7 +30,7 @@ OPENAI_TYPES = {
 
 @dataclass
 class GatewayResponse:
-    """What goes back to the client; iterate `body` to the end, or close it."""
+    """What goes back to the client; iterate `body` to the end, then close it."""
 
     status: int
     headers: dict[str, str]
@@ -48,7 +50,9 @@ def render_error(ctx: GatewayContext, error: GatewayError) -> None:
     ctx.response_body = json.dumps(body).encode()
 
 
-def respond(ctx: GatewayContext, on_close: Callable[[GatewayContext], None]) -> GatewayResponse:
+def respond(
+    ctx: GatewayContext, on_close: Callable[[GatewayContext], Awaitable[None]]
+) -> GatewayResponse:
     """The status, the upstream's headers plus the gateway's, and the body to stream."""
     ctx.latency_ms = int((time.perf_counter() - ctx.started) * 1000)
     headers = {**ctx.response_headers, **gateway_headers(ctx)}
@@ -96,32 +100,38 @@ def _openai_error(error: GatewayError) -> dict:
 
 
 class AccountedBody:
-    """The answer's body; when exhausted or closed, the call is accounted exactly once."""
+    """The answer's body; once closed, the call is accounted exactly once.
+
+    Closed before its last chunk went out, the call is one the client gave up on: status 499,
+    with the bytes sent so far.
+    """
 
     def __init__(
         self,
         ctx: GatewayContext,
-        body: bytes | Iterable[bytes],
-        on_close: Callable[[GatewayContext], None],
+        body: bytes | AsyncIterator[bytes],
+        on_close: Callable[[GatewayContext], Awaitable[None]],
     ) -> None:
         self.ctx = ctx
-        self.chunks = [body] if isinstance(body, bytes) else body
+        self.chunks = as_chunks(body)
         self.on_close = on_close
+        self.finished = False
         self.closed = False
 
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.chunks:
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.chunks:
             self.ctx.bytes_out += len(chunk)
             yield chunk
-        self.close()
+        self.finished = True
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """Close the upstream's body if still open, then account the call."""
         if self.closed:
             return
         self.closed = True
-        close = getattr(self.chunks, "close", None)
+        if not self.finished:
+            self.ctx.status = CLIENT_CLOSED_REQUEST
         try:
-            if close is not None:
-                close()
+            await self.chunks.aclose()
         finally:
-            self.on_close(self.ctx)
+            await self.on_close(self.ctx)

@@ -5,19 +5,19 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
-from dataclasses import dataclass
-from typing import IO
+from collections.abc import AsyncIterator
 
+from adrf.views import APIView
 from django.http import HttpRequest, StreamingHttpResponse
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from apis.conf import gateway_settings
 from apis.gateway.context import GatewayContext
 from apis.gateway.pipeline import handle
-from apis.gateway.respond import GatewayResponse
+from apis.gateway.respond import AccountedBody, GatewayResponse
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:+=/@-]{1,128}$")
+METHODS = ["get", "post", "put", "patch", "delete", "head", "options", "trace", "connect"]
 
 
 class GatewayView(APIView):
@@ -26,6 +26,7 @@ class GatewayView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes: list = []
+    http_method_names = METHODS
 
     @property
     def default_response_headers(self) -> dict[str, str]:
@@ -36,26 +37,39 @@ class GatewayView(APIView):
         # The upstream decides what it answers; the client's Accept is its business.
         return super().perform_content_negotiation(request, force=True)
 
-    def proxy(self, request: Request, slug: str, path: str = "") -> StreamingHttpResponse:
-        return streaming_response(handle(context_from_request(request._request, slug, path)))
+    async def async_dispatch(self, request: HttpRequest, *args, **kwargs):
+        # adrf runs initial() through sync_to_async, a thread per call; with no authentication,
+        # permission or throttle classes it waits on nothing, so it runs here on the loop.
+        self.args, self.kwargs = args, kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request, self.headers = request, self.default_response_headers
+        try:
+            self.initial(request, *args, **kwargs)
+            response = await self.proxy(request, *args, **kwargs)
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
 
-    get = post = put = patch = delete = head = options = trace = proxy
+    async def proxy(self, request: Request, slug: str, path: str = "") -> StreamingHttpResponse:
+        return streaming_response(await handle(context_from_request(request._request, slug, path)))
+
+    get = post = put = patch = delete = head = options = trace = connect = proxy
 
 
 def context_from_request(request: HttpRequest, slug: str, path: str) -> GatewayContext:
     """The gateway context of an incoming HTTP request."""
     peer = request.META.get("REMOTE_ADDR", "")
     chain = _trusted_chain(peer, request.META.get("HTTP_X_FORWARDED_FOR", ""))
-    chunked = _chunked_input(request)
     return GatewayContext(
         method=request.method,
         slug=slug,
         path=path,
         query_string=request.META.get("QUERY_STRING", ""),
         headers=request.headers,
-        body=chunked.stream if chunked else request,
+        body=_body(request),
         content_length=_content_length(request),
-        chunked=bool(chunked),
+        chunked=request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked",
         peer_address=peer,
         forwarded_chain=chain,
         client_address=client_address(peer, chain),
@@ -68,20 +82,25 @@ def context_from_request(request: HttpRequest, slug: str, path: str) -> GatewayC
 class ProxiedResponse(StreamingHttpResponse):
     """A streamed answer that repeats the upstream's Set-Cookie lines untouched.
 
-    Django keeps one value per header name and re-serialises its own cookies; the WSGI handler
-    sends every pair of items(), so the upstream's cookies are added there verbatim. The
+    Django keeps one value per header name and re-serialises its own cookies; the handlers
+    send every pair of items(), so the upstream's cookies are added there verbatim. The
     portal's Content-Security-Policy is the portal's: an upstream's answer goes without it.
     """
 
     _csp_exempt = True
     _csp_exempt_ro = True
 
-    def __init__(self, *args, set_cookies: list[str], **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, body: AccountedBody, *, status: int, set_cookies: list[str]) -> None:
+        super().__init__(body, status=status)
+        self.body = body
         self.set_cookies = set_cookies
 
     def items(self):
         return [*super().items(), *(("Set-Cookie", value) for value in self.set_cookies)]
+
+    async def aclose(self) -> None:
+        """The answer is over, sent or abandoned: account the call (core.streaming calls this)."""
+        await self.body.aclose()
 
 
 def streaming_response(answer: GatewayResponse) -> StreamingHttpResponse:
@@ -124,23 +143,10 @@ def _content_length(request: HttpRequest) -> int | None:
         return None
 
 
-@dataclass(frozen=True)
-class ChunkedBody:
-    """A request body sent chunked; `stream` is None when the server cannot de-chunk it."""
-
-    stream: IO[bytes] | None
-
-
-def _chunked_input(request: HttpRequest) -> ChunkedBody | None:
-    """The raw input of a chunked request body, None for a body with a length (or none).
-
-    Django reads a request body only up to its Content-Length, so a chunked upload looks empty;
-    servers that de-chunk (gunicorn sets wsgi.input_terminated) let the gateway stream it on.
-    """
-    if request.META.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
-        return None
-    terminated = request.META.get("wsgi.input_terminated")
-    return ChunkedBody(request.META["wsgi.input"] if terminated else None)
+def _body(request: HttpRequest) -> AsyncIterator[bytes] | bytes:
+    """The body as it arrives (core.streaming), or as another Django handler has read it."""
+    chunks = getattr(request, "body_chunks", None)
+    return chunks if chunks is not None else request.body
 
 
 def _request_id(incoming: str) -> str:

@@ -6,7 +6,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -72,7 +72,22 @@ class Api(LifecycleModel):
     public_cache = models.BooleanField(
         default=False, help_text="Cached answers may be shared between applications"
     )
-    timeout = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    timeout = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(600)],
+        help_text="Seconds the upstream may stay silent: before its answer or between two chunks",
+    )
+    connect_timeout = models.PositiveIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="Seconds to open a connection to the upstream",
+    )
+    total_timeout = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(86_400)],
+        help_text="Seconds the whole upstream call may last, streamed answer included; empty: no limit",
+    )
     upstream_header = models.CharField(
         max_length=100,
         blank=True,

@@ -1,4 +1,4 @@
-"""Recording one usage event without making the caller wait on the database."""
+"""Recording one usage event from the data plane without making the caller wait on the database."""
 
 from __future__ import annotations
 
@@ -10,23 +10,23 @@ import redis
 from apis.usage.conf import usage_settings
 from apis.usage.records import UsageRecord
 from apis.usage.services import usage_event_create
-from apis.usage.stream import usage_stream
+from core import shared
+from core.threads import in_database_thread
 
 __all__ = ["UsageRecord", "record_usage"]
 
 logger = logging.getLogger(__name__)
 
 
-def record_usage(event: UsageRecord) -> None:
+async def record_usage(event: UsageRecord) -> None:
     """Append the event to the usage stream (one round trip), or insert it on the embedded default.
 
     When Redis does not answer, the event is written to the database directly rather than lost.
     """
-    stream = usage_stream()
-    if stream is not None:
+    if shared.on_redis():
         try:
-            stream.client.xadd(
-                stream.name,
+            await shared.client().xadd(
+                usage_settings.STREAM,
                 event.to_fields(),
                 maxlen=usage_settings.STREAM_MAXLEN,
                 approximate=True,
@@ -36,4 +36,5 @@ def record_usage(event: UsageRecord) -> None:
             logger.warning(
                 "usage stream unreachable; request %s written directly", event.request_id
             )
-    usage_event_create(record=event, source_id=f"direct-{uuid.uuid4().hex}")
+    source_id = f"direct-{uuid.uuid4().hex}"
+    await in_database_thread(lambda: usage_event_create(record=event, source_id=source_id))

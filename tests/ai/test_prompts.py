@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
+from tests.asgi import AsgiClient
 
 from apis.ai.prompts import render
 from apis.ai.services import prompt_save, provider_save
@@ -78,7 +78,7 @@ def call(api: Api, owner, payload: Any) -> tuple[int, dict[str, Any]]:
     """POST the variables to the prompt API as a subscribed application; (status, JSON body)."""
     application = ApplicationFactory(owner=owner)
     SubscriptionFactory(application=application, api=api, plan=api.plans.get())
-    client = APIClient()
+    client = AsgiClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(application)}")
     response = client.post(f"/gw/{api.slug}/", payload, format="json")
     return response.status_code, json.loads(b"".join(response.streaming_content))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from rest_framework.test import APIClient
 
 from apis.services import api_transition
+from tests.asgi import AsgiClient
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
 from tests.servers import Upstream
 from tests.tokens import token_for
@@ -49,6 +49,6 @@ def subscription(application, api):
 @pytest.fixture
 def gw(subscription):
     """An HTTP client carrying a valid access token of the subscribed application."""
-    client = APIClient()
+    client = AsgiClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(subscription.application)}")
     return client

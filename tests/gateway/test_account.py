@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from rest_framework.test import APIClient
-
 from apis.models import UsageEvent
 from apis.usage.services import usage_ingest
+from tests.asgi import AsgiClient
 from tests.gateway.reading import body_of
 
 
@@ -36,6 +35,6 @@ def test_answered_and_refused_calls_are_each_accounted_once(gw, subscription, ap
 
 
 def test_a_call_without_an_identified_application_is_not_accounted(api, upstream):
-    body_of(APIClient().get("/gw/orders/x"))
+    body_of(AsgiClient().get("/gw/orders/x"))
 
     assert _events(api) == []

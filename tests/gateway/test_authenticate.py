@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from apis.models import Subscription
 from apis.services import subscription_revoke
 from keys.services import application_delete
+from tests.asgi import AsgiClient
 from tests.factories import ApiFactory, ApplicationFactory, SubscriptionFactory
 from tests.gateway.reading import json_of
 from tests.tokens import token_for
@@ -17,7 +17,7 @@ from tests.tokens import token_for
     "authorization", [None, "", "Bearer", "Bearer ", "Basic YWxpY2U6cHc=", "Bearer not.a.token"]
 )
 def test_missing_or_malformed_token_answers_401_with_challenge(api, upstream, authorization):
-    client = APIClient()
+    client = AsgiClient()
     if authorization is not None:
         client.credentials(HTTP_AUTHORIZATION=authorization)
 
@@ -36,7 +36,7 @@ def test_valid_token_of_a_subscribed_application_reaches_upstream(gw, upstream):
 
 
 def test_application_without_subscription_answers_403(api, bob, upstream):
-    client = APIClient()
+    client = AsgiClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(ApplicationFactory(owner=bob))}")
 
     response = client.get("/gw/orders/x")
@@ -47,7 +47,7 @@ def test_application_without_subscription_answers_403(api, bob, upstream):
 
 
 def test_another_developers_subscription_does_not_open_the_api(gw, subscription, bob):
-    client = APIClient()
+    client = AsgiClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(ApplicationFactory(owner=bob))}")
 
     assert gw.get("/gw/orders/x").status_code == 200
@@ -80,7 +80,7 @@ def test_token_of_a_deleted_application_opens_nothing(gw, subscription):
 def test_a_token_scoped_to_another_api_answers_403_insufficient_scope(subscription, api):
     other = ApiFactory(slug="billing", published=True)
     SubscriptionFactory(application=subscription.application, api=other, plan=other.plans.first())
-    client = APIClient()
+    client = AsgiClient()
     client.credentials(
         HTTP_AUTHORIZATION=f"Bearer {token_for(subscription.application, scope=['billing'])}"
     )
@@ -95,7 +95,7 @@ def test_a_token_scoped_to_another_api_answers_403_insufficient_scope(subscripti
 def test_a_token_issued_before_the_subscription_must_be_renewed(application, api, upstream):
     early = token_for(application)
     SubscriptionFactory(application=application, api=api, plan=api.plans.get())
-    client = APIClient()
+    client = AsgiClient()
 
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {early}")
     refused = client.get("/gw/orders/x")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from rest_framework.test import APIClient
 
+from tests.asgi import AsgiClient
 from tests.factories import ApplicationFactory, SubscriptionFactory
 from tests.gateway.reading import body_of, json_of
 from tests.tokens import token_for
@@ -19,9 +19,9 @@ def cached_api(api):
     return api
 
 
-def _client_of_another_application(api, subscription) -> APIClient:
+def _client_of_another_application(api, subscription) -> AsgiClient:
     other = SubscriptionFactory(application=ApplicationFactory(), api=api, plan=subscription.plan)
-    client = APIClient()
+    client = AsgiClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(other.application)}")
     return client
 

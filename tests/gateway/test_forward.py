@@ -134,24 +134,10 @@ def test_upstream_status_headers_and_body_pass_through(gw):
     assert json_of(response) == {"status": 418}
 
 
-def test_chunked_body_the_server_cannot_read_answers_411_not_an_empty_upload(gw, upstream):
-    # Django's test server, like runserver, does not de-chunk request bodies.
-    response = gw.post(
-        "/gw/orders/upload",
-        data=b"5\r\nhello\r\n0\r\n\r\n",
-        content_type="text/plain",
-        HTTP_TRANSFER_ENCODING="chunked",
-    )
-
-    assert response.status_code == 411
-    assert "Content-Length" in json_of(response)["detail"]
-    assert not upstream.hits
-
-
 def test_each_upstream_set_cookie_reaches_the_client_as_sent(gw):
     response = gw.get("/gw/orders/cookies/3")
 
-    cookies = [value for name, value in response.items() if name == "Set-Cookie"]
+    cookies = [value for name, value in response.items() if name.lower() == "set-cookie"]
     expires = "Expires=Wed, 21 Oct 2037 07:28:00 GMT"
     assert cookies == [f"c{i}=v{i}; {expires}; Path=/" for i in range(3)]
 

@@ -1,9 +1,10 @@
-"""Once warm, the checks before forwarding touch neither the database nor Redis more than twice."""
+"""Once warm, the checks before forwarding touch no database, no thread, Redis at most twice."""
 
 from __future__ import annotations
 
 import pytest
-import redis.connection
+import redis.asyncio.connection
+from asgiref.sync import SyncToAsync, async_to_sync
 from django.conf import settings
 from django.test import RequestFactory, override_settings
 
@@ -14,12 +15,28 @@ from tests.gateway.reading import body_of
 from tests.tokens import token_for
 
 
-def _checked_context(token: str, path: str = "x"):
-    request = RequestFactory().get(f"/gw/orders/{path}", HTTP_AUTHORIZATION=f"Bearer {token}")
-    ctx = context_from_request(request, "orders", path)
+async def _checks(token: str):
+    request = RequestFactory().get("/gw/orders/x", HTTP_AUTHORIZATION=f"Bearer {token}")
+    ctx = context_from_request(request, "orders", "x")
     for step in CHECKS:
-        step(ctx)
+        await step(ctx)
     return ctx
+
+
+def _checked_context(token: str):
+    """The context after the checks, in an event loop of its own."""
+    return async_to_sync(_checks)(token)
+
+
+def _warm_then_checked(token: str, counted: list):
+    """A first call warms this loop's caches and connections; the second is counted."""
+
+    async def twice():
+        await _checks(token)
+        counted.clear()
+        return await _checks(token)
+
+    return async_to_sync(twice)()
 
 
 @pytest.fixture
@@ -31,14 +48,29 @@ def token(subscription) -> str:
 def round_trips(monkeypatch):
     """Counts what is sent to Redis: one packed command per round trip, pipelines included."""
     sent: list[int] = []
-    original = redis.connection.AbstractConnection.send_packed_command
+    original = redis.asyncio.connection.AbstractConnection.send_packed_command
 
-    def counting(self, command, check_health=True):
+    async def counting(self, command, check_health=True):
         sent.append(1)
-        return original(self, command, check_health)
+        return await original(self, command, check_health)
 
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    connection = redis.asyncio.connection.AbstractConnection
+    monkeypatch.setattr(connection, "send_packed_command", counting)
     return sent
+
+
+@pytest.fixture
+def thread_hops(monkeypatch):
+    """Counts every call that leaves the event loop for a thread (asgiref's sync_to_async)."""
+    hops: list[object] = []
+    original = SyncToAsync.__call__
+
+    async def counting(self, *args, **kwargs):
+        hops.append(self.func)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting)
+    return hops
 
 
 def test_warm_checks_make_no_database_query(token, subscription, django_assert_num_queries):
@@ -77,10 +109,8 @@ steady = override_settings(
 def test_warm_checks_make_at_most_two_redis_round_trips(token, api, round_trips, cache_ttl):
     api.cache_ttl = cache_ttl
     api.save()
-    _checked_context(token)
-    round_trips.clear()
 
-    _checked_context(token)
+    _warm_then_checked(token, round_trips)
 
     assert 1 <= len(round_trips) <= 2
 
@@ -90,14 +120,34 @@ def test_warm_checks_make_at_most_two_redis_round_trips(token, api, round_trips,
 def test_cache_hit_costs_no_extra_redis_round_trip(gw, token, api, round_trips):
     api.cache_ttl = 30
     api.save()
-    _checked_context(token)
     body_of(gw.get("/gw/orders/x"))
-    round_trips.clear()
 
-    ctx = _checked_context(token)
+    ctx = _warm_then_checked(token, round_trips)
 
     assert ctx.cache_status == "HIT"
     assert 1 <= len(round_trips) <= 2
+
+
+@pytest.mark.parametrize("cache_ttl", [0, 30])
+def test_warm_checks_hop_to_no_thread(token, api, thread_hops, cache_ttl):
+    api.cache_ttl = cache_ttl
+    api.save()
+    _checked_context(token)
+    assert thread_hops, "a cold call loads the catalog through the ORM, in its thread"
+
+    _warm_then_checked(token, thread_hops)
+
+    assert thread_hops == []
+
+
+def test_a_warm_call_through_the_asgi_application_hops_to_no_thread(gw, thread_hops, upstream):
+    gw.get("/gw/orders/x")
+    thread_hops.clear()
+
+    response = gw.get("/gw/orders/x")
+
+    assert response.status_code == 200
+    assert thread_hops == []
 
 
 def test_a_saved_plan_is_seen_on_the_next_call(gw, subscription):

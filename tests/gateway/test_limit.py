@@ -1,18 +1,20 @@
-"""Rate limits and monthly quotas per subscription, and the headers that announce them."""
+"""Rate limits and monthly quotas, and the headers that announce them."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import override_settings
 from django_ratelimit.core import get_usage
-from rest_framework.test import APIClient
 
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import GatewayError
 from apis.gateway.limit import RATE_GROUP, add_tokens, limit
+from apis.services import subscription_revoke
+from tests.asgi import AsgiClient
 from tests.factories import ApplicationFactory, SubscriptionFactory
 from tests.gateway.reading import body_of, json_of
 from tests.servers import free_port
@@ -73,7 +75,7 @@ def test_refused_answer_carries_ratelimit_headers_too(gw, subscription):
 def test_rate_limit_is_counted_per_subscription(gw, subscription, api):
     _plan(subscription, rate_limit="1/h")
     other = SubscriptionFactory(application=ApplicationFactory(), api=api, plan=subscription.plan)
-    other_client = APIClient()
+    other_client = AsgiClient()
     other_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(other.application)}")
 
     assert gw.get("/gw/orders/x").status_code == 200
@@ -89,7 +91,7 @@ def test_rate_window_is_django_ratelimits_own_counter(gw, subscription):
     usage = get_usage(
         SimpleNamespace(method="GET"),
         group=RATE_GROUP,
-        key=lambda group, request: f"sub:{subscription.pk}",
+        key=lambda group, request: f"app:{subscription.application_id}:api:{subscription.api_id}",
         rate="5/h",
     )
 
@@ -124,7 +126,7 @@ def test_used_up_token_quota_answers_429(gw, subscription):
     _plan(subscription, token_quota=100)
     ctx = GatewayContext(method="POST", slug="orders", subscription=subscription)
     ctx.plan, ctx.prompt_tokens, ctx.completion_tokens = subscription.plan, 60, 40
-    add_tokens(ctx)
+    async_to_sync(add_tokens)(ctx)
 
     response = gw.get("/gw/orders/x")
 
@@ -137,7 +139,7 @@ def test_token_quota_not_yet_used_up_admits(gw, subscription, tokens):
     _plan(subscription, token_quota=100)
     ctx = GatewayContext(method="POST", slug="orders", subscription=subscription)
     ctx.plan, ctx.prompt_tokens = subscription.plan, tokens
-    add_tokens(ctx)
+    async_to_sync(add_tokens)(ctx)
 
     assert gw.get("/gw/orders/x").status_code == 200
 
@@ -159,7 +161,7 @@ def test_unreachable_redis_fails_closed_with_503(subscription):
     ctx = _limited_context(subscription)
 
     with override_settings(CACHES=_dead_redis_cache()), pytest.raises(GatewayError) as refused:
-        limit(ctx)
+        async_to_sync(limit)(ctx)
 
     assert refused.value.status == 503
     assert refused.value.headers["Retry-After"] == "1"
@@ -170,6 +172,19 @@ def test_unreachable_redis_fails_open_when_configured(subscription):
     fail_open = {**settings.PORTCULLIS, "GATEWAY": {"FAIL_OPEN": True}}
 
     with override_settings(CACHES=_dead_redis_cache(), PORTCULLIS=fail_open):
-        limit(ctx)
+        async_to_sync(limit)(ctx)
 
     assert ctx.rate_limit is None
+
+
+def test_revoking_and_subscribing_again_keeps_the_rate_window_and_the_quota(gw, subscription):
+    _plan(subscription, rate_limit="5/m", monthly_quota=8)
+    statuses = [gw.get("/gw/orders/x").status_code for _ in range(5)]
+    subscription_revoke(subscription=subscription, actor=subscription.application.owner)
+    SubscriptionFactory(
+        application=subscription.application, api=subscription.api, plan=subscription.plan
+    )
+
+    statuses += [gw.get("/gw/orders/x").status_code for _ in range(3)]
+
+    assert statuses == [200] * 5 + [429] * 3

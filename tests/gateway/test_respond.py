@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from apis.services import api_transition
+from tests.asgi import AsgiClient
 from tests.factories import ApiFactory, PlanFactory
 from tests.gateway.reading import body_of, json_of
 
@@ -19,7 +19,7 @@ def ai_api(db):
 
 
 def test_ai_api_errors_use_openais_error_envelope(ai_api):
-    response = APIClient().post("/gw/chat/chat/completions", data={}, format="json")
+    response = AsgiClient().post("/gw/chat/chat/completions", data={}, format="json")
 
     assert response.status_code == 401
     assert response["Content-Type"] == "application/json"
@@ -30,7 +30,7 @@ def test_ai_api_errors_use_openais_error_envelope(ai_api):
 
 
 def test_rest_api_errors_are_problem_json(api):
-    response = APIClient().get("/gw/orders/x")
+    response = AsgiClient().get("/gw/orders/x")
 
     problem = json_of(response)
     assert response["Content-Type"] == "application/problem+json"

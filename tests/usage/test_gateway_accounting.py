@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
-from rest_framework.test import APIClient
+from tests.asgi import AsgiClient
 
 from apis.services import api_transition
 from tests.factories import ApiFactory, PlanFactory, SubscriptionFactory
@@ -20,7 +20,7 @@ def upstream():
         yield server
 
 
-def call(client: APIClient, path: str) -> int:
+def call(client: AsgiClient, path: str) -> int:
     """One gateway call, read to the end as a real client would (the end closes it)."""
     response = client.get(path)
     if response.streaming:
@@ -33,7 +33,7 @@ def test_gateway_calls_are_counted_per_api_and_application(upstream, alice_app, 
     PlanFactory(api=api, name="basic", rate_limit="1000/m")
     api_transition(api=api, to="published", actor=None)
     SubscriptionFactory(application=alice_app, api=api, plan=api.plans.get())
-    gateway = APIClient()
+    gateway = AsgiClient()
     gateway.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(alice_app)}")
     assert [call(gateway, "/gw/orders/items") for _ in range(2)] == [200, 200]
     assert call(gateway, "/gw/orders/status/503") == 503

@@ -1,0 +1,104 @@
+"""The shared cache from async code: the same keys and values as Django's default cache.
+
+The control plane writes through Django's cache API (a revocation, a catalog version); the data
+plane reads and writes the same entries here without leaving the event loop. On Redis that is
+one `redis.asyncio` client per event loop, on the pool Django's cache settings describe; on the
+embedded default (local memory, one process) it is Django's cache itself, which is memory and
+never waits on I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+import redis.asyncio as aioredis
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache, RedisSerializer
+
+_serializer = RedisSerializer()
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def on_redis() -> bool:
+    """Whether the shared cache is Redis (else the embedded local-memory cache)."""
+    return isinstance(caches["default"], RedisCache)
+
+
+def client() -> aioredis.Redis:
+    """The running event loop's Redis client (a pool must not cross event loops)."""
+    loop = asyncio.get_running_loop()
+    found = _clients.get(loop)
+    if found is None:
+        options = settings.CACHES["default"].get("OPTIONS", {})
+        found = _clients[loop] = aioredis.Redis.from_url(
+            settings.CACHES["default"]["LOCATION"],
+            socket_connect_timeout=options.get("socket_connect_timeout"),
+            socket_timeout=options.get("socket_timeout"),
+            max_connections=1024,
+        )
+    return found
+
+
+async def close_clients() -> None:
+    """Close the running loop's Redis client (at the ASGI lifespan's shutdown)."""
+    found = _clients.pop(asyncio.get_running_loop(), None)
+    if found is not None:
+        await found.aclose()
+
+
+def raw_key(key: str) -> str:
+    """The key as Django's cache stores it (prefix and version included)."""
+    return cache.make_and_validate_key(key)
+
+
+def dumps(value: Any) -> bytes | int:
+    """A value as Django's Redis cache stores it: integers as they are, the rest pickled."""
+    return _serializer.dumps(value)
+
+
+def loads(data: bytes | None) -> Any:
+    """A stored value back (None when absent)."""
+    return None if data is None else _serializer.loads(data)
+
+
+async def get(key: str, default: Any = None) -> Any:
+    """The value under `key`, or `default`."""
+    if not on_redis():
+        return cache.get(key, default)
+    data = await client().get(raw_key(key))
+    return default if data is None else loads(data)
+
+
+async def set(key: str, value: Any, timeout: int | None) -> None:
+    """Store `value` for `timeout` seconds (None: until replaced)."""
+    if not on_redis():
+        cache.set(key, value, timeout)
+        return
+    await client().set(raw_key(key), dumps(value), ex=timeout)
+
+
+async def add(key: str, value: Any, timeout: int | None) -> bool:
+    """Store `value` unless the key exists; whether it was stored."""
+    if not on_redis():
+        return cache.add(key, value, timeout)
+    return bool(await client().set(raw_key(key), dumps(value), ex=timeout, nx=True))
+
+
+async def delete(key: str) -> None:
+    """Forget the key."""
+    if not on_redis():
+        cache.delete(key)
+        return
+    await client().delete(raw_key(key))
+
+
+async def touch(key: str, timeout: int) -> bool:
+    """Renew the key's lifetime; whether it exists."""
+    if not on_redis():
+        return cache.touch(key, timeout)
+    return bool(await client().expire(raw_key(key), timeout))
