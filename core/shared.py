@@ -19,7 +19,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache, RedisSerializer
 
 _serializer = RedisSerializer()
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -30,24 +30,27 @@ def on_redis() -> bool:
 
 
 def client() -> aioredis.Redis:
-    """The running event loop's Redis client (a pool must not cross event loops)."""
-    loop = asyncio.get_running_loop()
-    found = _clients.get(loop)
+    """The running event loop's client of the shared cache's Redis."""
+    return client_at(settings.CACHES["default"]["LOCATION"])
+
+
+def client_at(url: str) -> aioredis.Redis:
+    """The running event loop's client of the Redis at `url` (a pool must not cross loops)."""
+    clients = _clients.setdefault(asyncio.get_running_loop(), {})
+    found = clients.get(url)
     if found is None:
         options = settings.CACHES["default"].get("OPTIONS", {})
-        found = _clients[loop] = aioredis.Redis.from_url(
-            settings.CACHES["default"]["LOCATION"],
-            socket_connect_timeout=options.get("socket_connect_timeout"),
-            socket_timeout=options.get("socket_timeout"),
-            max_connections=1024,
+        found = clients[url] = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=options.get("socket_connect_timeout", 0.5),
+            socket_timeout=options.get("socket_timeout", 0.5),
         )
     return found
 
 
 async def close_clients() -> None:
-    """Close the running loop's Redis client (at the ASGI lifespan's shutdown)."""
-    found = _clients.pop(asyncio.get_running_loop(), None)
-    if found is not None:
+    """Close the running loop's Redis clients (at the ASGI lifespan's shutdown)."""
+    for found in _clients.pop(asyncio.get_running_loop(), {}).values():
         await found.aclose()
 
 

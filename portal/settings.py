@@ -93,8 +93,15 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         _db["NAME"] = str(BASE_DIR / _db["NAME"])
     _db.setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 else:
-    _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    # Under ASGI every control-plane request runs on a thread of its own: a persistent
+    # connection per thread would leak, so connections come from one pool per process.
+    _db["CONN_MAX_AGE"] = 0
     _db["CONN_HEALTH_CHECKS"] = True
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=20),
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache, counters, broker -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from apis.gateway.lookups import bump_catalog_version
 from keys import keyring
 from tests.factories import StaffFactory, UserFactory
+from tests.servers import AsgiLiveServer
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +20,13 @@ def _empty_cache():
     keyring.forget()  # and the token keys, which lived in the previous test's database
     yield
     cache.clear()
+
+
+@pytest.fixture
+def live_server(transactional_db):
+    """The project's ASGI application served on loopback (replaces pytest-django's WSGI one)."""
+    with AsgiLiveServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -21,7 +21,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from django.db import connection
+import uvicorn
+from asgiref.sync import SyncToAsync
+from django.db import connection, connections
 
 from bench.processes import free_port, wait_for_port
 
@@ -273,3 +275,38 @@ class RedisServer:
     def __exit__(self, *exc: object) -> None:
         if self.process.poll() is None:
             self.stop()
+
+
+class AsgiLiveServer:
+    """The ASGI application under uvicorn in a thread of the test process, on a free port.
+
+    It shares the test's settings and database (committed data only: use it with
+    transactional_db); the ORM thread its cold lookups use is closed when it stops.
+    """
+
+    def __init__(self) -> None:
+        from portal.asgi import application
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            application, host="127.0.0.1", port=self.port, lifespan="on", log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> AsgiLiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise TimeoutError("the ASGI live server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        # The data plane's ORM thread keeps its connection: close it, or the test database
+        # could not be flushed or dropped.
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()

@@ -6,6 +6,7 @@ import logging
 import uuid
 
 import redis
+from django.conf import settings
 
 from apis.usage.conf import usage_settings
 from apis.usage.records import UsageRecord
@@ -23,9 +24,9 @@ async def record_usage(event: UsageRecord) -> None:
 
     When Redis does not answer, the event is written to the database directly rather than lost.
     """
-    if shared.on_redis():
+    if settings.REDIS_URL:
         try:
-            await shared.client().xadd(
+            await shared.client_at(settings.REDIS_URL).xadd(
                 usage_settings.STREAM,
                 event.to_fields(),
                 maxlen=usage_settings.STREAM_MAXLEN,

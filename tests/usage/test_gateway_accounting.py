@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
-from tests.asgi import AsgiClient
 
 from apis.services import api_transition
+from tests.asgi import AsgiClient
 from tests.factories import ApiFactory, PlanFactory, SubscriptionFactory
 from tests.servers import Upstream
 from tests.tokens import token_for

@@ -6,16 +6,19 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
 from apis.models import UsageEvent, UsageRollup
 from apis.tasks import usage_ingest_and_rollup
-from apis.usage.recorder import record_usage
+from apis.usage.recorder import record_usage as record_usage_async
 from apis.usage.services import usage_events_store, usage_ingest, usage_rollup
 from apis.usage.stream import usage_stream
 from tests.usage.conftest import NOON, needs_redis, record
+
+record_usage = async_to_sync(record_usage_async)
 
 pytestmark = pytest.mark.django_db
 

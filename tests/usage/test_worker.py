@@ -16,16 +16,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.management import call_command
 from django.db.models import Sum
 
 from apis.models import UsageEvent, UsageRollup
 from apis.tasks import usage_ingest_and_rollup
-from apis.usage.recorder import record_usage
+from apis.usage.recorder import record_usage as record_usage_async
 from apis.usage.stream import usage_stream
 from tests.servers import ROOT, database_url
 from tests.usage.conftest import needs_postgres, needs_redis, record
+
+record_usage = async_to_sync(record_usage_async)
 
 pytestmark = [needs_redis, needs_postgres, pytest.mark.django_db(transaction=True)]
 
