@@ -1,10 +1,10 @@
-# Portcullis: make install | run | test | bench
+# Portcullis: make install | run | serve | test | bench
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-embedded screenshots bench lint format conformance
+.PHONY: install run serve test test-embedded screenshots bench lint format conformance
 
 install: $(STAMP)
 
@@ -23,7 +23,14 @@ run: install
 	  $(VENV)/bin/celery -A portal worker --beat --loglevel=warning & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	fi; \
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(VENV)/bin/uvicorn portal.asgi:application --host 127.0.0.1 --port 8000 --no-server-header --reload \
+	  --reload-dir apis --reload-dir core --reload-dir keys --reload-dir lifecycle \
+	  --reload-dir portal --reload-dir templates
+
+# Production: the ASGI application under uvicorn on $${HOST:-127.0.0.1}:$${PORT:-8000}, one process
+# per core unless WEB_CONCURRENCY says otherwise. No migrations, nothing else started.
+serve: install
+	$(PY) -m portal.serve
 
 # Uses PostgreSQL and Redis on their standard local ports when they answer and DATABASE_URL /
 # REDIS_URL are unset; `make test-embedded` forces the embedded default (SQLite, local memory).

@@ -207,6 +207,7 @@ PORTCULLIS = {
         "FAIL_OPEN": env.bool("PORTCULLIS_GATEWAY_FAIL_OPEN", default=False),
         "TRUSTED_PROXIES": env.list("PORTCULLIS_TRUSTED_PROXIES", default=[]),
         "BODY_LIMIT": env.int("PORTCULLIS_GATEWAY_BODY_LIMIT", default=10 * 1024 * 1024),
+        "MAX_IN_FLIGHT": env.int("PORTCULLIS_GATEWAY_MAX_IN_FLIGHT", default=4096),
     },
 }
 if PRODUCTION and not PORTCULLIS["KEYS"]["KEK"]:

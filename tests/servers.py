@@ -5,6 +5,7 @@ Everything binds 127.0.0.1 on a free port; `with` blocks stop what they started.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -187,7 +188,7 @@ def database_url() -> str:
 
 
 class GatewayServer:
-    """The project under its ASGI server in its own processes (`make serve`), on the tests' database."""
+    """The project under its ASGI server (`make serve`) in its own processes, on the tests' DB."""
 
     def __init__(self, *, env: dict[str, str], workers: int = 1) -> None:
         self.port = free_port()
@@ -310,3 +311,99 @@ class AsgiLiveServer:
         # The data plane's ORM thread keeps its connection: close it, or the test database
         # could not be flushed or dropped.
         SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+class CountingUpstream:
+    """An asyncio upstream that counts the requests it holds at once and sees clients leave.
+
+    Each request is held until `hold_until` requests are in flight together (or `hold_seconds`
+    pass), then answered; `peak` is the most it ever held at once. `/stream` answers with one
+    chunk every 0.1 s for `stream_seconds`; `closed_at` records (monotonic) when a client
+    dropped a stream before its end.
+    """
+
+    def __init__(self, *, hold_until: int = 1, hold_seconds: float = 10.0) -> None:
+        self.hold_until = hold_until
+        self.hold_seconds = hold_seconds
+        self.stream_seconds = 30.0
+        self.in_flight = 0
+        self.peak = 0
+        self.closed_at: list[float] = []
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._enough: asyncio.Event | None = None
+
+    def __enter__(self) -> CountingUpstream:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+    async def _start(self) -> None:
+        self._enough = asyncio.Event()
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, backlog=1024)
+
+    async def _stop(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                await self._answer(head, reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, head: bytes, reader, writer) -> None:
+        lines = head.decode("latin1").split("\r\n")
+        headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
+        await reader.readexactly(int(headers.get("content-length", "0")))
+        if lines[0].split(" ")[1].rstrip("/").endswith("/stream"):
+            await self._stream(reader, writer)
+            raise ConnectionError("stream over")
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        if self.in_flight >= self.hold_until:
+            self._enough.set()
+        try:
+            await asyncio.wait_for(self._enough.wait(), self.hold_seconds)
+        except TimeoutError:
+            pass
+        finally:
+            self.in_flight -= 1
+        body = json.dumps({"held": True}).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+
+    async def _stream(self, reader, writer) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n")
+        writer.write(b"Transfer-Encoding: chunked\r\n\r\n")
+        hung_up = asyncio.ensure_future(reader.read(1))  # b"" once the client closes
+        deadline = time.monotonic() + self.stream_seconds
+        try:
+            while time.monotonic() < deadline and not hung_up.done():
+                writer.write(b"c\r\ndata: tick\n\n\r\n")  # one chunk of 12 bytes
+                await writer.drain()
+                await asyncio.wait({hung_up}, timeout=0.1)
+            if hung_up.done():
+                self.closed_at.append(time.monotonic())
+                return
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        except ConnectionError:
+            self.closed_at.append(time.monotonic())
+            raise
+        finally:
+            hung_up.cancel()

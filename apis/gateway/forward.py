@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 Result = TypeVar("Result")
 
-CHUNK = 64 * 1024
 REFUSED_METHODS = frozenset({"TRACE", "CONNECT"})
 ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 HOP_BY_HOP = frozenset(
@@ -47,6 +46,8 @@ NOT_FORWARDED = frozenset(
     {"host", "authorization", "content-length", "x-request-id", "forwarded"}
     | {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "traceparent"}
 )
+# As nginx does: the answer's Date is the gateway's, and the upstream's software stays unnamed.
+SET_BY_THE_SERVER = frozenset({"date", "server"})
 TRACEPARENT = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
 PATH_SAFE = "!$&'()*+,;=:@-._~"
 QUERY_SAFE = PATH_SAFE + "/?%[]"
@@ -204,7 +205,7 @@ def _traceparent(incoming: str) -> str:
 
 def _response_headers(headers: httpx.Headers) -> dict[str, str]:
     named_in_connection = {t.strip().lower() for t in headers.get("connection", "").split(",")}
-    dropped = HOP_BY_HOP | named_in_connection | {"set-cookie"}
+    dropped = HOP_BY_HOP | named_in_connection | SET_BY_THE_SERVER | {"set-cookie"}
     kept: dict[str, str] = {}
     for name, value in headers.multi_items():
         if name.lower() not in dropped:
@@ -222,7 +223,7 @@ async def upstream_body(response: httpx.Response, deadline: float | None) -> Asy
     Closed early (the client went away), the connection is dropped rather than drained, so the
     upstream sees the call end.
     """
-    chunks = response.aiter_raw(CHUNK)
+    chunks = response.aiter_raw()  # as it arrives: a chunk size would hold an SSE stream back
     try:
         while (chunk := await until(deadline, anext(chunks, None))) is not None:
             yield chunk

@@ -172,3 +172,12 @@ def test_chunked_upload_over_the_body_limit_answers_413(subscription):
 
     assert response.status_code == 413
     assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_the_answer_carries_one_date_of_the_gateway_and_no_server_names(subscription):
+    with GatewayServer(env={"REDIS_URL": os.environ["REDIS_URL"]}) as gateway:
+        response = httpx.get(f"{gateway.url}/gw/orders/x", headers=_headers(subscription))
+
+    assert response.status_code == 200
+    assert len(response.headers.get_list("date")) == 1
+    assert "server" not in response.headers
