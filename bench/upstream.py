@@ -22,22 +22,14 @@ from typing import Any
 
 MODEL = "gpt-bench"
 IDLE_MODEL = "gpt-bench-idle"
-CHUNKS = 10
+# A stream sends one chunk per word, each CHUNK_GAP after the last: 10 chunks over 2 s.
+ANSWER = "Hello from the bench mock, which streams ten chunks now."
+_FIRST, *_REST = ANSWER.split(" ")
+ANSWER_WORDS = [_FIRST, *(f" {word}" for word in _REST)]
+CHUNKS = len(ANSWER_WORDS)
 CHUNK_GAP = 0.2
 SLOW_SECONDS = 1.0
 IDLE_SECONDS = 600.0
-ANSWER_WORDS = [
-    "Hello",
-    " from",
-    " the",
-    " bench",
-    " mock",
-    ".",
-    " It",
-    " streams",
-    " ten",
-    " chunks",
-]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -101,7 +93,7 @@ def completion(completion_id: str, model: str) -> dict[str, Any]:
                 "index": 0,
                 "message": {
                     "role": "assistant",
-                    "content": "".join(ANSWER_WORDS),
+                    "content": ANSWER,
                     "refusal": None,
                     "annotations": [],
                 },
