@@ -1,5 +1,5 @@
-"""A bare Django app with one view that forwards to the upstream with httpx: the floor of any
-Django proxy. Run under gunicorn as `bench.bare:application` with BENCH_UPSTREAM set."""
+"""A bare async Django app with one view that forwards to the upstream with httpx: the floor of
+any Django proxy. Served by an ASGI server as `bench.bare:application`, BENCH_UPSTREAM set."""
 
 from __future__ import annotations
 
@@ -7,17 +7,30 @@ import os
 
 import httpx
 from django.conf import settings
-from django.core.wsgi import get_wsgi_application
+from django.core.asgi import get_asgi_application
 from django.http import HttpRequest, HttpResponse
 from django.urls import re_path
 
 UPSTREAM = os.environ.get("BENCH_UPSTREAM", "http://127.0.0.1:8080")
-client = httpx.Client(base_url=UPSTREAM, timeout=30)
 
 
-def forward(request: HttpRequest, path: str) -> HttpResponse:
+class _Pool:
+    # One client per process, made inside the server's event loop on the first call: an
+    # AsyncClient's connections belong to the loop that opened them.
+    client: httpx.AsyncClient | None = None
+
+
+def upstream() -> httpx.AsyncClient:
+    """The process's pooled async client to the upstream."""
+    if _Pool.client is None:
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+        _Pool.client = httpx.AsyncClient(base_url=UPSTREAM, timeout=30, limits=limits)
+    return _Pool.client
+
+
+async def forward(request: HttpRequest, path: str) -> HttpResponse:
     """GET the same path from the upstream and answer with its status, type and body."""
-    answer = client.get(f"/{path}", params=request.GET)
+    answer = await upstream().get(f"/{path}", params=request.GET)
     return HttpResponse(
         answer.content, status=answer.status_code, content_type=answer.headers["content-type"]
     )
@@ -32,4 +45,4 @@ settings.configure(
     INSTALLED_APPS=[],
 )
 urlpatterns = [re_path(r"^(?P<path>.*)$", forward)]
-application = get_wsgi_application()
+application = get_asgi_application()

@@ -1,12 +1,15 @@
-"""A fresh benchmark database and Redis: two published APIs (uncached and cached) and a token."""
+"""A fresh benchmark database and Redis: the benchmark's published APIs and a token for them."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
+
+PROVIDER = "bench-mock"
 
 
 def reset_stores(database_url: str, redis_url: str) -> None:
@@ -20,8 +23,9 @@ def reset_stores(database_url: str, redis_url: str) -> None:
     redis.Redis.from_url(redis_url).flushdb()
 
 
-def prepare(*, database_url: str, redis_url: str, upstream: str) -> str:
-    """Migrate, create the APIs `bench-miss` and `bench-hit` on `upstream`; an access token."""
+def prepare(*, database_url: str, redis_url: str, origin: str, mock: str) -> str:
+    """Migrate, publish the benchmark APIs on nginx (`origin`) and the loopback upstream
+    (`mock`), subscribe one application to all of them; its access token."""
     os.environ.update(DATABASE_URL=database_url, REDIS_URL=redis_url, LOG_LEVEL="WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     import django
@@ -30,10 +34,32 @@ def prepare(*, database_url: str, redis_url: str, upstream: str) -> str:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    return _subscribed_token(upstream)
+    return _subscribed_token(_apis(origin, mock))
 
 
-def _subscribed_token(upstream: str) -> str:
+def _apis(origin: str, mock: str) -> list[dict[str, Any]]:
+    """The fields of each benchmark API: REST on nginx and on the slow upstream, and AI."""
+    from apis.ai.services import provider_save
+    from bench.upstream import IDLE_MODEL, MODEL
+
+    provider = provider_save(
+        name=PROVIDER,
+        kind="openai_compatible",
+        base_url=f"{mock}/v1",
+        api_key="sk-bench-upstream",
+        models=[{"name": MODEL}, {"name": IDLE_MODEL}],
+    )
+    return [
+        {"slug": "bench-miss", "kind": "rest", "upstream_url": origin},
+        {"slug": "bench-hit", "kind": "rest", "upstream_url": origin, "cache_ttl": 300},
+        {"slug": "bench-slow", "kind": "rest", "upstream_url": f"{mock}/slow"},
+        {"slug": "bench-sse", "kind": "rest", "upstream_url": f"{mock}/sse"},
+        {"slug": "bench-ai", "kind": "ai", "model": f"{provider.name}/{MODEL}"},
+        {"slug": "bench-ai-idle", "kind": "ai", "model": f"{provider.name}/{IDLE_MODEL}"},
+    ]
+
+
+def _subscribed_token(apis: list[dict[str, Any]]) -> str:
     from django.contrib.auth import get_user_model
 
     from apis.services import api_create, api_transition, plan_create, subscription_create
@@ -42,16 +68,10 @@ def _subscribed_token(upstream: str) -> str:
 
     owner = get_user_model().objects.create(username="bench")
     application, _secret = application_create(owner=owner, name="bench")
-    for slug, cache_ttl in (("bench-miss", 0), ("bench-hit", 300)):
-        api = api_create(
-            owner=None,
-            slug=slug,
-            name=slug,
-            kind="rest",
-            upstream_url=upstream,
-            cache_ttl=cache_ttl,
-        )
-        plan = plan_create(api=api, name="unmetered", rate_limit="999999999/m")
+    for fields in apis:
+        api = api_create(owner=None, name=fields["slug"], **fields)
+        # Generous enough that no limit trips during a run.
+        plan = plan_create(api=api, name="unmetered", rate_limit="1000000/m")
         api_transition(api=api, to="published", actor=None)
         subscription_create(application=application, api=api, plan=plan)
     return issue_access_token(application=application).access_token

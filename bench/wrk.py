@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
+CHAT_SCRIPT = Path(__file__).with_name("chat.lua")
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -19,9 +21,19 @@ class Result:
     failures: int
 
 
-def run(url: str, *, connections: int, seconds: int, headers: dict[str, str]) -> Result:
-    """wrk against `url` with a fixed number of keep-alive connections for `seconds`."""
+def run(
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    headers: dict[str, str],
+    script: Path | None = None,
+) -> Result:
+    """wrk against `url` with a fixed number of keep-alive connections for `seconds`; a Lua
+    `script` makes the request (the POST rows)."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script:
+        command += ["-s", str(script)]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
