@@ -17,8 +17,9 @@ gateway_settings = AppSettings(
         "CACHE_MAX_BODY": 1024 * 1024,
         # Upstream calls one process holds open at once (streams included); over it: 503.
         "MAX_IN_FLIGHT": 4096,
-        # Upstream connections per process (None: as many as calls in flight) and kept idle.
+        # Upstream connections per process (None: as many as calls in flight), and how long
+        # an idle one is kept for the next call.
         "MAX_CONNECTIONS": None,
-        "MAX_KEEPALIVE": 256,
+        "KEEPALIVE_SECONDS": 15.0,
     },
 )

@@ -17,6 +17,8 @@ from urllib.parse import unquote, urlencode
 import httpx
 from asgiref.sync import async_to_sync
 
+from apis.gateway.http_client import close_upstream_client
+from core import shared
 from portal.asgi import application
 
 CLIENT_ADDRESS = ("127.0.0.1", 50000)
@@ -111,7 +113,12 @@ class AsgiClient:
 
     async def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         exchange = _Exchange(body)
-        await self.app(_scope(method, path, headers, body), exchange.receive, exchange.send)
+        try:
+            await self.app(_scope(method, path, headers, body), exchange.receive, exchange.send)
+        finally:
+            # This event loop ends with the request: its pools go with it, as at a shutdown.
+            await close_upstream_client()
+            await shared.close_clients()
         return exchange.answer()
 
 

@@ -1,4 +1,4 @@
-"""One pooled async HTTP client per event loop for the upstreams."""
+"""One pooled async HTTP client per event loop for the upstreams (httpx over aiohttp's pool)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import weakref
 import httpx
 
 from apis.conf import gateway_settings
+from apis.gateway.aiohttp_transport import AiohttpTransport
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
     weakref.WeakKeyDictionary()
@@ -31,14 +32,11 @@ async def close_upstream_client() -> None:
 
 
 def _new_client() -> httpx.AsyncClient:
-    client = httpx.AsyncClient(
-        limits=httpx.Limits(
-            max_connections=gateway_settings.MAX_CONNECTIONS,
-            max_keepalive_connections=gateway_settings.MAX_KEEPALIVE,
-        ),
-        follow_redirects=False,
-        trust_env=False,
+    transport = AiohttpTransport(
+        max_connections=gateway_settings.MAX_CONNECTIONS,
+        keepalive_seconds=gateway_settings.KEEPALIVE_SECONDS,
     )
+    client = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
     # httpx adds Accept-Encoding, User-Agent and friends of its own; a proxy sends the client's.
     client.headers.clear()
     return client
