@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.asgi import AsgiClient
 
 from apis.ai.prompts import render
 from apis.ai.services import prompt_save, provider_save
@@ -15,6 +14,7 @@ from apis.ai.targets import prompt_of, targets_for
 from apis.models import Api
 from apis.services import api_transition
 from tests.ai.fakes import COMPLETION_TOKENS, PROMPT_TOKENS, WORDS, FakeProvider
+from tests.asgi import AsgiClient
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
 from tests.tokens import token_for
 
