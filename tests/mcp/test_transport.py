@@ -88,6 +88,19 @@ def test_token_for_another_audience_is_refused(mcp_url, subscribed):
     assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
 
 
+def test_a_message_over_the_body_limit_is_413_with_a_jsonrpc_error(mcp_url, token, settings):
+    settings.PORTCULLIS = {**settings.PORTCULLIS, "MCP": {"BODY_LIMIT": 1000}}
+    padding = "x" * 1000
+
+    answer = modern(mcp_url, token, "tools/call", name="echo", arguments={"body": padding})
+
+    assert answer.status_code == 413
+    assert answer.json()["id"] is None
+    assert answer.json()["error"]["code"] == -32600
+    assert "1000 bytes" in answer.json()["error"]["message"]
+    assert modern(mcp_url, token, "tools/list").status_code == 200
+
+
 def test_initialize_offers_our_newest_version_for_an_unknown_one(mcp_url, token):
     answer = post(mcp_url, token, rpc("initialize", protocolVersion="2099-01-01", capabilities={}))
 
