@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 
+from apis.mcp.selectors import application_exists
 from keys.errors import InvalidToken
 from keys.tokens import AccessClaims, averify_access_token
 
@@ -36,6 +37,9 @@ async def authenticate(request: HttpRequest) -> AccessClaims:
         claims = await averify_access_token(token.strip(), require_encrypted=False)
     except InvalidToken as exc:
         raise _invalid(exc.detail or str(exc), metadata) from exc
+    if not await application_exists(claims.application_id):
+        # A valid signature outlives its application: the token must open nothing then.
+        raise _invalid("The token's application no longer exists.", metadata)
     return claims
 
 
