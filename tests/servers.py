@@ -310,3 +310,75 @@ class AsgiLiveServer:
         # The data plane's ORM thread keeps its connection: close it, or the test database
         # could not be flushed or dropped.
         SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+class _HoldingHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def handle_any(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        held = self.server.hold_until_enough()
+        data = json.dumps({"held_together": held}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = handle_any
+
+    def log_message(self, format: str, *args) -> None:
+        return
+
+
+class _HoldingServer(QuietServer):
+    # 100 clients connect at once: the default listen backlog (5) would make most retry.
+    request_queue_size = 256
+
+    def __init__(self, target: int, patience: float) -> None:
+        super().__init__(("127.0.0.1", 0), _HoldingHandler)
+        self.target, self.patience = target, patience
+        self.changed = threading.Condition()
+        self.in_flight = self.peak = 0
+        self.deadline: float | None = None
+
+    def hold_until_enough(self) -> int:
+        """Count this request in, wait until `target` are held at once (or patience runs out)."""
+        with self.changed:
+            # One deadline for all, from the first arrival: calls that come one after another
+            # (the failure this detects) are not each held for the whole patience.
+            self.deadline = self.deadline or time.monotonic() + self.patience
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            self.changed.notify_all()
+            remaining = max(0.0, self.deadline - time.monotonic())
+            self.changed.wait_for(lambda: self.peak >= self.target, timeout=remaining)
+            self.in_flight -= 1
+            return self.peak
+
+
+class HoldingUpstream:
+    """A loopback upstream that proves concurrency by counting, never by timing.
+
+    Each request is held until `target` requests are in flight at the same moment, or until
+    `patience` seconds after the first arrived; `peak` is the most it ever held at once.
+    """
+
+    def __init__(self, *, target: int, patience: float = 5.0) -> None:
+        self.server = _HoldingServer(target, patience)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def peak(self) -> int:
+        return self.server.peak
+
+    def __enter__(self) -> HoldingUpstream:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
