@@ -13,7 +13,11 @@ class ApisConfig(AppConfig):
 
         from apis.models import Api, Plan, PromptEndpoint, Provider, ProviderModel, Subscription
         from apis.services import catalog_changed
+        from keys.models import Application
 
         for model in (Api, Plan, Subscription, Provider, ProviderModel, PromptEndpoint):
             post_save.connect(catalog_changed, sender=model, dispatch_uid=f"gw-{model.__name__}")
             post_delete.connect(catalog_changed, sender=model, dispatch_uid=f"gw-{model.__name__}-")
+        # A deleted application's tokens must stop opening anything (cached as existing until
+        # then), even when it had no subscription whose deletion would have bumped the version.
+        post_delete.connect(catalog_changed, sender=Application, dispatch_uid="gw-Application-")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.test.utils import modify_settings
 from rest_framework.test import APIClient
 
 from apis.gateway.lookups import bump_catalog_version
@@ -26,6 +27,10 @@ def _empty_cache():
 def live_server(transactional_db):
     """The project's ASGI application served on loopback (replaces pytest-django's WSGI one)."""
     with AsgiLiveServer() as server:
+        # pytest-django's autouse helper enables this around any test that uses live_server.
+        server._live_server_modified_settings = modify_settings(
+            ALLOWED_HOSTS={"append": "127.0.0.1"}
+        )
         yield server
 
 

@@ -317,7 +317,7 @@ class CountingUpstream:
     """An asyncio upstream that counts the requests it holds at once and sees clients leave.
 
     Each request is held until `hold_until` requests are in flight together (or `hold_seconds`
-    pass), then answered; `peak` is the most it ever held at once. `/stream` answers with one
+    after the first arrived), then answered; `peak` is the most it ever held at once. `/stream` answers with one
     chunk every 0.1 s for `stream_seconds`; `closed_at` records (monotonic) when a client
     dropped a stream before its end.
     """
@@ -334,6 +334,7 @@ class CountingUpstream:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._enough: asyncio.Event | None = None
+        self._deadline = 0.0
 
     def __enter__(self) -> CountingUpstream:
         self.thread.start()
@@ -369,17 +370,20 @@ class CountingUpstream:
         if lines[0].split(" ")[1].rstrip("/").endswith("/stream"):
             await self._stream(reader, writer)
             raise ConnectionError("stream over")
+        # One deadline for all, from the first arrival: calls that come one after another (the
+        # failure this detects) are not each held for the whole time.
+        self._deadline = self._deadline or time.monotonic() + self.hold_seconds
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         if self.in_flight >= self.hold_until:
             self._enough.set()
         try:
-            await asyncio.wait_for(self._enough.wait(), self.hold_seconds)
+            await asyncio.wait_for(self._enough.wait(), max(self._deadline - time.monotonic(), 0))
         except TimeoutError:
             pass
         finally:
             self.in_flight -= 1
-        body = json.dumps({"held": True}).encode()
+        body = json.dumps({"held_together": self.peak}).encode()
         writer.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
             + f"Content-Length: {len(body)}\r\n\r\n".encode()

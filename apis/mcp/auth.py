@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpRequest
 from django.urls import reverse
 
+from apis.mcp.selectors import application_exists
 from keys.errors import InvalidToken
-from keys.tokens import verify_access_token
+from keys.tokens import AccessClaims, averify_access_token
 
 
 class Unauthorized(Exception):
@@ -25,7 +24,7 @@ def resource_metadata_url(request: HttpRequest) -> str:
     return request.build_absolute_uri(reverse("oauth-protected-resource"))
 
 
-def authenticate(request: HttpRequest) -> Any:
+async def authenticate(request: HttpRequest) -> AccessClaims:
     """The verified claims of the request's bearer token, or Unauthorized."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     metadata = f'resource_metadata="{resource_metadata_url(request)}"'
@@ -35,8 +34,16 @@ def authenticate(request: HttpRequest) -> Any:
         )
     try:
         # Encryption is the API's demand, checked again by the gateway for each tool call.
-        return verify_access_token(token.strip(), require_encrypted=False)
+        claims = await averify_access_token(token.strip(), require_encrypted=False)
     except InvalidToken as exc:
-        reason = (exc.detail or str(exc)).replace('"', "'")
-        challenge = f'Bearer error="invalid_token", error_description="{reason}", {metadata}'
-        raise Unauthorized(challenge, reason) from exc
+        raise _invalid(exc.detail or str(exc), metadata) from exc
+    if not await application_exists(claims.application_id):
+        # A valid signature outlives its application: the token must open nothing then.
+        raise _invalid("The token's application no longer exists.", metadata)
+    return claims
+
+
+def _invalid(reason: str, metadata: str) -> Unauthorized:
+    reason = reason.replace('"', "'")
+    challenge = f'Bearer error="invalid_token", error_description="{reason}", {metadata}'
+    return Unauthorized(challenge, reason)

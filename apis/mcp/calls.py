@@ -40,12 +40,12 @@ class ApiRequest:
     body: bytes = b""
 
 
-def call_tool(tool: Tool, arguments: dict[str, Any], *, caller: Caller) -> dict[str, Any]:
+async def call_tool(tool: Tool, arguments: dict[str, Any], *, caller: Caller) -> dict[str, Any]:
     """A CallToolResult: the API's answer, or isError with why (arguments, refusal, upstream)."""
     problems = argument_errors(tool.input_schema, arguments)
     if problems:
         return tool_error("The arguments do not match the tool's input schema: " + problems)
-    status, text = _through_gateway(api_request(tool, arguments), tool, caller)
+    status, text = await _through_gateway(api_request(tool, arguments), tool, caller)
     if status >= 400:
         return tool_error(f"{tool.api_slug} answered HTTP {status}: {text}")
     return {"content": [{"type": "text", "text": _result_text(tool, text)}], "isError": False}
@@ -121,12 +121,13 @@ def _plain(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _through_gateway(request: ApiRequest, tool: Tool, caller: Caller) -> tuple[int, str]:
-    answer = handle(_context(request, tool, caller))
+async def _through_gateway(request: ApiRequest, tool: Tool, caller: Caller) -> tuple[int, str]:
+    answer = await handle(_context(request, tool, caller))
     try:
-        body = b"".join(answer.body)
+        body = b"".join([chunk async for chunk in answer.body])
     finally:
-        answer.body.close()
+        # Closing frees the call's upstream place and accounts it, read whole or not.
+        await answer.body.aclose()
     return answer.status, body.decode("utf-8", errors="replace")
 
 

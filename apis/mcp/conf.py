@@ -9,6 +9,9 @@ mcp_settings = AppSettings(
         "ALLOWED_ORIGINS": [],
         # Seconds a handshake-era session lives after its last request.
         "SESSION_TTL": 3600,
+        # Bytes of one posted JSON-RPC message; over it: 413. A tool call's arguments become an
+        # API request body, which the gateway accepts up to its own BODY_LIMIT.
+        "BODY_LIMIT": 10 * 1024 * 1024,
         # Tools per tools/list page.
         "PAGE_SIZE": 100,
         # How long a client may reuse a tools/list answer (2026-07-28 ttlMs), in milliseconds.

@@ -13,46 +13,46 @@ SESSION_HEADER = "Mcp-Session-Id"
 ALLOW = {"Allow": "POST, DELETE"}
 
 
-def post(request: HttpRequest, message: Message, caller: Caller, form: str) -> HttpResponse:
+async def post(request: HttpRequest, message: Message, caller: Caller, form: str) -> HttpResponse:
     """Answer one posted message of a handshake-era client."""
     if message.method == "initialize" and message.is_request:
-        return _initialize(message, caller, form)
-    session = _session(request, caller)
+        return await _initialize(message, caller, form)
+    session = await _session(request, caller)
     if not message.is_request:
         # notifications/initialized and the client's other notifications need no answer.
         return responses.empty(202, {SESSION_HEADER: session.id})
-    payload = _run(message, Exchange(modern=False, caller=caller))
+    payload = await _run(message, Exchange(modern=False, caller=caller))
     return responses.message(payload, form=form, headers={SESSION_HEADER: session.id})
 
 
-def delete(request: HttpRequest, caller: Caller) -> HttpResponse:
+async def delete(request: HttpRequest, caller: Caller) -> HttpResponse:
     """End the session named in the request."""
-    sessions.session_end(_session(request, caller))
+    await sessions.session_end(await _session(request, caller))
     return responses.empty(204)
 
 
-def _initialize(message: Message, caller: Caller, form: str) -> HttpResponse:
+async def _initialize(message: Message, caller: Caller, form: str) -> HttpResponse:
     result = methods.initialize_result(message.params.get("protocolVersion"))
-    session = sessions.session_start(
+    session = await sessions.session_start(
         application_id=caller.claims.application_id, protocol_version=result["protocolVersion"]
     )
     headers = {SESSION_HEADER: session.id}
     return responses.message(reply(message.id, result), form=form, headers=headers)
 
 
-def _session(request: HttpRequest, caller: Caller) -> sessions.Session:
+async def _session(request: HttpRequest, caller: Caller) -> sessions.Session:
     session_id = request.headers.get(SESSION_HEADER, "")
     if not session_id:
         raise SessionRefused(400, "Missing Mcp-Session-Id header: send initialize first.")
-    session = sessions.session_for(session_id, application_id=caller.claims.application_id)
+    session = await sessions.session_for(session_id, application_id=caller.claims.application_id)
     if session is None:
         raise SessionRefused(404, "Unknown or ended session: initialize a new one.")
     return session
 
 
-def _run(message: Message, exchange: Exchange) -> dict:
+async def _run(message: Message, exchange: Exchange) -> dict:
     try:
-        return reply(message.id, methods.dispatch(message.method, message.params, exchange))
+        return reply(message.id, await methods.dispatch(message.method, message.params, exchange))
     except RpcError as error:
         return error_reply(message.id, error)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,23 +58,23 @@ def initialize_result(requested: Any) -> dict[str, Any]:
     }
 
 
-def dispatch(method: str, params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+async def dispatch(method: str, params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     """The result of a request, or RpcError (unknown method, bad params)."""
     handler = (MODERN_METHODS if exchange.modern else HANDSHAKE_METHODS).get(method)
     if handler is None:
         raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
-    result = handler(params, exchange)
+    result = await handler(params, exchange)
     if exchange.modern:
         result = {**result, "resultType": "complete", "_meta": {SERVER_INFO_META_KEY: SERVER_INFO}}
     return result
 
 
-def ping(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+async def ping(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     """ping: an empty result."""
     return {}
 
 
-def discover(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+async def discover(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     """server/discover (2026-07-28): versions, capabilities and instructions, no handshake."""
     return {
         "supportedVersions": list(MODERN_VERSIONS),
@@ -85,32 +85,32 @@ def discover(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     }
 
 
-def list_tools(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+async def list_tools(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     """tools/list: the caller's tools, a page at a time."""
     tools = [
         tool.definition()
-        for tool in tools_for(exchange.application_id)
+        for tool in await tools_for(exchange.application_id)
         if exchange.may_use(tool.api_slug)
     ]
     return _page("tools", tools, params, exchange)
 
 
-def list_resources(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+async def list_resources(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     """resources/list: the OpenAPI documents of the caller's APIs, a page at a time."""
     found = [
         resource.definition()
-        for resource in resources_for(exchange.application_id)
+        for resource in await resources_for(exchange.application_id)
         if exchange.may_use(resource.slug)
     ]
     return _page("resources", found, params, exchange)
 
 
-def read_resource(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+async def read_resource(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     """resources/read: one document; an API the caller may not use is not found."""
     uri = params.get("uri")
     if not isinstance(uri, str):
         raise RpcError(INVALID_PARAMS, "resources/read needs a uri.")
-    resource = resource_at(exchange.application_id, uri)
+    resource = await resource_at(exchange.application_id, uri)
     if resource is None or not exchange.may_use(resource.slug):
         # SEP-2164: a resource that is not there is invalid params, not -32002.
         raise RpcError(INVALID_PARAMS, f"Resource not found: {uri}")
@@ -132,15 +132,15 @@ def _page(
     return result
 
 
-def call(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+async def call(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     """tools/call: run the tool; failures of the call itself are results with isError."""
     name, arguments = params.get("name"), params.get("arguments") or {}
     if not isinstance(name, str) or not isinstance(arguments, dict):
         raise RpcError(INVALID_PARAMS, "tools/call needs a tool name and an arguments object.")
-    tool = tool_named(exchange.application_id, name)
+    tool = await tool_named(exchange.application_id, name)
     if tool is None or not exchange.may_use(tool.api_slug):
         raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
-    return call_tool(tool, arguments, caller=exchange.caller)
+    return await call_tool(tool, arguments, caller=exchange.caller)
 
 
 def _cursor_offset(cursor: Any) -> int:
@@ -155,7 +155,7 @@ def _cursor_offset(cursor: Any) -> int:
     return offset
 
 
-Handler = Callable[[dict[str, Any], Exchange], dict[str, Any]]
+Handler = Callable[[dict[str, Any], Exchange], Awaitable[dict[str, Any]]]
 SHARED_METHODS: dict[str, Handler] = {
     "tools/list": list_tools,
     "tools/call": call,

@@ -32,7 +32,7 @@ BASE64_SENTINEL = re.compile(r"^=\?base64\?(?P<payload>.*)\?=$")
 ALLOW = {"Allow": "POST"}
 
 
-def post(request: HttpRequest, message: Message, caller: Caller, form: str) -> HttpResponse:
+async def post(request: HttpRequest, message: Message, caller: Caller, form: str) -> HttpResponse:
     """Answer one self-contained request; notifications are acknowledged and dropped."""
     if message.is_notification:
         check_version(request.headers.get("MCP-Protocol-Version", ""))
@@ -41,7 +41,7 @@ def post(request: HttpRequest, message: Message, caller: Caller, form: str) -> H
         raise RpcError(INVALID_REQUEST, "A client must not post responses on this revision.")
     try:
         check_envelope(message, request)
-        result = methods.dispatch(message.method, message.params, Exchange(True, caller))
+        result = await methods.dispatch(message.method, message.params, Exchange(True, caller))
     except RpcError as error:
         status = HTTP_STATUS.get(error.code, 200)
         return responses.message(error_reply(message.id, error), status=status, form=form)

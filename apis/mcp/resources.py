@@ -36,14 +36,14 @@ class Resource:
         }
 
 
-def resources_for(application_id: int) -> list[Resource]:
+async def resources_for(application_id: int) -> list[Resource]:
     """The documents of the application's subscribed APIs; cached like its tools."""
-    return cached_lookup(f"mcp:resources:{application_id}", lambda: _build(application_id))
+    return await cached_lookup(f"mcp:resources:{application_id}", lambda: _build(application_id))
 
 
-def resource_at(application_id: int, uri: str) -> Resource | None:
+async def resource_at(application_id: int, uri: str) -> Resource | None:
     """The application's resource at `uri`, or None (unknown, or not subscribed)."""
-    return next((r for r in resources_for(application_id) if r.uri == uri), None)
+    return next((r for r in await resources_for(application_id) if r.uri == uri), None)
 
 
 def _build(application_id: int) -> list[Resource]:

@@ -1,4 +1,4 @@
-"""Reads for MCP: which APIs a calling application may use as tools."""
+"""Reads for MCP: whether the caller's application exists, which APIs it may use as tools."""
 
 from __future__ import annotations
 
@@ -6,10 +6,24 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from apis.gateway.lookups import cached_lookup
 from apis.models import Api, PromptEndpoint, Subscription
+from keys.models import Application
 from lifecycle.states import State
 
 CALLABLE_STATES = (State.PUBLISHED, State.DEPRECATED)
+
+
+async def application_exists(application_id: int) -> bool:
+    """Whether the application a token names still exists; cached until the catalog changes.
+
+    Deleting an application bumps the catalog version (apis.apps), so a warm process learns of
+    it within LOOKUP_REFRESH seconds without asking the database on every call.
+    """
+    return await cached_lookup(
+        f"mcp:application:{application_id}",
+        lambda: Application.objects.filter(pk=application_id).exists(),
+    )
 
 
 def subscribed_apis(*, application_id: int) -> QuerySet[Api]:

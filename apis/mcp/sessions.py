@@ -5,9 +5,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import asdict, dataclass
 
-from django.core.cache import cache
-
 from apis.mcp.conf import mcp_settings
+from core import shared
 
 
 @dataclass(frozen=True)
@@ -23,26 +22,22 @@ def _key(session_id: str) -> str:
     return f"mcp:session:{session_id}"
 
 
-def session_start(*, application_id: int, protocol_version: str) -> Session:
+async def session_start(*, application_id: int, protocol_version: str) -> Session:
     """A new session with an unguessable id (visible ASCII, as the transport requires)."""
     session = Session(secrets.token_urlsafe(24), application_id, protocol_version)
-    _save(session)
+    await shared.set(_key(session.id), asdict(session), mcp_settings.SESSION_TTL)
     return session
 
 
-def session_for(session_id: str, *, application_id: int) -> Session | None:
+async def session_for(session_id: str, *, application_id: int) -> Session | None:
     """The live session of that id opened by this application, its lifetime renewed; else None."""
-    stored = cache.get(_key(session_id)) if session_id else None
+    stored = await shared.get(_key(session_id)) if session_id else None
     if stored is None or stored["application_id"] != application_id:
         return None
-    cache.touch(_key(session_id), mcp_settings.SESSION_TTL)
+    await shared.touch(_key(session_id), mcp_settings.SESSION_TTL)
     return Session(**stored)
 
 
-def session_end(session: Session) -> None:
+async def session_end(session: Session) -> None:
     """End the session: later requests naming it answer 404."""
-    cache.delete(_key(session.id))
-
-
-def _save(session: Session) -> None:
-    cache.set(_key(session.id), asdict(session), mcp_settings.SESSION_TTL)
+    await shared.delete(_key(session.id))

@@ -69,17 +69,18 @@ class Tool:
         }
 
 
-def tools_for(application_id: int) -> list[Tool]:
+async def tools_for(application_id: int) -> list[Tool]:
     """The application's tools; cached until the catalog or a subscription changes."""
-    return cached_lookup(f"mcp:tools:{application_id}", lambda: _build(application_id))
+    return await cached_lookup(f"mcp:tools:{application_id}", lambda: _build(application_id))
 
 
-def tool_named(application_id: int, name: str) -> Tool | None:
+async def tool_named(application_id: int, name: str) -> Tool | None:
     """The application's tool of that name, or None (unknown or not subscribed)."""
-    return next((tool for tool in tools_for(application_id) if tool.name == name), None)
+    return next((tool for tool in await tools_for(application_id) if tool.name == name), None)
 
 
 def _build(application_id: int) -> list[Tool]:
+    # The loader of a cold lookup: sync ORM, run off the event loop by cached_lookup.
     tools: list[Tool] = []
     taken: set[str] = set()
     for api in subscribed_apis(application_id=application_id):

@@ -1,7 +1,11 @@
 """/mcp, the Streamable HTTP transport, and its RFC 9728 protected-resource metadata.
 
-A Django view rather than the official SDK's server: that server is a Starlette (ASGI) app with
-its own lifespan and task group, which a WSGI Django project cannot mount cleanly.
+An async Django view on the data plane's event loop rather than the official SDK's server:
+every tool call runs through the gateway pipeline (the plan's limits, quotas, accounting) with
+the gateway's own access tokens, so MCP needs one pipeline and one auth, not a second app.
+The SDK's server is a Starlette app with its own lifespan and task group, and it keeps its
+sessions in the memory of one process; ours live in the shared cache, so any process serves
+any session.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from apis.mcp.conf import mcp_settings
 from apis.mcp.jsonrpc import HTTP_STATUS, INTERNAL_ERROR, INVALID_REQUEST, RpcError, parse
 from apis.mcp.methods import HANDSHAKE_ERA
 from apis.mcp.selectors import callable_api_slugs
+from core.streaming import request_body
 from keys.conf import keys_settings
 
 logger = logging.getLogger(__name__)
@@ -30,15 +35,18 @@ logger = logging.getLogger(__name__)
 
 @method_decorator(csrf_exempt, name="dispatch")
 class McpView(View):
-    """POST carries JSON-RPC; DELETE ends a handshake-era session; GET streams nothing (405)."""
+    """POST carries JSON-RPC; DELETE ends a handshake-era session; GET streams nothing (405).
+
+    Every handler is async: the view runs on the event loop, on the warm path without a thread.
+    """
 
     http_method_names = ["get", "post", "delete"]
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    async def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not origin_allowed(request):
             return responses.transport_error(403, RpcError(INVALID_REQUEST, "Origin not allowed."))
         try:
-            return super().dispatch(request, *args, **kwargs)
+            return await super().dispatch(request, *args, **kwargs)
         except Unauthorized as refusal:
             error = RpcError(INVALID_REQUEST, refusal.detail)
             return responses.transport_error(401, error, {"WWW-Authenticate": refusal.challenge})
@@ -47,21 +55,21 @@ class McpView(View):
         except RpcError as error:
             return responses.transport_error(HTTP_STATUS.get(error.code, 400), error)
 
-    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    async def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         allow = modern.ALLOW if is_modern(request) else handshake.ALLOW
         return responses.empty(405, allow)
 
-    def get(self, request: HttpRequest) -> HttpResponse:
+    async def get(self, request: HttpRequest) -> HttpResponse:
         # No standalone server-to-client stream: every answer rides on its POST.
-        return self.http_method_not_allowed(request)
+        return await self.http_method_not_allowed(request)
 
-    def delete(self, request: HttpRequest) -> HttpResponse:
+    async def delete(self, request: HttpRequest) -> HttpResponse:
         if is_modern(request):
-            return self.http_method_not_allowed(request)
-        return handshake.delete(request, caller_of(request))
+            return await self.http_method_not_allowed(request)
+        return await handshake.delete(request, await caller_of(request))
 
-    def post(self, request: HttpRequest) -> HttpResponse:
-        caller = caller_of(request)
+    async def post(self, request: HttpRequest) -> HttpResponse:
+        caller = await caller_of(request)
         form = responses.answer_format(request)
         if form is None:
             detail = "Accept application/json or text/event-stream."
@@ -69,10 +77,14 @@ class McpView(View):
         if request.content_type != responses.JSON:
             detail = "Content-Type must be application/json."
             return responses.transport_error(415, RpcError(INVALID_REQUEST, detail))
-        message = parse(request.body)
+        body = await request_body(request, limit=mcp_settings.BODY_LIMIT)
+        if body is None:
+            detail = f"The message is larger than {mcp_settings.BODY_LIMIT} bytes."
+            return responses.transport_error(413, RpcError(INVALID_REQUEST, detail))
+        message = parse(body)
         transport = modern if is_modern(request) else handshake
         try:
-            return transport.post(request, message, caller, form)
+            return await transport.post(request, message, caller, form)
         except (RpcError, Unauthorized, handshake.SessionRefused):
             raise
         except Exception:
@@ -100,10 +112,10 @@ def origin_allowed(request: HttpRequest) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc == request.get_host()
 
 
-def caller_of(request: HttpRequest) -> Caller:
+async def caller_of(request: HttpRequest) -> Caller:
     """The authenticated caller of an /mcp request."""
     return Caller(
-        claims=authenticate(request),
+        claims=await authenticate(request),
         peer_address=request.META.get("REMOTE_ADDR", ""),
         scheme=request.scheme,
         host=request.get_host(),

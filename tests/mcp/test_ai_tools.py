@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from asgiref.sync import async_to_sync
 
 from apis.ai.services import prompt_save, provider_save
 from apis.mcp.tools import tools_for
@@ -100,11 +101,11 @@ def test_prompt_tool_takes_the_prompts_variables(mcp_url, alice, summarise):
 def test_a_changed_prompt_schema_is_listed_from_the_next_call(summarise, alice):
     application = ApplicationFactory(owner=alice)
     SubscriptionFactory(application=application, api=summarise, plan=summarise.plans.get())
-    before = {tool.name: tool.input_schema for tool in tools_for(application.pk)}
+    before = {tool.name: tool.input_schema for tool in async_to_sync(tools_for)(application.pk)}
 
     wider = {**VARIABLES, "properties": {**VARIABLES["properties"], "words": {"type": "integer"}}}
     prompt_save(api=summarise, actor=None, variables=wider)
 
-    after = {tool.name: tool.input_schema for tool in tools_for(application.pk)}
+    after = {tool.name: tool.input_schema for tool in async_to_sync(tools_for)(application.pk)}
     assert "words" not in before["summarise"]["properties"]
     assert "words" in after["summarise"]["properties"]

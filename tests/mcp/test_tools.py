@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from asgiref.sync import async_to_sync
+
 from apis.mcp import openapi
 from apis.mcp.tools import tools_for, unique_name
 from tests.factories import ApplicationFactory, SubscriptionFactory
@@ -86,5 +88,5 @@ def test_each_application_sees_only_its_active_subscriptions(db, alice, bob):
     SubscriptionFactory(application=theirs, api=echo, plan=echo.plans.get())
     SubscriptionFactory(application=mine, api=echo, plan=echo.plans.get(), status="revoked")
 
-    assert {tool.api_slug for tool in tools_for(mine.pk)} == {"orders"}
-    assert [tool.name for tool in tools_for(theirs.pk)] == ["echo"]
+    assert {tool.api_slug for tool in async_to_sync(tools_for)(mine.pk)} == {"orders"}
+    assert [tool.name for tool in async_to_sync(tools_for)(theirs.pk)] == ["echo"]

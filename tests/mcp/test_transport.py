@@ -9,6 +9,7 @@ import pytest
 from django.test import override_settings
 
 from keys.conf import keys_settings
+from keys.services import application_delete
 from tests.factories import ApplicationFactory
 from tests.tokens import token_for
 
@@ -86,6 +87,56 @@ def test_token_for_another_audience_is_refused(mcp_url, subscribed):
 
     assert answer.status_code == 401
     assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
+
+
+def test_a_deleted_applications_token_opens_no_session(mcp_url, subscribed, live_server):
+    token = token_for(subscribed)
+    application_delete(application=subscribed)
+
+    answer = post(mcp_url, token, rpc("initialize", protocolVersion="2025-11-25", capabilities={}))
+
+    assert answer.status_code == 401
+    assert "Mcp-Session-Id" not in answer.headers
+    metadata_url = f"{live_server.url}/.well-known/oauth-protected-resource"
+    assert answer.headers["WWW-Authenticate"] == (
+        'Bearer error="invalid_token", '
+        'error_description="The token\'s application no longer exists.", '
+        f'resource_metadata="{metadata_url}"'
+    )
+
+
+@pytest.mark.parametrize("subscriptions", ["with subscriptions", "without any"])
+def test_a_warm_token_is_refused_once_its_application_is_deleted(
+    mcp_url, subscribed, bob, settings, subscriptions
+):
+    # The process re-reads the catalog version on every call, so no wait for LOOKUP_REFRESH.
+    settings.PORTCULLIS = {**settings.PORTCULLIS, "GATEWAY": {"LOOKUP_REFRESH": 0}}
+    application = (
+        subscribed if subscriptions == "with subscriptions" else ApplicationFactory(owner=bob)
+    )
+    token = token_for(application)
+    session = open_session(mcp_url, token)
+    assert post(mcp_url, token, rpc("tools/list"), **{"Mcp-Session-Id": session}).status_code == 200
+
+    application_delete(application=application)
+
+    listed = post(mcp_url, token, rpc("tools/list"), **{"Mcp-Session-Id": session})
+    assert listed.status_code == 401
+    assert 'error="invalid_token"' in listed.headers["WWW-Authenticate"]
+    assert modern(mcp_url, token, "tools/list").status_code == 401
+
+
+def test_a_message_over_the_body_limit_is_413_with_a_jsonrpc_error(mcp_url, token, settings):
+    settings.PORTCULLIS = {**settings.PORTCULLIS, "MCP": {"BODY_LIMIT": 1000}}
+    padding = "x" * 1000
+
+    answer = modern(mcp_url, token, "tools/call", name="echo", arguments={"body": padding})
+
+    assert answer.status_code == 413
+    assert answer.json()["id"] is None
+    assert answer.json()["error"]["code"] == -32600
+    assert "1000 bytes" in answer.json()["error"]["message"]
+    assert modern(mcp_url, token, "tools/list").status_code == 200
 
 
 def test_initialize_offers_our_newest_version_for_an_unknown_one(mcp_url, token):
