@@ -317,9 +317,9 @@ class CountingUpstream:
     """An asyncio upstream that counts the requests it holds at once and sees clients leave.
 
     Each request is held until `hold_until` requests are in flight together (or `hold_seconds`
-    after the first arrived), then answered; `peak` is the most it ever held at once. `/stream` answers with one
-    chunk every 0.1 s for `stream_seconds`; `closed_at` records (monotonic) when a client
-    dropped a stream before its end.
+    after the first arrived), then answered; `peak` is the most it ever held at once.
+    `/stream` answers with one chunk every 0.1 s for `stream_seconds`; `closed_at` records
+    (monotonic) when a client dropped a stream before its end.
     """
 
     def __init__(self, *, hold_until: int = 1, hold_seconds: float = 10.0) -> None:
