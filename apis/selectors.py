@@ -13,6 +13,7 @@ from lifecycle.selectors import history_of
 from lifecycle.states import State
 
 VISIBLE_STATES = (State.PUBLISHED, State.DEPRECATED)
+SLUG_MAX_LENGTH = Api._meta.get_field("slug").max_length
 
 
 def apis_visible_to(user: AbstractBaseUser | None) -> QuerySet[Api]:
@@ -47,8 +48,18 @@ def subscriptions_visible_to(user: AbstractBaseUser) -> QuerySet[Subscription]:
 
 
 async def gateway_api(slug: str) -> Api | None:
-    """The API at `slug` as the gateway sees it, with `deprecated_at`; cached until a save."""
+    """The API at `slug` as the gateway sees it, with `deprecated_at`; cached until a save.
+
+    A slug the catalog does not hold is answered from the cached set of slugs: asking for
+    unknown ones, however many, stores nothing anywhere.
+    """
+    if len(slug) > SLUG_MAX_LENGTH or slug not in await cached_lookup("api-slugs", _api_slugs):
+        return None
     return await cached_lookup(f"api:{slug}", lambda: _api_for_gateway(slug))
+
+
+def _api_slugs() -> frozenset[str]:
+    return frozenset(Api.objects.values_list("slug", flat=True))
 
 
 def _api_for_gateway(slug: str) -> Api | None:

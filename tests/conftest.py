@@ -1,7 +1,12 @@
-"""Fixtures shared by every test: users of each kind and API clients signed in as them."""
+"""Fixtures shared by every test: users of each kind and API clients signed in as them.
+
+hypothesis is imported up front: its pytest plugin imports it lazily in the terminal summary,
+where CPython 3.11.7's AST validation can fail with "recursion depth mismatch" (gh-106905).
+"""
 
 from __future__ import annotations
 
+import hypothesis  # noqa: F401 - imported here, not lazily at the end (see below)
 import pytest
 from django.core.cache import cache
 from django.test.utils import modify_settings

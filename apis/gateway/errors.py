@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemory
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.errors import PortcullisError
@@ -38,5 +39,10 @@ def unavailable(detail: str) -> GatewayError:
     return GatewayError(503, "Service unavailable", detail, headers={"Retry-After": "1"})
 
 
-# What the shared cache raises when Redis does not answer; the pipeline turns it into 503.
-SHARED_CACHE_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+# What the shared cache raises when Redis does not answer, or is full and refuses writes
+# (maxmemory with noeviction, as the README asks); the pipeline turns it into 503.
+SHARED_CACHE_ERRORS: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    RedisOutOfMemory,
+)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
+import redis
+from django.conf import settings
+
+from apis.gateway import lookups
 from apis.services import api_transition
 from tests.factories import ApiFactory
+from tests.gateway.conftest import needs_redis
 from tests.gateway.reading import body_of, json_of
 
 
@@ -58,3 +64,16 @@ def test_published_api_has_no_deprecation_headers(gw):
 
     assert "Deprecation" not in response
     assert "Sunset" not in response
+
+
+@needs_redis
+def test_asking_for_unknown_apis_stores_nothing_in_redis_or_in_memory(gw, api):
+    gw.get("/gw/orders/x")
+    shared = redis.Redis.from_url(settings.REDIS_URL)
+    keys, entries = shared.dbsize(), len(lookups._local.entries)
+
+    answers = [gw.get(f"/gw/{secrets.token_hex(n)}/").status_code for n in (4, 40, 1950)]
+
+    assert answers == [404, 404, 404]
+    assert shared.dbsize() == keys
+    assert len(lookups._local.entries) == entries
