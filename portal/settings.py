@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.secret_key import local_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -16,7 +18,6 @@ env = environ.Env()
 PRODUCTION = env.str("DJANGO_ENV", default="development") == "production"
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
-_DEVELOPMENT_SECRET = "portcullis-development-secret-key-not-for-production-use-0123456789"  # noqa: S105
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if PRODUCTION:
@@ -24,11 +25,14 @@ if not SECRET_KEY:
             "DJANGO_SECRET_KEY is not set. In production (DJANGO_ENV=production) set it to a "
             'long random value, e.g. python -c "import secrets; print(secrets.token_urlsafe(50))".'
         )
+    # A key written in this file would be everyone's key: anyone could sign staff tokens.
+    _key_file = Path(env.str("DJANGO_SECRET_KEY_FILE", default=str(BASE_DIR / ".secret_key")))
+    SECRET_KEY = local_secret_key(_key_file)
     warnings.warn(
-        "DJANGO_SECRET_KEY is not set: using the development key. Never do this in production.",
+        f"DJANGO_SECRET_KEY is not set: using the key generated for this checkout in {_key_file}. "
+        "Never do this in production.",
         stacklevel=1,
     )
-    SECRET_KEY = _DEVELOPMENT_SECRET
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
