@@ -12,13 +12,18 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
 from apis.models import Subscription
-from apis.selectors import apis_search, apis_visible_to, subscriptions_visible_to
+from apis.selectors import (
+    api_openapi_for_developers,
+    apis_search,
+    apis_visible_to,
+    subscriptions_visible_to,
+)
 from apis.services import subscription_create, subscription_revoke
 from core.errors import PortcullisError
 from keys import services as keys_services
@@ -104,7 +109,9 @@ def api_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def api_openapi(request: HttpRequest, slug: str) -> JsonResponse:
     """The API's OpenAPI document, for the documentation viewer on its page."""
     api = get_object_or_404(apis_visible_to(request.user), slug=slug, openapi__isnull=False)
-    return JsonResponse(api.openapi, json_dumps_params={"indent": 2})
+    gateway_url = request.build_absolute_uri(reverse("gateway", kwargs={"slug": api.slug}))
+    document = api_openapi_for_developers(api, gateway_url=gateway_url)
+    return JsonResponse(document, json_dumps_params={"indent": 2})
 
 
 # Accounts --------------------------------------------------------------------------------------
