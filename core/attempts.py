@@ -7,6 +7,7 @@ the limit through: the counters hold failures plus attempts still in flight.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import re
@@ -48,10 +49,9 @@ class Attempt:
     def release(self) -> None:
         """Give the places back: the secret was right, or never checked."""
         for key in self.keys:
-            try:
+            # A window that ended meanwhile took its count with it: nothing to give back.
+            with contextlib.suppress(ValueError):
                 cache.decr(key)
-            except ValueError:  # the window ended meanwhile, taking the count with it
-                pass
         self.keys = []
 
 
