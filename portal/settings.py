@@ -199,6 +199,8 @@ PORTCULLIS = {
     "PORTAL": {
         "SIGNUP_RATE": env.str("PORTCULLIS_SIGNUP_RATE", default="5/h"),
         "LOGIN_RATE": env.str("PORTCULLIS_LOGIN_RATE", default="10/m"),
+        "LOGIN_ACCOUNT_RATE": env.str("PORTCULLIS_LOGIN_ACCOUNT_RATE", default="10/15m"),
+        "LOGIN_DEVICE_RATE": env.str("PORTCULLIS_LOGIN_DEVICE_RATE", default="10/15m"),
         "METRICS_TOKEN": env.str("PORTCULLIS_METRICS_TOKEN", default=""),
     },
     "MCP": {
