@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -128,6 +129,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "usage-ingest-and-rollup": {"task": "apis.usage_ingest_and_rollup", "schedule": 60.0},
+    "refresh-tokens-forget-expired": {
+        "task": "portal.refresh_tokens_forget_expired",
+        "schedule": 3600.0,
+    },
 }
 
 # Auth ------------------------------------------------------------------------------------------
@@ -168,6 +173,10 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # portal.auth_tokens: each refresh token refreshes once; a password change ends them all.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "CHECK_REVOKE_TOKEN": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Portcullis management API",

@@ -4,7 +4,6 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
-from rest_framework_simplejwt.views import TokenRefreshView
 
 from apis.ai.api import PromptViewSet, ProviderViewSet
 from apis.api import ApiViewSet, SubscriptionViewSet
@@ -25,7 +24,7 @@ router.register("usage", UsageViewSet, basename="usage")
 
 api_v1 = [
     path("auth/token/", auth_tokens.token_obtain, name="token-obtain"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/refresh/", auth_tokens.TokenRotateView.as_view(), name="token-refresh"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     *router.urls,
