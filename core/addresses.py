@@ -31,3 +31,14 @@ def _trusted(address: str) -> bool:
     except ValueError:
         return False
     return any(ip in ipaddress.ip_network(net) for net in network_settings.TRUSTED_PROXIES)
+
+
+def is_direct_loopback(request: HttpRequest) -> bool:
+    """Whether the caller is on this host and no proxy forwarded the call."""
+    # A reverse proxy on this host also connects from loopback: a forwarded call is not local.
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False

@@ -9,7 +9,6 @@ forwarded; everyone else gets 403, since the figures name the catalog's APIs.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Iterator
 
 from django.db.models import Count, Sum
@@ -20,6 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from apis.models import Api, Subscription, UsageEvent, UsageRollup
 from apis.usage.stream import usage_stream
+from core.addresses import is_direct_loopback
 from core.problems import problem_response
 from keys.models import TokenKey
 from portal.conf import portal_settings
@@ -112,14 +112,4 @@ def _allowed(request: HttpRequest) -> bool:
         return hmac.compare_digest(token.strip().encode(), expected.encode())
     if request.user.is_authenticated and request.user.is_staff:
         return True
-    return _direct_loopback(request)
-
-
-def _direct_loopback(request: HttpRequest) -> bool:
-    # A reverse proxy on this host also connects from loopback: a forwarded call is not local.
-    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
-        return False
-    try:
-        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
-    except ValueError:
-        return False
+    return is_direct_loopback(request)
