@@ -56,4 +56,4 @@ urlpatterns = [
 handler400 = "core.problems.handler400"
 handler403 = "core.problems.handler403"
 handler404 = "core.problems.handler404"
-handler500 = "core.problems.handler500"
+handler500 = "core.outages.handler500"
