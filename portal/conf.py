@@ -17,5 +17,7 @@ portal_settings = AppSettings(
         "DEVICE_COOKIE_AGE": 90 * 24 * 3600,
         # Bearer token that opens /metrics to a scraper; empty: staff and loopback only.
         "METRICS_TOKEN": "",
+        # Wrong metrics tokens per client address before 429.
+        "METRICS_TOKEN_RATE": "10/m",
     },
 )
