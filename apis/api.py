@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 from apis import selectors, services
 from apis.models import Api, Plan, Subscription
 from core.permissions import IsStaff, IsStaffOrReadOnly
+from core.schema import STAFF_ONLY
 from core.serializers import JSONDocumentField, StrictFieldsMixin
 from keys.models import Application
 from lifecycle.selectors import history_of
@@ -28,7 +30,13 @@ class TagsField(serializers.ListField):
 
 
 class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    """An API as the management API shows it; its state changes only by transition."""
+    """An API as the management API shows it; its state changes only by transition.
+
+    Where the gateway forwards to, and with which credential, is for staff: a developer who
+    knew the backend could call it around the gateway's limits.
+    """
+
+    staff_only_fields = ("upstream_url", "upstream_header", "has_upstream_credential")
 
     tags = TagsField(required=False, max_length=20)
     openapi = JSONDocumentField(required=False, allow_null=True)
@@ -44,7 +52,9 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         help_text="Value of upstream_header sent upstream; write-only, sealed at rest. "
         "Empty removes it.",
     )
-    has_upstream_credential = serializers.SerializerMethodField()
+    has_upstream_credential = serializers.SerializerMethodField(
+        help_text=f"{STAFF_ONLY} Whether an upstream credential is stored."
+    )
 
     class Meta:
         model = Api
@@ -78,7 +88,25 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "timeout": {"min_value": 1, "max_value": 600},
             "connect_timeout": {"min_value": 1, "max_value": 60},
             "total_timeout": {"min_value": 1, "max_value": 86_400},
+            "upstream_url": {"help_text": f"{STAFF_ONLY} Where the gateway forwards calls."},
+            "upstream_header": {
+                "help_text": f"{STAFF_ONLY} Header the gateway adds with the upstream credential."
+            },
         }
+
+    def to_representation(self, instance: Api) -> dict:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and request.user.is_staff:
+            return data
+        for name in self.staff_only_fields:
+            data.pop(name, None)
+        if data.get("openapi") is not None:
+            gateway = reverse("gateway", kwargs={"slug": instance.slug})
+            data["openapi"] = selectors.api_openapi_for_developers(
+                instance, gateway_url=request.build_absolute_uri(gateway) if request else gateway
+            )
+        return data
 
     def get_has_upstream_credential(self, api: Api) -> bool:
         return bool(api.upstream_secret)
@@ -179,7 +207,7 @@ class ApiViewSet(
         form = TransitionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         services.api_transition(api=api, actor=request.user, **form.validated_data)
-        return Response(ApiSerializer(api).data)
+        return Response(self.get_serializer(api).data)
 
     @extend_schema(responses=HistorySerializer(many=True))
     @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated, IsStaff])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -37,6 +38,25 @@ def apis_search(
     if state:
         apis = apis.filter(state=state)
     return apis.distinct()
+
+
+def api_openapi_for_developers(api: Api, *, gateway_url: str) -> dict | None:
+    """The API's OpenAPI document as developers get it: its servers are the gateway.
+
+    Servers named in the document, at any level, are the backend's addresses, which are for
+    staff; developers reach the API through the gateway only.
+    """
+    if not isinstance(api.openapi, dict):
+        return api.openapi
+    document = copy.deepcopy(api.openapi)
+    document["servers"] = [{"url": gateway_url}]
+    for item in (document.get("paths") or {}).values():
+        if isinstance(item, dict):
+            item.pop("servers", None)
+            for operation in item.values():
+                if isinstance(operation, dict):
+                    operation.pop("servers", None)
+    return document
 
 
 def subscriptions_visible_to(user: AbstractBaseUser) -> QuerySet[Subscription]:

@@ -1,8 +1,10 @@
 """Client authentication at the OAuth endpoints (RFC 6749 §2.3.1), with failures rate-limited.
 
-Failed attempts are counted per client_id and per address with django-ratelimit in the shared
-cache; once either is over the limit, even correct credentials wait until the window ends, so
-guessing cannot continue from many processes at once.
+Failed attempts are counted in the shared cache per client address and per client_id from that
+address; once either is over the limit, even correct credentials from that address wait until
+the window ends. The guesser is throttled, not the client: the owner, calling from its own
+address, is never refused for someone else's failures. No limit per client_id alone is needed
+for that: a secret carries 256 random bits, beyond guessing from any number of addresses.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import binascii
 from urllib.parse import unquote_plus
 
 from django.http import HttpRequest
-from django_ratelimit import ALL
-from django_ratelimit.core import get_usage
 
+from core.addresses import client_address
+from core.attempts import Limit, attempt_start
 from core.errors import PortcullisError
 from keys.conf import keys_settings
 from keys.errors import InvalidClient, OAuthError
@@ -57,33 +59,22 @@ def _basic(encoded: str) -> tuple[str, str]:
 def authenticate_client(request: HttpRequest, form: dict[str, str]) -> Application:
     """The authenticated application; InvalidClient or TooManyAttempts otherwise."""
     client_id, secret = presented_credentials(request, form)
-    _refuse_when_limited(request, client_id)
+    attempt = attempt_start(_limits(client_address(request), client_id))
+    if attempt.wait:
+        raise TooManyAttempts(
+            f"Too many failed client authentications; retry in {attempt.wait} s.",
+            headers={"Retry-After": str(attempt.wait)},
+        )
     application = application_authenticate(client_id=client_id, client_secret=secret)
     if application is None:
-        _count_failure(request, client_id)
         raise InvalidClient()
+    attempt.release()
     return application
 
 
-def _usages(request: HttpRequest, client_id: str, *, increment: bool) -> list[dict]:
+def _limits(address: str, client_id: str) -> list[Limit]:
     rate = keys_settings.CLIENT_AUTH_FAILURE_RATE
-    keys = {"keys.client-auth.ip": "ip", "keys.client-auth.client": lambda g, r: client_id}
-    usages = [
-        get_usage(request, group=group, key=key, rate=rate, method=ALL, increment=increment)
-        for group, key in keys.items()
+    return [
+        Limit.of(f"client-auth:address:{address}", rate),
+        Limit.of(f"client-auth:client:{client_id}:{address}", rate),
     ]
-    return [usage for usage in usages if usage]
-
-
-def _refuse_when_limited(request: HttpRequest, client_id: str) -> None:
-    limited = [u for u in _usages(request, client_id, increment=False) if u["count"] >= u["limit"]]
-    if limited:
-        wait = max(int(u["time_left"]) for u in limited) or 1
-        raise TooManyAttempts(
-            f"Too many failed client authentications; retry in {wait} s.",
-            headers={"Retry-After": str(wait)},
-        )
-
-
-def _count_failure(request: HttpRequest, client_id: str) -> None:
-    _usages(request, client_id, increment=True)

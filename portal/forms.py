@@ -1,15 +1,18 @@
-"""Forms of the developer portal: signup, applications, subscriptions."""
+"""Forms of the developer portal: signup, password change, applications, subscriptions."""
 
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 
 from apis.models import Api, Plan
 from keys.models import Application
 from lifecycle.states import State
+from portal.password_guard import password_check_failed
 
 
 class SignupForm(UserCreationForm):
@@ -20,6 +23,23 @@ class SignupForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "email")
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Django's password change; a wrong old password counts as a failed sign-in."""
+
+    def clean_old_password(self) -> str:
+        try:
+            return super().clean_old_password()
+        except ValidationError:
+            password_check_failed()
+            raise
+
+
+class AdminPasswordChangeForm(PasswordChangeForm):
+    """The same, as Django admin's password-change page shows it."""
+
+    required_css_class = "required"
 
 
 class ApplicationForm(forms.Form):

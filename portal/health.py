@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from kombu import Connection
 
+from core.addresses import is_direct_loopback
 from core.problems import problem_response
 
 # A probe must answer before the orchestrator's own timeout, even when a dependency hangs.
@@ -54,11 +55,28 @@ def _run(check: Callable[[], None]) -> str:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """200 when the database, cache and broker answer, else 503 naming what failed."""
+    """200 when the database, cache and broker answer, else 503.
+
+    What failed, and how (errors name internal hosts and ports), is told to staff and to
+    callers on this host only; anyone else, such as a load balancer, gets the bare status.
+    """
     results = {name: _run(check) for name, check in checks().items()}
     failed = sorted(name for name, result in results.items() if result != "ok")
+    detailed = _may_see_details(request)
     if failed:
+        if not detailed:
+            return problem_response(503, "Not ready.", "Not ready")
         return problem_response(
             503, f"Not ready: {', '.join(failed)} failed.", "Not ready", checks=results
         )
-    return JsonResponse({"status": "ready", "checks": results})
+    return JsonResponse({"status": "ready", **({"checks": results} if detailed else {})})
+
+
+def _may_see_details(request: HttpRequest) -> bool:
+    if is_direct_loopback(request):
+        return True
+    # The session only: a probe must answer even when the database behind it does not.
+    try:
+        return bool(request.user.is_authenticated and request.user.is_staff)
+    except DatabaseError:
+        return False

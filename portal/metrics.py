@@ -9,7 +9,6 @@ forwarded; everyone else gets 403, since the figures name the catalog's APIs.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Iterator
 
 from django.db.models import Count, Sum
@@ -20,6 +19,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from apis.models import Api, Subscription, UsageEvent, UsageRollup
 from apis.usage.stream import usage_stream
+from core.addresses import client_address, is_direct_loopback
+from core.attempts import Attempt, Limit, attempt_start
 from core.problems import problem_response
 from keys.models import TokenKey
 from portal.conf import portal_settings
@@ -35,9 +36,16 @@ TOTALS = {
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
-    """The exposition, or 403 problem+json for callers that may not read it."""
+    """The exposition, or 403 problem+json for callers that may not read it (429 after too
+    many wrong metrics tokens from one address)."""
+    attempt = _token_attempt(request)
+    if attempt is not None and attempt.wait:
+        detail = f"Too many wrong metrics tokens; retry in {attempt.wait} s."
+        return problem_response(429, detail, headers={"Retry-After": str(attempt.wait)})
     if not _allowed(request):
         return problem_response(403, "Metrics are open to the metrics token and to staff.")
+    if attempt is not None:
+        attempt.release()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PortcullisCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
@@ -105,21 +113,26 @@ def _backlog() -> Iterator[Metric]:
         )
 
 
-def _allowed(request: HttpRequest) -> bool:
-    expected = portal_settings.METRICS_TOKEN
+def _presented_token(request: HttpRequest) -> str | None:
+    """The bearer token to check against METRICS_TOKEN, when one is set and presented."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if expected and scheme.lower() == "bearer":
-        return hmac.compare_digest(token.strip().encode(), expected.encode())
+    if portal_settings.METRICS_TOKEN and scheme.lower() == "bearer":
+        return token.strip()
+    return None
+
+
+def _token_attempt(request: HttpRequest) -> Attempt | None:
+    # A token is a secret like a password: guesses are counted per address.
+    if _presented_token(request) is None:
+        return None
+    limit = Limit.of(f"metrics-token:{client_address(request)}", portal_settings.METRICS_TOKEN_RATE)
+    return attempt_start([limit])
+
+
+def _allowed(request: HttpRequest) -> bool:
+    token = _presented_token(request)
+    if token is not None:
+        return hmac.compare_digest(token.encode(), portal_settings.METRICS_TOKEN.encode())
     if request.user.is_authenticated and request.user.is_staff:
         return True
-    return _direct_loopback(request)
-
-
-def _direct_loopback(request: HttpRequest) -> bool:
-    # A reverse proxy on this host also connects from loopback: a forwarded call is not local.
-    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
-        return False
-    try:
-        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
-    except ValueError:
-        return False
+    return is_direct_loopback(request)

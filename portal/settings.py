@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.secret_key import local_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -16,7 +18,6 @@ env = environ.Env()
 PRODUCTION = env.str("DJANGO_ENV", default="development") == "production"
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
-_DEVELOPMENT_SECRET = "portcullis-development-secret-key-not-for-production-use-0123456789"  # noqa: S105
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if PRODUCTION:
@@ -24,11 +25,14 @@ if not SECRET_KEY:
             "DJANGO_SECRET_KEY is not set. In production (DJANGO_ENV=production) set it to a "
             'long random value, e.g. python -c "import secrets; print(secrets.token_urlsafe(50))".'
         )
+    # A key written in this file would be everyone's key: anyone could sign staff tokens.
+    _key_file = Path(env.str("DJANGO_SECRET_KEY_FILE", default=str(BASE_DIR / ".secret_key")))
+    SECRET_KEY = local_secret_key(_key_file)
     warnings.warn(
-        "DJANGO_SECRET_KEY is not set: using the development key. Never do this in production.",
+        f"DJANGO_SECRET_KEY is not set: using the key generated for this checkout in {_key_file}. "
+        "Never do this in production.",
         stacklevel=1,
     )
-    SECRET_KEY = _DEVELOPMENT_SECRET
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -42,6 +46,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -65,6 +70,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.problems.UnstorableInputMiddleware",
+    "core.outages.OutageMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -97,6 +103,10 @@ else:
     # connection per thread would leak, so connections come from one pool per process.
     _db["CONN_MAX_AGE"] = 0
     _db["CONN_HEALTH_CHECKS"] = True
+    # A database host that went away must cost a request seconds, not the TCP timeout (503).
+    _db.setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+    )
     _db.setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env.int("DATABASE_POOL_SIZE", default=20),
@@ -131,6 +141,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "usage-ingest-and-rollup": {"task": "apis.usage_ingest_and_rollup", "schedule": 60.0},
+    "refresh-tokens-forget-expired": {
+        "task": "portal.refresh_tokens_forget_expired",
+        "schedule": 3600.0,
+    },
 }
 
 # Auth ------------------------------------------------------------------------------------------
@@ -160,7 +174,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.LimitOffsetPages",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.problems.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -171,6 +185,10 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # portal.auth_tokens: each refresh token refreshes once; a password change ends them all.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "CHECK_REVOKE_TOKEN": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Portcullis management API",
@@ -181,6 +199,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["core.schema.management_endpoints_only"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.staff_only_fields_optional",
+    ],
     "ENUM_NAME_OVERRIDES": {"LifecycleStateEnum": "lifecycle.states.State"},
 }
 
@@ -198,6 +220,8 @@ PORTCULLIS = {
     "PORTAL": {
         "SIGNUP_RATE": env.str("PORTCULLIS_SIGNUP_RATE", default="5/h"),
         "LOGIN_RATE": env.str("PORTCULLIS_LOGIN_RATE", default="10/m"),
+        "LOGIN_ACCOUNT_RATE": env.str("PORTCULLIS_LOGIN_ACCOUNT_RATE", default="10/15m"),
+        "LOGIN_DEVICE_RATE": env.str("PORTCULLIS_LOGIN_DEVICE_RATE", default="10/15m"),
         "METRICS_TOKEN": env.str("PORTCULLIS_METRICS_TOKEN", default=""),
     },
     "MCP": {

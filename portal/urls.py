@@ -4,7 +4,6 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from apis.ai.api import PromptViewSet, ProviderViewSet
 from apis.api import ApiViewSet, SubscriptionViewSet
@@ -12,7 +11,7 @@ from apis.gateway.view import GatewayView
 from apis.mcp.views import McpView, protected_resource_metadata
 from apis.usage.api import UsageViewSet
 from keys.api import ApplicationViewSet
-from portal import health, metrics
+from portal import auth_tokens, health, metrics, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -24,14 +23,17 @@ router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("usage", UsageViewSet, basename="usage")
 
 api_v1 = [
-    path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/", auth_tokens.token_obtain, name="token-obtain"),
+    path("auth/token/refresh/", auth_tokens.TokenRotateView.as_view(), name="token-refresh"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     *router.urls,
 ]
 
 urlpatterns = [
+    # Before the admin's own: its login and password change check passwords through the guard.
+    path("admin/login/", views.admin_login),
+    path("admin/password_change/", views.admin_password_change),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     re_path(r"^gw/(?P<slug>[-\w]+)(?:/(?P<path>.*))?$", GatewayView.as_view(), name="gateway"),
@@ -54,4 +56,4 @@ urlpatterns = [
 handler400 = "core.problems.handler400"
 handler403 = "core.problems.handler403"
 handler404 = "core.problems.handler404"
-handler500 = "core.problems.handler500"
+handler500 = "core.outages.handler500"

@@ -5,20 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
 from apis.models import Subscription
-from apis.selectors import apis_search, apis_visible_to, subscriptions_visible_to
+from apis.selectors import (
+    api_openapi_for_developers,
+    apis_search,
+    apis_visible_to,
+    subscriptions_visible_to,
+)
 from apis.services import subscription_create, subscription_revoke
 from core.errors import PortcullisError
 from keys import services as keys_services
@@ -26,8 +31,15 @@ from keys.models import Application
 from keys.services import application_create, application_rotate_secret
 from lifecycle.states import State
 from portal.conf import portal_settings
-from portal.forms import ApplicationForm, SignupForm, SubscribeForm
+from portal.forms import (
+    AdminPasswordChangeForm,
+    ApplicationForm,
+    PasswordChangeForm,
+    SignupForm,
+    SubscribeForm,
+)
 from portal.openapi_outline import operations
+from portal.password_guard import password_guarded, posted_username, signed_in_username
 from portal.samples import prompt_example, prompt_example_json
 from portal.usage_summary import WINDOWS, usage_window
 
@@ -104,7 +116,9 @@ def api_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def api_openapi(request: HttpRequest, slug: str) -> JsonResponse:
     """The API's OpenAPI document, for the documentation viewer on its page."""
     api = get_object_or_404(apis_visible_to(request.user), slug=slug, openapi__isnull=False)
-    return JsonResponse(api.openapi, json_dumps_params={"indent": 2})
+    gateway_url = request.build_absolute_uri(reverse("gateway", kwargs={"slug": api.slug}))
+    document = api_openapi_for_developers(api, gateway_url=gateway_url)
+    return JsonResponse(document, json_dumps_params={"indent": 2})
 
 
 # Accounts --------------------------------------------------------------------------------------
@@ -123,16 +137,36 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
-login_view = rate_limited("LOGIN_RATE")(
+login_view = password_guarded(posted_username)(
     auth_views.LoginView.as_view(redirect_authenticated_user=True)
 )
 logout_view = auth_views.LogoutView.as_view()
-password_change = auth_views.PasswordChangeView.as_view(
-    template_name="portal/password_change.html",
-    success_url=reverse_lazy("portal:password-change-done"),
+password_change = password_guarded(signed_in_username)(
+    auth_views.PasswordChangeView.as_view(
+        form_class=PasswordChangeForm,
+        template_name="portal/password_change.html",
+        success_url=reverse_lazy("portal:password-change-done"),
+    )
 )
 password_change_done = auth_views.PasswordChangeDoneView.as_view(
     template_name="portal/password_change_done.html"
+)
+
+
+def _admin_password_change(request: HttpRequest) -> HttpResponse:
+    """Django admin's password-change page, checking the old password through the guard."""
+    request.current_app = admin.site.name
+    view = auth_views.PasswordChangeView.as_view(
+        form_class=AdminPasswordChangeForm,
+        success_url=reverse("admin:password_change_done"),
+        extra_context=admin.site.each_context(request),
+    )
+    return view(request)
+
+
+admin_login = password_guarded(posted_username)(admin.site.login)
+admin_password_change = admin.site.admin_view(
+    password_guarded(signed_in_username)(_admin_password_change)
 )
 
 

@@ -6,10 +6,11 @@ import json
 import re
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from referencing.exceptions import Unresolvable
 
 from apis.gateway.errors import GatewayError
+from core.json_schemas import schema_problem, schema_validator
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -35,8 +36,10 @@ def _text(value: Any) -> str:
 
 
 def check_schema(schema: dict[str, Any]) -> None:
-    """Raise jsonschema's SchemaError when a schema is not valid JSON Schema."""
-    Draft202012Validator.check_schema(schema)
+    """Raise SchemaError when a schema may not be used (see core.json_schemas.schema_problem)."""
+    problem = schema_problem(schema)
+    if problem:
+        raise SchemaError(problem)
 
 
 def validate_variables(schema: dict[str, Any], variables: Any) -> None:
@@ -54,11 +57,11 @@ def validate_variables(schema: dict[str, Any], variables: Any) -> None:
 def first_error(schema: dict[str, Any], instance: Any) -> tuple[str, str] | None:
     """(field path, message) of the first validation error, or None when the instance is valid."""
     try:
-        errors = sorted(
-            Draft202012Validator(schema).iter_errors(instance), key=lambda e: list(e.path)
-        )
+        errors = sorted(schema_validator(schema).iter_errors(instance), key=lambda e: list(e.path))
     except SchemaError as exc:
         return "(schema)", exc.message
+    except Unresolvable:  # a schema stored before references were checked at save
+        return "(schema)", "The schema refers outside itself; such references are not retrieved."
     if not errors:
         return None
     error = errors[0]

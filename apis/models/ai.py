@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from core.json_schemas import schema_problem
 from keys.kek import seal, unseal
 
 API_KEY_PURPOSE = "provider-api-key"
@@ -107,6 +109,17 @@ class PromptEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.api.slug} v{self.version}"
+
+    def clean(self) -> None:
+        """Refuse schemas that would fetch a URL or match a pattern without a time bound."""
+        schemas = {"variables": self.variables, "output_schema": self.output_schema}
+        errors = {
+            name: f"Not a usable JSON Schema: {problem}"
+            for name, schema in schemas.items()
+            if schema is not None and (problem := schema_problem(schema))
+        }
+        if errors:
+            raise ValidationError(errors)
 
 
 class PromptVersion(models.Model):

@@ -18,7 +18,10 @@ class UsageQuerySerializer(StrictFieldsMixin, serializers.Serializer):
     """The query parameters; unknown ones are refused by name."""
 
     api = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Api.objects.all(), required=False
+        slug_field="slug",
+        queryset=Api.objects.none(),
+        required=False,
+        error_messages={"does_not_exist": "No API with this slug."},
     )
     application = serializers.PrimaryKeyRelatedField(
         queryset=Application.objects.none(), required=False
@@ -32,6 +35,7 @@ class UsageQuerySerializer(StrictFieldsMixin, serializers.Serializer):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["api"].queryset = selectors.usage_apis(user=user)
         self.fields["application"].queryset = selectors.usage_applications(user=user)
 
     def validate_since(self, value: str) -> datetime:

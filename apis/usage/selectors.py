@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apis.models import Api, UsageRollup
+from apis.selectors import VISIBLE_STATES
 from keys.models import Application
 
 
@@ -36,3 +37,15 @@ def usage_applications(*, user: AbstractBaseUser) -> QuerySet[Application]:
     """The applications whose usage `user` may read."""
     applications = Application.objects.all()
     return applications if user.is_staff else applications.filter(owner=user)
+
+
+def usage_apis(*, user: AbstractBaseUser) -> QuerySet[Api]:
+    """The APIs `user` may name in a usage query: staff any; others the catalog and their own.
+
+    A developer naming an API in design gets the same answer as for a slug that does not
+    exist, so the query cannot tell hidden APIs apart from missing ones.
+    """
+    if user.is_staff:
+        return Api.objects.all()
+    used = UsageRollup.objects.filter(application__owner=user).values("api")
+    return Api.objects.filter(Q(state__in=VISIBLE_STATES) | Q(pk__in=used))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from apis.models import Api, PromptVersion, Provider
+import pytest
+from django.test import Client
+
+from apis.models import Api, PromptEndpoint, PromptVersion, Provider
 from apis.services import api_transition
 from tests.factories import ApiFactory, PlanFactory
+from tests.servers import Upstream
 
 PROVIDER = {
     "name": "openai-main",
@@ -125,6 +129,57 @@ def test_bad_prompt_answers_400_naming_the_field(staff_client, prompt_kind_api, 
 
     assert response.status_code == 400
     assert field in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("schema", "says"),
+    [
+        ({"$ref": "REMOTE/schema.json"}, "only references inside the schema"),
+        ({"properties": {"text": {"$ref": "#/$defs/missing"}}}, "does not resolve"),
+        ({"properties": {"text": {"pattern": "^(a)\\1$"}}}, "cannot be used"),
+    ],
+    ids=["remote-ref", "dangling-ref", "backreference"],
+)
+def test_a_schema_that_would_fetch_a_url_or_backtrack_is_refused_at_save(
+    staff_client, prompt_kind_api, schema, says
+):
+    with Upstream() as remote:
+        variables = json.loads(json.dumps(schema).replace("REMOTE", remote.url))
+        response = staff_client.post(
+            "/api/v1/prompts/", {**PROMPT, "variables": variables}, format="json"
+        )
+        patched_output = staff_client.post(
+            "/api/v1/prompts/",
+            {**PROMPT, "output": "json", "output_schema": variables},
+            format="json",
+        )
+
+    assert response.status_code == 400
+    assert says in response.json()["errors"]["variables"][0]
+    assert patched_output.status_code == 400
+    assert "output_schema" in patched_output.json()["errors"]
+    assert sum(remote.hits.values()) == 0
+
+
+def test_admin_refuses_a_prompt_whose_schema_refers_outside_itself(staff, prompt_kind_api):
+    admin = Client()
+    admin.force_login(staff)
+    form = {
+        "api": prompt_kind_api.pk,
+        "model": "demo/echo-1",
+        "template": "{{text}}",
+        "variables": json.dumps({"$ref": "http://127.0.0.1:9/schema.json"}),
+        "output": "text",
+        "output_schema": "null",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+    }
+
+    response = admin.post("/admin/apis/promptendpoint/add/", form)
+
+    assert response.status_code == 200
+    assert "only references inside the schema" in response.content.decode()
+    assert not PromptEndpoint.objects.exists()
 
 
 def test_developers_cannot_change_prompts(alice_client, prompt_kind_api):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -11,11 +12,12 @@ import pytest
 from apis.ai.prompts import render
 from apis.ai.services import prompt_save, provider_save
 from apis.ai.targets import prompt_of, targets_for
-from apis.models import Api
+from apis.models import Api, PromptEndpoint
 from apis.services import api_transition
 from tests.ai.fakes import COMPLETION_TOKENS, PROMPT_TOKENS, WORDS, FakeProvider
 from tests.asgi import AsgiClient
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
+from tests.servers import Upstream
 from tests.tokens import token_for
 
 SENTIMENT_SCHEMA = {
@@ -227,3 +229,29 @@ def test_a_changed_provider_is_used_from_the_next_call(provider, fake):
         provider_save(provider=provider, name="fake", kind="openai", base_url=moved.base_url)
 
         assert targets_for(["fake/ok-model"])[0].provider.base_url == moved.base_url
+
+
+def test_a_stored_schema_referring_to_a_url_is_never_fetched_at_call_time(provider, alice):
+    api = prompt_api(provider)
+    with Upstream() as remote:
+        remote_schema = {"$ref": f"{remote.url}/schema.json"}
+        PromptEndpoint.objects.filter(api=api).update(variables=remote_schema)
+
+        status, body = call(api, alice, {"text": "I love it"})
+
+    assert status == 422
+    assert body["field"] == "(schema)"
+    assert sum(remote.hits.values()) == 0
+
+
+def test_a_backtracking_pattern_is_matched_in_linear_time(provider, alice):
+    api = prompt_api(provider)
+    nested = {"type": "object", "properties": {"text": {"type": "string", "pattern": "^(a+)+$"}}}
+    PromptEndpoint.objects.filter(api=api).update(variables=nested)
+
+    started = time.monotonic()
+    status, body = call(api, alice, {"text": "a" * 30 + "!"})
+
+    assert time.monotonic() - started < 2
+    assert status == 422
+    assert body["field"] == "text"

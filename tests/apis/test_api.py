@@ -128,6 +128,63 @@ def test_upstream_credential_without_a_header_names_the_field(staff_client):
     assert "upstream_header" in str(body)
 
 
+BACKEND_FIELDS = {"upstream_url", "upstream_header", "has_upstream_credential"}
+BACKEND_DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "Backend", "version": "1"},
+    "servers": [{"url": "http://10.0.0.7:8080/internal"}],
+    "paths": {
+        "/items": {
+            "servers": [{"url": "http://10.0.0.8/items-service"}],
+            "get": {"summary": "Items", "servers": [{"url": "http://10.0.0.9/"}]},
+        }
+    },
+}
+
+
+def test_developers_do_not_see_where_the_gateway_forwards(alice_client, staff_client):
+    ApiFactory(
+        slug="backed",
+        upstream_url="http://10.0.0.7:8080/internal",
+        upstream_header="X-Api-Key",
+        published=True,
+    )
+
+    detail = alice_client.get("/api/v1/apis/backed/").json()
+    listed = alice_client.get("/api/v1/apis/").json()["results"][0]
+    staff_sees = staff_client.get("/api/v1/apis/backed/").json()
+
+    assert not BACKEND_FIELDS & set(detail)
+    assert not BACKEND_FIELDS & set(listed)
+    assert "10.0.0.7" not in str(detail)
+    assert staff_sees["upstream_url"] == "http://10.0.0.7:8080/internal"
+    assert staff_sees["upstream_header"] == "X-Api-Key"
+    assert staff_sees["has_upstream_credential"] is False
+
+
+def test_developers_get_the_openapi_document_with_the_gateway_as_its_server(
+    alice_client, staff_client
+):
+    ApiFactory(slug="documented", openapi=BACKEND_DOCUMENT, published=True)
+
+    document = alice_client.get("/api/v1/apis/documented/").json()["openapi"]
+    staff_document = staff_client.get("/api/v1/apis/documented/").json()["openapi"]
+
+    assert document["servers"] == [{"url": "http://testserver/gw/documented"}]
+    assert "10.0.0." not in str(document)
+    assert document["paths"]["/items"]["get"]["summary"] == "Items"
+    assert staff_document == BACKEND_DOCUMENT
+
+
+def test_schema_says_which_fields_only_staff_receive(staff_client):
+    component = staff_client.get("/api/v1/schema/?format=json").json()["components"]["schemas"]
+    api = component["Api"]
+
+    for name in BACKEND_FIELDS:
+        assert api["properties"][name]["description"].startswith("Staff only."), name
+        assert name not in api["required"], name
+
+
 def test_developers_cannot_create_apis(alice_client):
     assert_problem(alice_client.post("/api/v1/apis/", NEW_API, format="json"), 403)
 

@@ -21,15 +21,16 @@ def basic(client_id: str, secret: str = DEFAULT_SECRET) -> str:
 class OAuthClient:
     """Posts forms to the OAuth endpoints as a client application would."""
 
-    def __init__(self) -> None:
-        self.http = Client(REMOTE_ADDR="203.0.113.7")
+    def __init__(self, address: str = "203.0.113.7") -> None:
+        self.http = Client(REMOTE_ADDR=address)
 
     def post(self, path: str, form: dict | list, **headers):
         return self.http.post(path, urlencode(form), content_type=FORM, headers=headers)
 
-    def token(self, application, secret: str = DEFAULT_SECRET, **form):
+    def token(self, application, secret: str = DEFAULT_SECRET, *, headers=None, **form):
         fields = {"grant_type": "client_credentials", **form}
-        return self.post("/oauth/token", fields, Authorization=basic(application.client_id, secret))
+        auth = basic(application.client_id, secret)
+        return self.post("/oauth/token", fields, Authorization=auth, **(headers or {}))
 
 
 @pytest.fixture

@@ -93,3 +93,14 @@ def test_bad_application_input_names_the_field(alice_client, payload, field):
 def test_anonymous_callers_cannot_create_applications(anon_client):
     assert_problem(anon_client.post("/api/v1/apps/", {"name": "x"}, format="json"), 401)
     assert not Application.objects.exists()
+
+
+def test_a_page_holds_at_most_a_thousand_rows_whatever_limit_is_asked(alice_client, alice):
+    rows = [Application(owner=alice, name=f"bulk-{n}", secret_hash="x") for n in range(1001)]
+    Application.objects.bulk_create(rows)
+
+    page = alice_client.get("/api/v1/apps/", {"limit": 10**20}).json()
+
+    assert page["count"] == 1001
+    assert len(page["results"]) == 1000
+    assert page["next"]

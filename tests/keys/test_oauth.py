@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from django.test import override_settings
 
 from keys.tokens import verify_access_token
 from tests.factories import DEFAULT_SECRET, ApplicationFactory, SubscriptionFactory
-from tests.keys.conftest import basic
+from tests.keys.conftest import OAuthClient, basic
 
 pytestmark = pytest.mark.django_db
 
@@ -156,7 +158,7 @@ def test_rotated_secret_stops_the_old_one_at_once(oauth, application, alice_clie
 
 
 @override_settings(PORTCULLIS={"KEYS": {"CLIENT_AUTH_FAILURE_RATE": "3/m"}})
-def test_repeated_failures_are_rate_limited_per_client_even_with_the_right_secret(
+def test_repeated_failures_are_rate_limited_from_that_address_even_with_the_right_secret(
     oauth, application
 ):
     for _ in range(3):
@@ -166,6 +168,32 @@ def test_repeated_failures_are_rate_limited_per_client_even_with_the_right_secre
 
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
+
+
+@override_settings(PORTCULLIS={"KEYS": {"CLIENT_AUTH_FAILURE_RATE": "10/m"}})
+def test_a_guesser_who_knows_the_client_id_cannot_lock_its_owner_out(oauth, application):
+    for _ in range(10):
+        assert oauth.token(application, secret="pcs_guess").status_code == 401
+
+    response = OAuthClient("198.51.100.20").token(application)
+
+    assert oauth.token(application).status_code == 429
+    assert response.status_code == 200
+
+
+@override_settings(
+    PORTCULLIS={
+        "KEYS": {"CLIENT_AUTH_FAILURE_RATE": "3/m"},
+        "GATEWAY": {"TRUSTED_PROXIES": ["203.0.113.0/24"]},
+    }
+)
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_count(oauth, application):
+    guesser = {"X-Forwarded-For": "192.0.2.66"}
+    for _ in range(3):
+        assert oauth.token(application, secret="pcs_guess", headers=guesser).status_code == 401
+
+    assert oauth.token(application, headers=guesser).status_code == 429
+    assert oauth.token(application, headers={"X-Forwarded-For": "192.0.2.10"}).status_code == 200
 
 
 @override_settings(PORTCULLIS={"KEYS": {"CLIENT_AUTH_FAILURE_RATE": "3/m"}})
@@ -254,3 +282,21 @@ def test_introspection_without_token_answers_invalid_request(oauth, application)
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+def test_a_cache_that_does_not_answer_makes_the_token_endpoint_answer_503(oauth, application):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    down = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed}/0",
+        }
+    }
+    with override_settings(CACHES=down):
+        response = oauth.token(application)
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert response["Retry-After"]

@@ -7,6 +7,7 @@ import socket
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +70,47 @@ def test_readyz_answers_503_naming_the_broker_when_it_is_down(anon_client, close
     assert body["status"] == 503
     assert body["detail"] == "Not ready: broker failed."
     assert body["checks"]["cache"] == "ok"
+
+
+@pytest.fixture
+def cache_down(closed_port):
+    down = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port}/0",
+        }
+    }
+    with override_settings(CACHES=down):
+        yield
+
+
+def test_readyz_gives_others_a_bare_status_without_internal_addresses(cache_down, closed_port):
+    remote = APIClient(REMOTE_ADDR="203.0.113.5")
+    proxied = APIClient(HTTP_X_FORWARDED_FOR="203.0.113.5")
+
+    for response in (remote.get("/readyz"), proxied.get("/readyz")):
+        assert response.status_code == 503
+        assert response.json() == {
+            "type": "about:blank",
+            "title": "Not ready",
+            "status": 503,
+            "detail": "Not ready.",
+        }
+        assert str(closed_port) not in response.content.decode()
+
+
+def test_readyz_tells_staff_what_failed_from_anywhere(cache_down, staff):
+    client = APIClient(REMOTE_ADDR="203.0.113.5")
+    client.force_login(staff)
+
+    body = client.get("/readyz").json()
+
+    assert body["detail"] == "Not ready: cache failed."
+    assert "Connection" in body["checks"]["cache"]
+
+
+def test_readyz_when_ready_names_no_checks_to_others():
+    response = APIClient(REMOTE_ADDR="203.0.113.5").get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready"}

@@ -134,3 +134,25 @@ def test_database_and_redis_urls_select_postgresql_and_redis_everywhere():
 )
 def test_contract_variables_are_read(name, value, key, expected):
     assert choices(**{name: value})[key] == expected
+
+
+SHOW_SECRET_KEY = "from django.conf import settings; print(settings.SECRET_KEY)"
+
+
+def test_nothing_set_generates_a_random_secret_key_per_install_and_keeps_it(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    created = run(["-c", SHOW_SECRET_KEY], DJANGO_SECRET_KEY_FILE=str(first)).stdout
+    again = run(["-c", SHOW_SECRET_KEY], DJANGO_SECRET_KEY_FILE=str(first)).stdout
+    other = run(["-c", SHOW_SECRET_KEY], DJANGO_SECRET_KEY_FILE=str(second)).stdout
+
+    assert created == again == first.read_text()
+    assert other != created
+    assert len(created.strip()) >= 50
+    assert first.stat().st_mode & 0o077 == 0
+
+
+def test_the_generated_key_file_is_kept_out_of_git():
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", ".secret_key"], cwd=BASE_DIR, check=False
+    )
+    assert ignored.returncode == 0

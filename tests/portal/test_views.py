@@ -108,7 +108,22 @@ def test_api_openapi_document_is_served_for_the_viewer(client):
     ApiFactory(slug="documented", openapi=document, published=True)
     response = client.get("/apis/documented/openapi.json")
     assert response.status_code == 200
-    assert response.json() == document
+    assert response.json() == {**document, "servers": [{"url": "http://testserver/gw/documented"}]}
+
+
+def test_api_openapi_document_names_the_gateway_not_the_backend(client):
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "T", "version": "1"},
+        "servers": [{"url": "http://10.0.0.7:8080/internal"}],
+        "paths": {"/a": {"get": {"servers": [{"url": "http://10.0.0.9/"}]}}},
+    }
+    ApiFactory(slug="documented", openapi=document, published=True)
+
+    served = client.get("/apis/documented/openapi.json").json()
+
+    assert served["servers"] == [{"url": "http://testserver/gw/documented"}]
+    assert "10.0.0." not in str(served)
 
 
 def test_api_page_of_an_api_in_design_is_not_found(client):

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from apis.services import api_transition
 from apis.usage.services import usage_events_store, usage_rollup
 from tests.factories import ApiFactory
 from tests.usage.conftest import NOON, record
@@ -55,7 +56,25 @@ def test_rows_carry_the_contract_fields(usage, alice_client):
 
 def test_since_and_api_narrow_the_rows(usage, alice_client):
     assert len(rows(alice_client, since="2026-03-03")) == 1
-    assert rows(alice_client, api=ApiFactory(slug="other").slug) == []
+    assert rows(alice_client, api=ApiFactory(slug="other", published=True).slug) == []
+
+
+def test_a_hidden_api_and_a_missing_one_get_the_same_answer(alice_client, staff_client):
+    ApiFactory(slug="secret-project")
+
+    hidden = alice_client.get(URL, {"api": "secret-project"})
+    missing = alice_client.get(URL, {"api": "no-such-api"})
+
+    assert hidden.status_code == missing.status_code == 400
+    assert hidden.json()["errors"]["api"] == missing.json()["errors"]["api"]
+    assert staff_client.get(URL, {"api": "secret-project"}).status_code == 200
+
+
+def test_a_developer_still_reads_usage_of_a_retired_api_they_used(usage, alice_client, api):
+    api_transition(api=api, to="deprecated", actor=None)
+    api_transition(api=api, to="retired", actor=None)
+
+    assert len(rows(alice_client, api=api.slug)) == 2
 
 
 def test_bob_naming_alices_application_is_refused(usage, bob_client, alice_app):

@@ -79,6 +79,22 @@ def test_the_metrics_token_opens_them_from_anywhere_and_a_wrong_one_does_not(api
     assert_problem(wrong, 403)
 
 
+def test_guessing_the_metrics_token_is_throttled_per_address(api, settings):
+    portal = {"METRICS_TOKEN": "scrape-s3cret", "METRICS_TOKEN_RATE": "3/h"}
+    with override_settings(PORTCULLIS={**settings.PORTCULLIS, "PORTAL": portal}):
+        guesser, scraper = Client(**ELSEWHERE), Client(REMOTE_ADDR="198.51.100.99")
+        guesses = [
+            guesser.get("/metrics", HTTP_AUTHORIZATION=f"Bearer guess-{n}").status_code
+            for n in range(3)
+        ]
+        right_from_guesser = guesser.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-s3cret")
+        right_elsewhere = scraper.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-s3cret")
+
+    assert guesses == [403, 403, 403]
+    assert right_from_guesser.status_code == 429 and right_from_guesser["Retry-After"]
+    assert samples(right_elsewhere)
+
+
 def test_staff_may_read_them_from_anywhere(api, staff):
     client = Client(**ELSEWHERE)
     client.force_login(staff)
