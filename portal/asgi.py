@@ -13,10 +13,13 @@ import django
 
 django.setup(set_prefix=False)
 
+from django.conf import settings  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from redis.exceptions import RedisError  # noqa: E402
 
 from apis.gateway.http_client import close_upstream_client  # noqa: E402
 from core import shared  # noqa: E402
+from core.redis_policy import eviction_problem  # noqa: E402
 from core.streaming import StreamingHandler  # noqa: E402
 
 data_plane = StreamingHandler()
@@ -39,13 +42,30 @@ async def application(scope, receive, send):
 
 
 async def lifespan(receive, send) -> None:
-    """Nothing to open at start-up (pools open on first use); close them at shutdown."""
+    """Refuse to start on a Redis that may evict the gateway's state; close pools at shutdown."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            problem = await redis_eviction_problem()
+            if problem:
+                await send({"type": "lifespan.startup.failed", "message": problem})
+                return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await close_upstream_client()
             await shared.close_clients()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def redis_eviction_problem() -> str:
+    """Why the shared Redis could evict revocations and counters ("" when it cannot, or none)."""
+    if not settings.REDIS_URL:
+        return ""
+    client = shared.client_at(settings.REDIS_URL)
+    try:
+        info = {**await client.info("memory"), **await client.info("persistence")}
+    except RedisError:
+        # A Redis that is down now is the gateway's 503 to answer, not a reason not to start.
+        return ""
+    return eviction_problem(info)

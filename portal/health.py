@@ -9,9 +9,12 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from kombu import Connection
+from redis.exceptions import RedisError
 
 from core.addresses import is_direct_loopback
+from core.checks import redis_info
 from core.problems import problem_response
+from core.redis_policy import durability_problem, eviction_problem
 
 # A probe must answer before the orchestrator's own timeout, even when a dependency hangs.
 BROKER_TIMEOUT_SECONDS = 1.0
@@ -38,12 +41,31 @@ def _broker() -> None:
         broker.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS)
 
 
+def _redis_policy() -> None:
+    problem = eviction_problem(redis_info(settings.REDIS_URL))
+    if problem:
+        raise RuntimeError(problem)
+
+
 def checks() -> dict[str, Callable[[], None]]:
     """Named dependency checks; the broker only when one is configured (tasks not eager)."""
     named = {"database": _database, "cache": _cache}
+    if settings.REDIS_URL:
+        named["redis_policy"] = _redis_policy
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         named["broker"] = _broker
     return named
+
+
+def warnings_of_redis() -> list[str]:
+    """What is not failing but would lose data in a crash (usage events without persistence)."""
+    if not settings.REDIS_URL:
+        return []
+    try:
+        problem = durability_problem(redis_info(settings.REDIS_URL))
+    except RedisError:
+        return []
+    return [problem] if problem else []
 
 
 def _run(check: Callable[[], None]) -> str:
@@ -69,7 +91,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
         return problem_response(
             503, f"Not ready: {', '.join(failed)} failed.", "Not ready", checks=results
         )
-    return JsonResponse({"status": "ready", **({"checks": results} if detailed else {})})
+    details = {"checks": results, "warnings": warnings_of_redis()} if detailed else {}
+    return JsonResponse({"status": "ready", **details})
 
 
 def _may_see_details(request: HttpRequest) -> bool:

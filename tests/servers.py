@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -252,20 +253,27 @@ def rss_kib(pid: int) -> int:
 
 
 class RedisServer:
-    """A private redis-server on a free port, which a test may stop and start again."""
+    """A private redis-server on a free port, which a test may stop, kill and start again.
 
-    def __init__(self) -> None:
+    `options` are redis-server's own (`--maxmemory 10mb`, `--appendonly yes`); its files, if it
+    keeps any, live in a directory of its own that outlives a restart.
+    """
+
+    def __init__(self, *options: str) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.options = list(options)
+        self.dir = tempfile.TemporaryDirectory(prefix="redis-")
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no"]
+        command += ["--save", "", "--appendonly", "no", "--dir", self.dir.name, *self.options]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         wait_for_port(self.port)
 
     def stop(self) -> None:
+        """SIGKILL: a crash, not a shutdown (nothing is written on the way out)."""
         self.process.kill()
         self.process.wait()
 
@@ -276,6 +284,7 @@ class RedisServer:
     def __exit__(self, *exc: object) -> None:
         if self.process.poll() is None:
             self.stop()
+        self.dir.cleanup()
 
 
 class AsgiLiveServer:

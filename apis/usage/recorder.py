@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 import redis
 from django.conf import settings
@@ -37,5 +36,4 @@ async def record_usage(event: UsageRecord) -> None:
             logger.warning(
                 "usage stream unreachable; request %s written directly", event.request_id
             )
-    source_id = f"direct-{uuid.uuid4().hex}"
-    await in_database_thread(lambda: usage_event_create(record=event, source_id=source_id))
+    await in_database_thread(lambda: usage_event_create(record=event, source_id=event.event_id))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +27,9 @@ class UsageRecord:
     channel: str
     request_id: str
     model: str = ""
+    # The gateway's own id of the event, whichever way it is stored: a copy that reaches the
+    # database twice (the stream took it, but its reply was lost) is stored once.
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def to_fields(self) -> dict[str, str]:
         """The record as flat strings, for a Redis stream entry."""
@@ -52,4 +56,5 @@ class UsageRecord:
             channel=fields["channel"],
             request_id=fields["request_id"],
             model=fields.get("model", ""),
+            event_id=fields.get("event_id", ""),
         )

@@ -104,7 +104,13 @@ def usage_ingest(*, max_batches: int | None = None) -> int:
 
 
 def _records(entries: list[tuple[str, dict[str, str]]]) -> list[tuple[str, UsageRecord]]:
-    return [(entry_id, UsageRecord.from_fields(fields)) for entry_id, fields in entries if fields]
+    """Each entry's event under the gateway's own event id (the entry's, for older entries)."""
+    records = []
+    for entry_id, fields in entries:
+        if fields:
+            record = UsageRecord.from_fields(fields)
+            records.append((record.event_id or entry_id, record))
+    return records
 
 
 def usage_rollup(*, max_batches: int | None = None) -> int:
