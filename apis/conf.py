@@ -15,6 +15,8 @@ gateway_settings = AppSettings(
         "LOOKUP_REFRESH": 1.0,
         # Larger answers are passed through but not cached.
         "CACHE_MAX_BODY": 1024 * 1024,
+        # Cookies of the portal (same origin as /gw): kept out of upstream calls both ways.
+        "PORTAL_COOKIES": [],
         # Upstream calls one process holds open at once (streams included); over it: 503.
         "MAX_IN_FLIGHT": 4096,
         # Upstream connections per process (None: as many as calls in flight), and how long

@@ -50,6 +50,7 @@ NOT_FORWARDED = frozenset(
 SET_BY_THE_SERVER = frozenset({"date", "server"})
 TRACEPARENT = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
 PATH_SAFE = "!$&'()*+,;=:@-._~"
+BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 QUERY_SAFE = PATH_SAFE + "/?%[]"
 
 
@@ -102,7 +103,11 @@ async def forward_rest(ctx: GatewayContext) -> None:
         raise GatewayError(502, "Bad gateway", _no_answer(ctx, "(refused or reset)")) from exc
     ctx.status = response.status_code
     ctx.response_headers = _response_headers(response.headers)
-    ctx.set_cookies = response.headers.get_list("set-cookie")
+    ctx.set_cookies = [
+        line
+        for line in response.headers.get_list("set-cookie")
+        if line.partition("=")[0].strip() not in gateway_settings.PORTAL_COOKIES
+    ]
     ctx.response_body = upstream_body(response, deadline)
 
 
@@ -130,13 +135,18 @@ def upstream_url(base: str, path: str, query_string: str) -> httpx.URL:
     segments = normalised_segments(path)
     full = upstream.path.rstrip("/")
     if segments:
-        full += "/" + "/".join(quote(segment, safe=PATH_SAFE) for segment in segments)
+        full += "/" + "/".join(_escaped(segment) for segment in segments)
     if path.endswith("/") or not full:
         full += "/"
     # The query goes as the client sent it; only bytes a URL cannot carry are escaped.
     query = quote(query_string, safe=QUERY_SAFE)
     raw = full + (f"?{query}" if query else "")
     return upstream.copy_with(raw_path=raw.encode("ascii"))
+
+
+def _escaped(segment: str) -> str:
+    """A raw path segment as the client sent it: its percent-escapes kept, other bytes escaped."""
+    return BARE_PERCENT.sub("%25", quote(segment, safe=PATH_SAFE + "%"))
 
 
 def normalised_segments(path: str) -> list[str]:
@@ -169,6 +179,10 @@ def upstream_headers(ctx: GatewayContext) -> dict[str, str]:
     named_in_connection = {t.strip().lower() for t in ctx.header("Connection").split(",")}
     dropped = HOP_BY_HOP | NOT_FORWARDED | named_in_connection
     headers = {name: value for name, value in ctx.headers.items() if name.lower() not in dropped}
+    cookies = _without_portal_cookies(ctx.header("Cookie"))
+    headers = {k: v for k, v in headers.items() if k.lower() != "cookie"}
+    if cookies:
+        headers["Cookie"] = cookies
     if ctx.content_length:
         headers["Content-Length"] = str(ctx.content_length)
     forwarding = {
@@ -189,6 +203,13 @@ def upstream_headers(ctx: GatewayContext) -> dict[str, str]:
 def upstream_credential(sealed: str) -> str:
     """The API's upstream secret in clear; kept in process memory only, never in the cache."""
     return unseal(sealed, purpose=UPSTREAM_CREDENTIAL).decode()
+
+
+def _without_portal_cookies(header: str) -> str:
+    """The Cookie header without the portal's session, CSRF and device cookies."""
+    pairs = (pair.strip() for pair in header.split(";") if pair.strip())
+    kept = [p for p in pairs if p.partition("=")[0].strip() not in gateway_settings.PORTAL_COOKIES]
+    return "; ".join(kept)
 
 
 def _forwarded_for(ctx: GatewayContext) -> str:

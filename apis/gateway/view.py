@@ -64,7 +64,7 @@ def context_from_request(request: HttpRequest, slug: str, path: str) -> GatewayC
     return GatewayContext(
         method=request.method,
         slug=slug,
-        path=path,
+        path=_raw_path(request, slug, path),
         query_string=request.META.get("QUERY_STRING", ""),
         headers=request.headers,
         body=_body(request),
@@ -141,6 +141,22 @@ def _content_length(request: HttpRequest) -> int | None:
         return int(request.META.get("CONTENT_LENGTH") or 0) or None
     except ValueError:
         return None
+
+
+def _raw_path(request: HttpRequest, slug: str, path: str) -> str:
+    """The path after /gw/<slug>/ as the client sent it, escapes and all (ASGI's raw_path).
+
+    The decoded path would turn an escape that is not UTF-8 (`%E9`) into another byte sequence
+    upstream; without a raw path (another handler), the decoded one it is.
+    """
+    raw = getattr(request, "scope", {}).get("raw_path")
+    prefix = f"{request.META.get('SCRIPT_NAME', '')}/gw/{slug}"
+    if not raw:
+        return path
+    text = raw.decode("latin-1")
+    if text == prefix:
+        return ""
+    return text.removeprefix(f"{prefix}/") if text.startswith(f"{prefix}/") else path
 
 
 def _body(request: HttpRequest) -> AsyncIterator[bytes] | bytes:
