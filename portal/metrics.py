@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from apis.models import Api, Subscription, UsageEvent, UsageRollup
+from apis.models import Api, Subscription, UsageEvent, UsageRejected, UsageRollup
 from apis.usage.stream import usage_stream
 from core.addresses import client_address, is_direct_loopback
 from core.attempts import Attempt, Limit, attempt_start
@@ -104,6 +104,11 @@ def _backlog() -> Iterator[Metric]:
         value=UsageEvent.objects.filter(rolled_up=False).count(),
     )
     yield pending
+    yield GaugeMetricFamily(
+        "portcullis_usage_rejected",
+        "Usage stream entries the database refused, set aside for staff.",
+        value=UsageRejected.objects.count(),
+    )
     stream = usage_stream()
     if stream is not None:
         yield GaugeMetricFamily(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apis.models import UsageEvent, UsageRollup
+from apis.models import UsageEvent, UsageRejected, UsageRollup
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -50,3 +50,14 @@ class UsageRollupAdmin(ReadOnlyAdmin):
     list_select_related = ["api", "application"]
     search_fields = ["application__name", "api__slug"]
     date_hierarchy = "period_start"
+
+
+@admin.register(UsageRejected)
+class UsageRejectedAdmin(ReadOnlyAdmin):
+    """Entries the database refused, kept for staff to see (and to delete once understood)."""
+
+    list_display = ["at", "source_id", "reason"]
+    search_fields = ["source_id", "reason"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser

@@ -2,7 +2,7 @@
 
 from apis.models.ai import PromptEndpoint, PromptVersion, Provider, ProviderModel
 from apis.models.catalog import Api, Plan, Subscription, Tag, rate_parts, validate_rate
-from apis.models.usage import UsageEvent, UsageLock, UsageRollup
+from apis.models.usage import UsageEvent, UsageLock, UsageRejected, UsageRollup
 
 __all__ = [
     "Api",
@@ -15,6 +15,7 @@ __all__ = [
     "Tag",
     "UsageEvent",
     "UsageLock",
+    "UsageRejected",
     "UsageRollup",
     "rate_parts",
     "validate_rate",

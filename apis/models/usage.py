@@ -43,6 +43,23 @@ class UsageEvent(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.status} {self.request_id}"
 
 
+class UsageRejected(models.Model):
+    """A usage stream entry the database refused: kept as it came, out of the ingest's way."""
+
+    source_id = models.CharField(max_length=64, unique=True, editable=False)
+    fields = models.JSONField()
+    reason = models.TextField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = "rejected usage entry"
+        verbose_name_plural = "rejected usage entries"
+
+    def __str__(self) -> str:
+        return f"{self.source_id}: {self.reason[:60]}"
+
+
 class UsageRollup(models.Model):
     """Totals of one API and application over one hour or one day, recomputed from events."""
 

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from decimal import Decimal
+
+INT_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+COST_MAX = Decimal("99999999.999999")  # max_digits=14, decimal_places=6
+
+
+def _clamp(value: int, ceiling: int) -> int:
+    return min(max(int(value), 0), ceiling)
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,23 @@ class UsageRecord:
     # The gateway's own id of the event, whichever way it is stored: a copy that reaches the
     # database twice (the stream took it, but its reply was lost) is stored once.
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def bounded(self) -> UsageRecord:
+        """The record with every number clamped to what its column holds.
+
+        Counts come from clients (a declared length) and providers (token counts): a number
+        out of range must not turn a whole batch of events away.
+        """
+        return replace(
+            self,
+            status=_clamp(self.status, 999),
+            latency_ms=_clamp(self.latency_ms, INT_MAX),
+            bytes_in=_clamp(self.bytes_in, BIGINT_MAX),
+            bytes_out=_clamp(self.bytes_out, BIGINT_MAX),
+            prompt_tokens=_clamp(self.prompt_tokens, INT_MAX),
+            completion_tokens=_clamp(self.completion_tokens, INT_MAX),
+            cost=min(max(self.cost, Decimal(0)), COST_MAX),
+        )
 
     def to_fields(self) -> dict[str, str]:
         """The record as flat strings, for a Redis stream entry."""

@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 
-from apis.models import Api, UsageEvent, UsageLock, UsageRollup
+from apis.models import Api, UsageEvent, UsageLock, UsageRejected, UsageRollup
 from apis.usage.conf import usage_settings
 from apis.usage.records import UsageRecord
 from apis.usage.stream import usage_stream
@@ -55,6 +55,7 @@ def usage_events_store(*, entries: Iterable[tuple[str, UsageRecord]]) -> int:
 
 
 def _event_row(source_id: str, record: UsageRecord) -> UsageEvent:
+    record = record.bounded()
     return UsageEvent(
         source_id=source_id,
         at=record.at,
@@ -62,13 +63,13 @@ def _event_row(source_id: str, record: UsageRecord) -> UsageEvent:
         application_id=record.application_id,
         subscription_id=record.subscription_id,
         status=record.status,
-        latency_ms=max(record.latency_ms, 0),
+        latency_ms=record.latency_ms,
         bytes_in=record.bytes_in,
         bytes_out=record.bytes_out,
         prompt_tokens=record.prompt_tokens,
         completion_tokens=record.completion_tokens,
         cost=record.cost,
-        channel=record.channel,
+        channel=record.channel[:8],
         request_id=record.request_id[:128],
         model=record.model[:200],
     )
@@ -98,19 +99,42 @@ def usage_ingest(*, max_batches: int | None = None) -> int:
         )
         if not entries:
             break
-        moved += usage_events_store(entries=_records(entries))
+        moved += usage_entries_store(entries)
         stream.acknowledge([entry_id for entry_id, _ in entries])
     return moved
 
 
-def _records(entries: list[tuple[str, dict[str, str]]]) -> list[tuple[str, UsageRecord]]:
-    """Each entry's event under the gateway's own event id (the entry's, for older entries)."""
-    records = []
-    for entry_id, fields in entries:
-        if fields:
-            record = UsageRecord.from_fields(fields)
-            records.append((record.event_id or entry_id, record))
-    return records
+def usage_entries_store(entries: list[tuple[str, dict[str, str]]]) -> int:
+    """Store a batch of stream entries; one the database refuses is set aside, not retried.
+
+    A batch goes in one statement; when that fails, entry by entry, so that a single entry
+    the database will never take cannot hold back every event behind it.
+    """
+    try:
+        with transaction.atomic():
+            return usage_events_store(entries=[_record_of(*entry) for entry in entries if entry[1]])
+    except (DatabaseError, ValueError, KeyError):
+        logger.warning("a usage batch was refused; storing its %d entries one by one", len(entries))
+    return sum(_store_or_set_aside(entry_id, fields) for entry_id, fields in entries if fields)
+
+
+def _record_of(entry_id: str, fields: dict[str, str]) -> tuple[str, UsageRecord]:
+    """The entry's event under the gateway's own event id (the entry's, for older entries)."""
+    record = UsageRecord.from_fields(fields)
+    return record.event_id or entry_id, record
+
+
+def _store_or_set_aside(entry_id: str, fields: dict[str, str]) -> int:
+    try:
+        with transaction.atomic():
+            return usage_events_store(entries=[_record_of(entry_id, fields)])
+    except (DatabaseError, ValueError, KeyError) as exc:
+        logger.error("usage entry %s set aside: %s", entry_id, exc)
+        UsageRejected.objects.get_or_create(
+            source_id=entry_id,
+            defaults={"fields": fields, "reason": f"{type(exc).__name__}: {exc}"},
+        )
+        return 0
 
 
 def usage_rollup(*, max_batches: int | None = None) -> int:

@@ -38,3 +38,11 @@ def test_a_call_without_an_identified_application_is_not_accounted(api, upstream
     body_of(AsgiClient().get("/gw/orders/x"))
 
     assert _events(api) == []
+
+
+def test_a_declared_length_no_column_can_hold_is_refused_and_counted_as_received(gw, api):
+    response = gw.post("/gw/orders/x", HTTP_CONTENT_LENGTH="99999999999999999999999")
+    usage_ingest()
+
+    assert response.status_code == 413
+    assert UsageEvent.objects.get().bytes_in == 0

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
-from apis.models import UsageEvent, UsageRollup
+from apis.models import UsageEvent, UsageRejected, UsageRollup
 from apis.tasks import usage_ingest_and_rollup
 from apis.usage.recorder import record_usage as record_usage_async
 from apis.usage.services import usage_events_store, usage_ingest, usage_rollup
@@ -142,3 +142,26 @@ def test_without_a_broker_the_scheduled_task_runs_in_process(api, alice_app):
     record_usage(record(api, alice_app))
     usage_ingest_and_rollup.delay()
     assert totals() == [(NOON, 1, 0, 0, 0, Decimal("0"))]
+
+
+@needs_redis
+def test_an_entry_the_database_refuses_is_set_aside_and_the_rest_is_stored(api, alice_app):
+    stream = usage_stream()
+    poison = {**record(api, alice_app, request_id="bad").to_fields(), "at": "not a time"}
+    stream.client.xadd(stream.name, poison)
+    record_usage(record(api, alice_app, request_id="good"))
+
+    assert usage_ingest() == 1
+
+    assert UsageEvent.objects.get().request_id == "good"
+    assert UsageRejected.objects.get().fields["request_id"] == "bad"
+    assert stream.length() == 0
+
+
+def test_numbers_out_of_any_column_range_are_clamped_not_fatal(api, alice_app):
+    huge = record(api, alice_app, bytes_in=10**30, latency_ms=-5, prompt_tokens=10**12)
+
+    usage_events_store(entries=[("1-0", huge)])
+
+    event = UsageEvent.objects.get()
+    assert (event.bytes_in, event.latency_ms, event.prompt_tokens) == (2**63 - 1, 0, 2**31 - 1)
