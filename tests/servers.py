@@ -24,6 +24,7 @@ import httpx
 import uvicorn
 from asgiref.sync import SyncToAsync
 from django.db import connection, connections
+from django.test.utils import modify_settings
 
 from bench.processes import free_port, wait_for_port
 
@@ -187,7 +188,7 @@ def database_url() -> str:
 
 
 class GatewayServer:
-    """The project under its ASGI server in its own processes (`make serve`), on the tests' database."""
+    """The project under its ASGI server in processes of its own (`make serve`), on the test DB."""
 
     def __init__(self, *, env: dict[str, str], workers: int = 1) -> None:
         self.port = free_port()
@@ -294,6 +295,10 @@ class AsgiLiveServer:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        # pytest-django's autouse live-server helper enables these around every test using one.
+        self._live_server_modified_settings = modify_settings(
+            ALLOWED_HOSTS={"append": "127.0.0.1"}
+        )
 
     def __enter__(self) -> AsgiLiveServer:
         self.thread.start()

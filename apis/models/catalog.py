@@ -86,7 +86,9 @@ class Api(LifecycleModel):
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(86_400)],
-        help_text="Seconds the whole upstream call may last, streamed answer included; empty: no limit",
+        help_text=(
+            "Seconds the whole upstream call may last, streamed answer included; empty: no limit"
+        ),
     )
     upstream_header = models.CharField(
         max_length=100,
