@@ -8,9 +8,15 @@ import time
 import httpx
 import openai
 import pytest
+from asgiref.sync import async_to_sync
 
+from apis.ai import calls
+from apis.ai.forward import TranslatedStream
 from apis.ai.services import provider_save
-from apis.models import Api
+from apis.ai.targets import Target
+from apis.gateway.context import GatewayContext
+from apis.gateway.http_client import close_upstream_client
+from apis.models import Api, Provider
 from tests.ai.conftest import accounted_event, publish_ai_api
 from tests.ai.fakes import StreamingProvider
 from tests.factories import ApplicationFactory, SubscriptionFactory
@@ -101,3 +107,43 @@ def first_cut(provider: StreamingProvider) -> float:
         time.sleep(0.01)
     assert provider.cut_short, "the provider's stream was never cut short"
     return provider.cut_short[0]
+
+
+@pytest.mark.parametrize("events", [0, 3])
+def test_closing_the_answer_mid_stream_drops_the_provider_call_at_once(events):
+    # The body closed (GeneratorExit) rather than the task cancelled; before its first event too.
+    with StreamingProvider(chunks=100, interval=0.1) as provider:
+        ctx, closed = read_then_close(provider, events=events)
+
+    assert provider.cut_short, "the provider's stream was not cut short"
+    assert provider.cut_short[0] - closed < 1.0
+    assert ctx.completion_tokens == max(events - 1, 0)
+
+
+@async_to_sync
+async def read_then_close(
+    provider: StreamingProvider, *, events: int
+) -> tuple[GatewayContext, float]:
+    """Open a stream as the gateway does, read `events` events, close it; ctx and when.
+
+    The loop's client pool stays open until the provider has seen the hang-up (or 2 s): closing
+    the pool would drop the connection whatever the stream did.
+    """
+    target = Target(
+        Provider(name="many", kind="openai_compatible", base_url=provider.base_url), "m", None
+    )
+    ctx = GatewayContext(method="POST", slug="chat")
+    try:
+        opened = await calls.open_stream([target], STREAM, budget=calls.Budget(httpx.Timeout(5)))
+        body = TranslatedStream(ctx, opened, include_usage=False, deadline=None)
+        for _ in range(events):
+            await anext(body)
+        closed = time.monotonic()
+        await body.aclose()
+        for _ in range(200):
+            if provider.cut_short:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await close_upstream_client()
+    return ctx, closed
