@@ -154,6 +154,7 @@ def test_provider_errors_keep_their_status_in_openais_envelope(provider, live_se
 
         assert raised.value.status_code == status
         assert f"Fake refusal {status}" in raised.value.body["message"]
+        live_server.settle()
 
 
 def test_fallback_after_429_answers_from_the_next_model_and_says_which(
