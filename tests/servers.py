@@ -26,6 +26,7 @@ import httpx
 import uvicorn
 from asgiref.sync import SyncToAsync
 from django.db import connection, connections
+from django.test.utils import modify_settings
 
 from bench.processes import free_port, wait_for_port
 
@@ -304,6 +305,8 @@ class AsgiLiveServer:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        # pytest-django's autouse live-server helper enables these around every test using one.
+        self._live_server_modified_settings = modify_settings(ALLOWED_HOSTS={"append": "127.0.0.1"})
 
     def __enter__(self) -> AsgiLiveServer:
         self.thread.start()
@@ -313,6 +316,16 @@ class AsgiLiveServer:
                 raise TimeoutError("the ASGI live server did not start")
             time.sleep(0.01)
         return self
+
+    def settle(self, timeout: float = 5) -> None:
+        """Wait until no call is being served: an answer sent is accounted a moment later.
+
+        On the embedded default a test that writes while the server records a usage event
+        meets SQLite's shared-cache table lock (`database table is locked`) at once.
+        """
+        deadline = time.monotonic() + timeout
+        while self.server.server_state.tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from typing import Any
 
 from apis.ai import chat
@@ -163,21 +163,23 @@ def _usage(usage: dict[str, Any]) -> Usage:
     return Usage(prompt, usage.get("output_tokens") or 0)
 
 
-def stream(
-    lines: Iterable[str], state: StreamState, *, include_usage: bool
-) -> Iterator[dict[str, Any]]:
+async def stream(
+    lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
+) -> AsyncIterator[dict[str, Any]]:
     """Messages stream events as chat.completion.chunk objects, one for one."""
     tool_index: dict[int, int] = {}
-    for event in sse_json(lines):
+    async for event in sse_json(lines):
         kind = event.get("type")
         if kind == "message_start":
             message = event.get("message") or {}
             state.usage = _usage(message.get("usage") or {})
             yield state.chunk({"role": "assistant", "content": ""})
         elif kind == "content_block_start":
-            yield from _block_start(event, state, tool_index)
+            for chunk in _block_start(event, state, tool_index):
+                yield chunk
         elif kind == "content_block_delta":
-            yield from _block_delta(event, state, tool_index)
+            for chunk in _block_delta(event, state, tool_index):
+                yield chunk
         elif kind == "message_delta":
             output = (event.get("usage") or {}).get("output_tokens")
             state.usage.completion_tokens = (

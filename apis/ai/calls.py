@@ -1,8 +1,13 @@
-"""Calling providers: one attempt per target in order, moving on after 429, 5xx or a timeout."""
+"""Calling providers: one attempt per target in order, moving on after 429, 5xx or a timeout.
+
+Every call runs on the event loop over the loop's pooled AsyncClient, within the API's connect
+and read timeouts and, when it has one, its total deadline, which all attempts share.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +17,7 @@ from apis.ai.chat import Usage
 from apis.ai.outgoing import Outgoing, error_text
 from apis.ai.targets import Target
 from apis.gateway.errors import GatewayError
+from apis.gateway.forward import until
 from apis.gateway.http_client import upstream_client
 
 # Statuses worth another provider: overloaded, rate-limited or broken, not the request's fault.
@@ -19,6 +25,19 @@ RETRYABLE = frozenset({408, 429, 500, 502, 503, 504, 529})
 # Provider statuses passed on as they are; other failures become 502, or 503 when overloaded.
 KEPT = frozenset({400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 502, 503, 504})
 SERVER_STATUSES = {529: 503}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long providers may take: httpx's connect and read timeouts, and the total deadline."""
+
+    timeout: httpx.Timeout
+    # On the event loop's clock; None: no total timeout.
+    deadline: float | None = None
+
+    def spent(self) -> bool:
+        """Whether the total deadline has passed (no time left for a fallback)."""
+        return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
 
 
 @dataclass
@@ -37,17 +56,19 @@ class OpenStream:
     response: httpx.Response
     target: Target
 
-    def lines(self) -> Iterator[str]:
+    def lines(self) -> AsyncIterator[str]:
         """The stream's lines as they arrive."""
-        return self.response.iter_lines()
+        return self.response.aiter_lines()
 
-    def close(self) -> None:
-        self.response.close()
+    async def aclose(self) -> None:
+        """Release the connection; before the stream's end this drops it, and the provider
+        sees the call end and stops generating."""
+        await self.response.aclose()
 
 
-def complete(targets: list[Target], body: dict[str, Any], *, timeout: float) -> Answer:
+async def complete(targets: list[Target], body: dict[str, Any], *, budget: Budget) -> Answer:
     """The first target's answer that is not a retryable failure."""
-    response, target = _first_answer(targets, body, stream=False, timeout=timeout)
+    response, target = await _first_answer(targets, body, stream=False, budget=budget)
     try:
         data = response.json()
     except ValueError as exc:
@@ -58,47 +79,35 @@ def complete(targets: list[Target], body: dict[str, Any], *, timeout: float) -> 
     return Answer(answer, usage, target)
 
 
-def open_stream(targets: list[Target], body: dict[str, Any], *, timeout: float) -> OpenStream:
+async def open_stream(targets: list[Target], body: dict[str, Any], *, budget: Budget) -> OpenStream:
     """The first target's stream that starts with success."""
-    response, target = _first_answer(targets, body, stream=True, timeout=timeout)
+    response, target = await _first_answer(targets, body, stream=True, budget=budget)
     return OpenStream(response, target)
 
 
-def _first_answer(
-    targets: list[Target], body: dict[str, Any], *, stream: bool, timeout: float
+async def _first_answer(
+    targets: list[Target], body: dict[str, Any], *, stream: bool, budget: Budget
 ) -> tuple[httpx.Response, Target]:
     failure: GatewayError | None = None
     for target in targets:
         try:
-            return _attempt(target, body, stream=stream, timeout=timeout), target
+            return await _attempt(target, body, stream=stream, budget=budget), target
         except GatewayError as error:
-            if error.status not in RETRYABLE:
+            if error.status not in RETRYABLE or budget.spent():
                 raise
             failure = error
     raise failure
 
 
-def _attempt(
-    target: Target, body: dict[str, Any], *, stream: bool, timeout: float
+async def _attempt(
+    target: Target, body: dict[str, Any], *, stream: bool, budget: Budget
 ) -> httpx.Response:
-    outgoing: Outgoing = target.adapter.build(
-        kind=target.provider.kind,
-        base_url=target.provider.base_url,
-        api_key=target.provider.api_key(),
-        model=target.model,
-        body=body,
-        stream=stream,
-    )
-    request = upstream_client().build_request(
-        outgoing.method,
-        outgoing.url,
-        json=outgoing.body,
-        headers={"Accept": "application/json", **outgoing.headers},
-        timeout=httpx.Timeout(timeout),
-    )
+    request = _request(target, body, stream=stream, timeout=budget.timeout)
     try:
-        response = upstream_client().send(request, stream=True)
-    except httpx.TimeoutException as exc:
+        response = await until(budget.deadline, upstream_client().send(request, stream=True))
+        if response.status_code < 400 and not stream:
+            await _read(response, budget)
+    except (httpx.TimeoutException, TimeoutError) as exc:
         raise GatewayError(
             504, "Upstream timeout", f"{target.ref} did not answer in time.", code="timeout"
         ) from exc
@@ -110,22 +119,46 @@ def _attempt(
             code="upstream_unreachable",
         ) from exc
     if response.status_code >= 400:
-        raise provider_error(target, response)
-    if not stream:
-        response.read()
-        response.close()
+        raise await provider_error(target, response)
     return response
 
 
-def provider_error(target: Target, response: httpx.Response) -> GatewayError:
+def _request(
+    target: Target, body: dict[str, Any], *, stream: bool, timeout: httpx.Timeout
+) -> httpx.Request:
+    outgoing: Outgoing = target.adapter.build(
+        kind=target.provider.kind,
+        base_url=target.provider.base_url,
+        api_key=target.provider.api_key(),
+        model=target.model,
+        body=body,
+        stream=stream,
+    )
+    return upstream_client().build_request(
+        outgoing.method,
+        outgoing.url,
+        json=outgoing.body,
+        headers={"Accept": "application/json", **outgoing.headers},
+        timeout=timeout,
+    )
+
+
+async def _read(response: httpx.Response, budget: Budget) -> None:
+    try:
+        await until(budget.deadline, response.aread())
+    finally:
+        await response.aclose()
+
+
+async def provider_error(target: Target, response: httpx.Response) -> GatewayError:
     """The provider's refusal as the gateway's error, status kept where clients can act on it."""
     try:
-        response.read()
+        await response.aread()
         data: Any = response.json()
     except (ValueError, httpx.HTTPError):
         data = response.text if response.is_closed else ""
     finally:
-        response.close()
+        await response.aclose()
     message, code = error_text(data)
     status = response.status_code
     status = status if status in KEPT else SERVER_STATUSES.get(status, 502)

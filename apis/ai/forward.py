@@ -1,22 +1,27 @@
-"""The gateway's forward step for `ai` and `prompt` APIs: the OpenAI face over the providers."""
+"""The gateway's forward step for `ai` and `prompt` APIs: the OpenAI face over the providers.
+
+Everything here runs on the event loop; the provider calls keep to the API's connect, read and
+total timeouts, and a stream the client abandons ends the provider's call at once.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
 from apis.ai import calls, prices, prompts
-from apis.ai.calls import Answer, OpenStream
+from apis.ai.calls import Answer, Budget, OpenStream
 from apis.ai.chat import StreamFailed, StreamState, Usage
 from apis.ai.sse import DONE, event
 from apis.ai.targets import Target, prompt_of, targets_for
-from apis.conf import gateway_settings
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import GatewayError
+from apis.gateway.forward import until, upstream_deadline, upstream_timeout
+from apis.gateway.request_body import read_body
 from apis.models import PromptEndpoint
 
 logger = logging.getLogger(__name__)
@@ -25,12 +30,12 @@ JSON = {"Content-Type": "application/json"}
 EVENT_STREAM = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 
 
-def forward_chat(ctx: GatewayContext) -> None:
+async def forward_chat(ctx: GatewayContext) -> None:
     """/chat/completions (streamed or not) and /models of an `ai` API."""
     path = ctx.path.strip("/")
     if path == "chat/completions":
         _require_method(ctx, "POST")
-        chat_completions(ctx, _chat_request(ctx))
+        await chat_completions(ctx, await _chat_request(ctx))
     elif path == "models" or path.startswith("models/"):
         _require_method(ctx, "GET")
         models(ctx, path.removeprefix("models").strip("/"))
@@ -40,46 +45,90 @@ def forward_chat(ctx: GatewayContext) -> None:
         )
 
 
-def chat_completions(ctx: GatewayContext, body: dict[str, Any]) -> None:
+async def chat_completions(ctx: GatewayContext, body: dict[str, Any]) -> None:
     """Answer a chat request from the first target that answers."""
-    targets = targets_for(_refs(ctx), preferred=str(body.get("model") or ""))
+    targets = await targets_for(_refs(ctx), preferred=str(body.get("model") or ""))
+    budget = call_budget(ctx)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        opened = calls.open_stream(targets, body, timeout=ctx.api.timeout)
+        opened = await calls.open_stream(targets, body, budget=budget)
         _set_answer(ctx, 200, EVENT_STREAM, opened.target)
-        ctx.response_body = translated_stream(ctx, opened, include_usage=include_usage)
+        ctx.response_body = TranslatedStream(
+            ctx, opened, include_usage=include_usage, deadline=budget.deadline
+        )
         return
-    answer = calls.complete(targets, body, timeout=ctx.api.timeout)
+    answer = await calls.complete(targets, body, budget=budget)
     _set_answer(ctx, 200, JSON, answer.target)
     _charge(ctx, answer.target, answer.usage)
     ctx.response_body = json.dumps(answer.body).encode()
 
 
-def translated_stream(
-    ctx: GatewayContext, opened: OpenStream, *, include_usage: bool
-) -> Iterator[bytes]:
-    """The provider's stream as OpenAI events, each sent on as soon as it is translated."""
+def call_budget(ctx: GatewayContext) -> Budget:
+    """The API's connect and read timeouts, and its total deadline from now."""
+    return Budget(upstream_timeout(ctx), upstream_deadline(ctx))
+
+
+class TranslatedStream:
+    """The answer's body: the provider's stream as OpenAI events; closing it ends the call.
+
+    An async generator closed before its first step never runs its `finally`, so the provider's
+    response is closed here as well, whether the stream had begun or not.
+    """
+
+    def __init__(
+        self,
+        ctx: GatewayContext,
+        opened: OpenStream,
+        *,
+        include_usage: bool,
+        deadline: float | None,
+    ) -> None:
+        self.opened = opened
+        self.events = translated_stream(ctx, opened, include_usage=include_usage, deadline=deadline)
+
+    def __aiter__(self) -> TranslatedStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await anext(self.events)
+
+    async def aclose(self) -> None:
+        """Stop translating and drop the provider's connection (both at most once)."""
+        try:
+            await self.events.aclose()
+        finally:
+            await self.opened.aclose()
+
+
+async def translated_stream(
+    ctx: GatewayContext, opened: OpenStream, *, include_usage: bool, deadline: float | None
+) -> AsyncIterator[bytes]:
+    """The provider's stream as OpenAI events, each sent on as soon as it is translated.
+
+    However it ends (its last event, a failure, the total deadline, or the client gone, which
+    cancels the task or closes this body), the provider's connection is dropped at once, so it
+    stops generating, and the tokens it reported so far are charged.
+    """
     target = opened.target
     state = StreamState(model=target.ref)
+    chunks = target.adapter.stream(opened.lines(), state, include_usage=include_usage)
     try:
-        for chunk in target.adapter.stream(opened.lines(), state, include_usage=include_usage):
+        while (chunk := await until(deadline, anext(chunks, None))) is not None:
             yield event(chunk)
-    except (StreamFailed, ValueError, httpx.TransportError) as exc:
+    except (StreamFailed, ValueError, httpx.TransportError, TimeoutError) as exc:
         # Headers are gone already; OpenAI's SDKs read an `error` event as a failure.
-        logger.warning("stream of %s failed: %s", target.ref, exc)
-        yield event(
-            {
-                "error": {
-                    "message": f"{target.ref}: {exc}",
-                    "type": "api_error",
-                    "code": "stream_failed",
-                }
-            }
-        )
+        logger.warning("stream of %s failed: %s", target.ref, str(exc) or "total timeout")
+        yield _stream_error(target, exc)
     finally:
-        opened.close()
+        await opened.aclose()
+        await chunks.aclose()
         _charge(ctx, target, state.usage)
     yield DONE
+
+
+def _stream_error(target: Target, exc: Exception) -> bytes:
+    message = f"{target.ref}: {exc}" if str(exc) else f"{target.ref} did not finish in time."
+    return event({"error": {"message": message, "type": "api_error", "code": "stream_failed"}})
 
 
 def models(ctx: GatewayContext, model_id: str) -> None:
@@ -104,18 +153,18 @@ def models(ctx: GatewayContext, model_id: str) -> None:
     ctx.response_body = json.dumps(body).encode()
 
 
-def forward_prompt(ctx: GatewayContext) -> None:
+async def forward_prompt(ctx: GatewayContext) -> None:
     """POST /gw/<slug>/ with the variables -> {output, model, usage, cost}."""
     if ctx.path.strip("/"):
         raise GatewayError(404, "Not found", "A prompt API answers at its root only.")
     _require_method(ctx, "POST")
-    prompt = prompt_of(ctx.api.pk)
+    prompt = await prompt_of(ctx.api.pk)
     if prompt is None:
         raise GatewayError(503, "Prompt not configured", f"'{ctx.api.slug}' has no prompt yet.")
-    variables = _json_body(ctx)
+    variables = await _json_body(ctx)
     prompts.validate_variables(prompt.variables, variables)
-    targets = targets_for([prompt.model, *(ctx.api.fallbacks or [])])
-    output, answer, usage = _prompt_answer(ctx, prompt, targets, variables)
+    targets = await targets_for([prompt.model, *(ctx.api.fallbacks or [])])
+    output, answer, usage = await _prompt_answer(ctx, prompt, targets, variables)
     _set_answer(ctx, 200, JSON, answer.target)
     _charge(ctx, answer.target, usage)
     body = {
@@ -127,14 +176,16 @@ def forward_prompt(ctx: GatewayContext) -> None:
     ctx.response_body = json.dumps(body).encode()
 
 
-def _prompt_answer(
+async def _prompt_answer(
     ctx: GatewayContext, prompt: PromptEndpoint, targets: list[Target], variables: dict[str, Any]
 ) -> tuple[Any, Answer, Usage]:
     messages = _prompt_messages(prompt, variables)
     request: dict[str, Any] = {"messages": messages}
     if prompt.output == PromptEndpoint.Output.JSON:
         request["response_format"] = {"type": "json_object"}
-    answer = calls.complete(targets, request, timeout=ctx.api.timeout)
+    # The retry shares the first attempt's total deadline: the API's limit is for the call.
+    budget = call_budget(ctx)
+    answer = await calls.complete(targets, request, budget=budget)
     usage = Usage(answer.usage.prompt_tokens, answer.usage.completion_tokens)
     if prompt.output != PromptEndpoint.Output.JSON:
         return _content(answer), answer, usage
@@ -146,7 +197,7 @@ def _prompt_answer(
             {"role": "assistant", "content": _content(answer)},
             {"role": "user", "content": f"{problem} Answer again with valid JSON only."},
         ]
-        answer = calls.complete(targets, {**request, "messages": retry}, timeout=ctx.api.timeout)
+        answer = await calls.complete(targets, {**request, "messages": retry}, budget=budget)
         usage.prompt_tokens += answer.usage.prompt_tokens
         usage.completion_tokens += answer.usage.completion_tokens
         output, problem = _json_output(_content(answer), prompt.output_schema)
@@ -178,8 +229,8 @@ def _content(answer: Answer) -> str:
     return answer.body["choices"][0]["message"].get("content") or ""
 
 
-def _chat_request(ctx: GatewayContext) -> dict[str, Any]:
-    body = _json_body(ctx)
+async def _chat_request(ctx: GatewayContext) -> dict[str, Any]:
+    body = await _json_body(ctx)
     if not isinstance(body, dict):
         raise GatewayError(
             400, "Invalid request", "The body must be a JSON object.", code="invalid_request"
@@ -200,28 +251,14 @@ def _chat_request(ctx: GatewayContext) -> dict[str, Any]:
     return body
 
 
-def _json_body(ctx: GatewayContext) -> Any:
+async def _json_body(ctx: GatewayContext) -> Any:
+    body = await read_body(ctx)
     try:
-        return json.loads(_read_body(ctx) or b"null")
+        return json.loads(body or b"null")
     except ValueError as exc:
         raise GatewayError(
             400, "Invalid JSON", f"The body is not valid JSON: {exc}", code="invalid_json"
         ) from exc
-
-
-def _read_body(ctx: GatewayContext) -> bytes:
-    body = ctx.body
-    if body is None or isinstance(body, bytes):
-        data = body or b""
-    elif hasattr(body, "read"):
-        data = body.read(gateway_settings.BODY_LIMIT + 1)
-    else:
-        data = b"".join(body)
-    if len(data) > gateway_settings.BODY_LIMIT:
-        raise GatewayError(
-            413, "Request body too large", f"The body limit is {gateway_settings.BODY_LIMIT} bytes."
-        )
-    return data
 
 
 def _require_method(ctx: GatewayContext, method: str) -> None:

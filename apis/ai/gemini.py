@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from apis.ai import chat
@@ -147,12 +147,12 @@ def _usage(metadata: dict[str, Any]) -> Usage:
     return Usage(metadata.get("promptTokenCount") or 0, completion)
 
 
-def stream(
-    lines: Iterable[str], state: StreamState, *, include_usage: bool
-) -> Iterator[dict[str, Any]]:
+async def stream(
+    lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
+) -> AsyncIterator[dict[str, Any]]:
     """Each streamed GenerateContentResponse as chunks; the last usageMetadata counts."""
     first, calls = True, 0
-    for data in sse_json(lines):
+    async for data in sse_json(lines):
         if data.get("usageMetadata"):
             state.usage = _usage(data["usageMetadata"])
         candidate = (data.get("candidates") or [{}])[0]

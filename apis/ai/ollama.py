@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from apis.ai import chat
@@ -101,12 +101,12 @@ def parse(data: dict[str, Any], *, model: str) -> tuple[dict[str, Any], Usage]:
     return answer, usage
 
 
-def stream(
-    lines: Iterable[str], state: StreamState, *, include_usage: bool
-) -> Iterator[dict[str, Any]]:
+async def stream(
+    lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
+) -> AsyncIterator[dict[str, Any]]:
     """NDJSON lines as chunks; the closing `done` line carries the counts."""
     first, calls = True, 0
-    for data in ndjson(lines):
+    async for data in ndjson(lines):
         if data.get("error"):
             raise StreamFailed(str(data["error"]))
         message = data.get("message") or {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from apis.ai.chat import StreamState, Usage
@@ -66,15 +66,15 @@ def parse(data: dict[str, Any], *, model: str) -> tuple[dict[str, Any], Usage]:
     return {**data, "model": model}, counts
 
 
-def stream(
-    lines: Iterable[str], state: StreamState, *, include_usage: bool
-) -> Iterator[dict[str, Any]]:
+async def stream(
+    lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
+) -> AsyncIterator[dict[str, Any]]:
     """The provider's chunks, renamed; its usage kept and sent last, as OpenAI does.
 
     Mistral puts the usage on its closing chunk, OpenAI in a chunk of its own: clients get the
     latter either way.
     """
-    for chunk in sse_json(lines):
+    async for chunk in sse_json(lines):
         usage = chunk.pop("usage", None)
         if usage:
             state.usage = Usage(

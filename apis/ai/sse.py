@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 DONE = b"data: [DONE]\n\n"
 
 
-def sse_data(lines: Iterable[str]) -> Iterator[str]:
+async def sse_data(lines: AsyncIterable[str]) -> AsyncIterator[str]:
     """The `data` of each event, as the event's lines arrive (multi-line data joined)."""
     data: list[str] = []
-    for line in lines:
+    async for line in lines:
         if not line:
             if data:
                 yield "\n".join(data)
@@ -23,17 +23,17 @@ def sse_data(lines: Iterable[str]) -> Iterator[str]:
         yield "\n".join(data)
 
 
-def sse_json(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+async def sse_json(lines: AsyncIterable[str]) -> AsyncIterator[dict[str, Any]]:
     """Each event's JSON payload; OpenAI's closing `[DONE]` ends the stream."""
-    for data in sse_data(lines):
+    async for data in sse_data(lines):
         if data == "[DONE]":
             return
         yield json.loads(data)
 
 
-def ndjson(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+async def ndjson(lines: AsyncIterable[str]) -> AsyncIterator[dict[str, Any]]:
     """One JSON object per non-empty line (Ollama's streaming format)."""
-    for line in lines:
+    async for line in lines:
         if line.strip():
             yield json.loads(line)
 

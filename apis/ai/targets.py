@@ -44,22 +44,23 @@ def split_ref(ref: str) -> tuple[str, str]:
     return provider, model
 
 
-def targets_for(refs: list[str], *, preferred: str = "") -> list[Target]:
+async def targets_for(refs: list[str], *, preferred: str = "") -> list[Target]:
     """The targets of the refs that name a known provider, the client's choice first.
 
-    Cached like the rest of the catalog until a provider, model or API is saved.
+    Cached like the rest of the catalog until a provider, model or API is saved; only a cold
+    lookup leaves the event loop, for the ORM.
     """
     ordered = sorted(refs, key=lambda ref: not _matches(ref, preferred)) if preferred else refs
     digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()
-    targets = cached_lookup(f"ai:targets:{digest}", lambda: _load_targets(ordered))
+    targets = await cached_lookup(f"ai:targets:{digest}", lambda: _load_targets(ordered))
     if not targets:
         raise GatewayError(503, "No model available", "None of this API's models is configured.")
     return targets
 
 
-def prompt_of(api_id: int) -> PromptEndpoint | None:
+async def prompt_of(api_id: int) -> PromptEndpoint | None:
     """The prompt endpoint of a prompt API, cached until a prompt is saved."""
-    return cached_lookup(
+    return await cached_lookup(
         f"ai:prompt:{api_id}", lambda: PromptEndpoint.objects.filter(api_id=api_id).first()
     )
 

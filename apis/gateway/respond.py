@@ -113,6 +113,7 @@ class AccountedBody:
         on_close: Callable[[GatewayContext], Awaitable[None]],
     ) -> None:
         self.ctx = ctx
+        self.body = body
         self.chunks = as_chunks(body)
         self.on_close = on_close
         self.finished = False
@@ -133,5 +134,10 @@ class AccountedBody:
             self.ctx.status = CLIENT_CLOSED_REQUEST
         try:
             await self.chunks.aclose()
+            # Never iterated, as_chunks has not begun and will not close the body: a body that
+            # can be closed before it begins (an AI stream) is closed here.
+            close = getattr(self.body, "aclose", None)
+            if close is not None:
+                await close()
         finally:
             await self.on_close(self.ctx)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import openai
 import pytest
 
 from apis.ai.services import provider_save
-from apis.models import Api
+from apis.models import Api, UsageEvent
 from apis.services import api_transition
+from apis.usage.services import usage_ingest
 from tests.ai.fakes import FakeProvider
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
 from tests.tokens import token_for
@@ -73,3 +76,19 @@ def ai_api(provider):
 @pytest.fixture
 def sdk(ai_api, live_server, alice) -> openai.OpenAI:
     return client_for(ai_api, live_server, alice)
+
+
+def accounted_event() -> UsageEvent:
+    """The first usage event recorded, once the server has accounted the call.
+
+    The server accounts a stream once it has sent the last chunk (or lost its client), a moment
+    after the client is done with it: wait for the event rather than race the server.
+    """
+    deadline = time.monotonic() + 5
+    while True:
+        usage_ingest()
+        event = UsageEvent.objects.first()
+        if event is not None or time.monotonic() > deadline:
+            assert event is not None, "the call was never accounted"
+            return event
+        time.sleep(0.02)

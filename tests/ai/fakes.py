@@ -9,6 +9,7 @@ stream. Every request is kept in `requests` as (path, headers, JSON body).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -437,3 +438,137 @@ class FakeProvider:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class StreamingProvider:
+    """An OpenAI-compatible provider on an asyncio server of its own, for streams by the hundred.
+
+    Each chat stream answers its headers and a first chunk at once, then `chunks` more, one per
+    `interval` seconds, each carrying the usage so far (as vLLM does with continuous usage).
+    With `hold_until`, the rest of every stream waits until that many are open at the same
+    moment (or `hold_timeout` has passed). It counts the streams open now and at most, and the
+    moments at which the gateway closed a connection before its stream was over.
+    """
+
+    def __init__(
+        self,
+        *,
+        chunks: int = 4,
+        interval: float = 0.0,
+        hold_until: int = 0,
+        hold_timeout: float = 30.0,
+    ) -> None:
+        self.chunks, self.interval = chunks, interval
+        self.hold_until, self.hold_timeout = hold_until, hold_timeout
+        self.open = self.peak = 0
+        self.cut_short: list[float] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.tasks: set[asyncio.Task] = set()
+
+    def __enter__(self) -> StreamingProvider:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
+
+    async def _start(self) -> None:
+        self.enough = asyncio.Event()
+        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0, backlog=1024)
+        self.base_url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
+
+    async def _stop(self) -> None:
+        self.server.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.tasks.add(asyncio.current_task())
+        try:
+            body = await _read_request(reader)
+            await self._stream(reader, writer, body.get("model", ""))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            self.tasks.discard(asyncio.current_task())
+
+    async def _stream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, model: str
+    ) -> None:
+        # The gateway sends nothing after its request: EOF here is the gateway hanging up.
+        gone = asyncio.ensure_future(reader.read(1))
+        self.open += 1
+        self.peak = max(self.peak, self.open)
+        if self.open >= self.hold_until:
+            self.enough.set()
+        try:
+            await _send(writer, STREAM_HEAD, _stream_chunk(model, {"role": "assistant"}))
+            await self._hold(gone)
+            for index in range(self.chunks):
+                if await _hung_up(gone, self.interval if index else 0):
+                    self.cut_short.append(time.monotonic())
+                    return
+                usage = {"prompt_tokens": 5, "completion_tokens": index + 1}
+                await _send(writer, b"", _stream_chunk(model, {"content": f"t{index} "}, usage))
+            await _send(writer, b"", _stream_chunk(model, {}, finish="stop"), "[DONE]")
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        finally:
+            self.open -= 1
+            gone.cancel()
+
+    async def _hold(self, gone: asyncio.Future) -> None:
+        if self.hold_until:
+            enough = asyncio.ensure_future(self.enough.wait())
+            await asyncio.wait(
+                {gone, enough}, timeout=self.hold_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            enough.cancel()
+
+
+STREAM_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+    b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+)
+
+
+async def _read_request(reader: asyncio.StreamReader) -> dict[str, Any]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return json.loads(await reader.readexactly(length) or b"{}")
+
+
+async def _send(writer: asyncio.StreamWriter, head: bytes, *events: Any) -> None:
+    """SSE events as chunks of a chunked body (after `head`, the status line and headers)."""
+    chunks = [_sse(e) for e in events]
+    writer.write(head + b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks))
+    await writer.drain()
+
+
+async def _hung_up(gone: asyncio.Future, wait: float) -> bool:
+    """Whether the gateway has hung up, waiting up to `wait` seconds for it to."""
+    if wait and not gone.done():
+        await asyncio.wait({gone}, timeout=wait)
+    return gone.done()
+
+
+def _stream_chunk(
+    model: str,
+    delta: dict[str, Any],
+    usage: dict[str, int] | None = None,
+    finish: str | None = None,
+) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    chunk = {"id": "chatcmpl-many", "object": "chat.completion.chunk", "created": 1_700_000_000}
+    return {**chunk, "model": model, "choices": [choice], **({"usage": usage} if usage else {})}

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Iterable
 from decimal import Decimal
+from typing import Any
 
 import anthropic.types
 import httpx
 import openai.types.chat
 import pytest
+from asgiref.sync import async_to_sync
 from pydantic import TypeAdapter
 
 from apis.ai import anthropic as anthropic_adapter
 from apis.ai import gemini, ollama
 from apis.ai import openai as openai_adapter
-from apis.ai.chat import Usage
+from apis.ai.chat import StreamFailed, StreamState, Usage
 from apis.ai.prices import call_cost
 from apis.ai.sse import sse_json
 from apis.models import Provider, ProviderModel
-from tests.ai.fakes import FakeProvider
+from tests.ai.fakes import (
+    COMPLETION_TOKENS,
+    PROMPT_TOKENS,
+    STREAMS,
+    WORDS,
+    Behaviour,
+    FakeProvider,
+)
 
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
 REQUEST = {
@@ -38,6 +48,27 @@ REQUEST = {
     "stop": "END",
     "seed": 7,
 }
+
+
+async def _lines(lines: Iterable[str]) -> AsyncIterator[str]:
+    for line in lines:
+        yield line
+
+
+@async_to_sync
+async def _collected(items: AsyncIterator[Any]) -> list[Any]:
+    return [item async for item in items]
+
+
+def sse_events(text: str) -> list[dict[str, Any]]:
+    """The JSON events of a server-sent event stream, read by the gateway's own reader."""
+    return _collected(sse_json(_lines(text.splitlines())))
+
+
+def translated(adapter, lines: list[str], **state: Any) -> list[dict[str, Any]]:
+    """An adapter's translation of a provider's stream, as OpenAI chunks."""
+    chunks = adapter.stream(_lines(lines), StreamState(model="p/m", **state), include_usage=True)
+    return _collected(chunks)
 
 
 def build(adapter, kind: str, body=REQUEST, stream: bool = False):
@@ -126,7 +157,7 @@ def test_openai_fake_speaks_what_the_openai_sdk_parses(model):
         stream = _post(fake, "/v1/chat/completions", {**body, "stream": True})
 
     openai.types.chat.ChatCompletion.model_validate(answer, strict=False)
-    for chunk in sse_json(stream.text.splitlines()):
+    for chunk in sse_events(stream.text):
         openai.types.chat.ChatCompletionChunk.model_validate(chunk)
 
 
@@ -140,22 +171,48 @@ def test_anthropic_fake_speaks_what_the_anthropic_sdk_parses(model):
 
     anthropic.types.Message.model_validate(answer)
     events = TypeAdapter(anthropic.types.RawMessageStreamEvent)
-    for event in sse_json(stream.text.splitlines()):
+    for event in sse_events(stream.text):
         if event["type"] != "ping":
             events.validate_python(event)
     anthropic.types.ErrorResponse.model_validate(error)
 
 
 def test_anthropic_stream_error_event_becomes_an_openai_error_event():
-    from apis.ai.chat import StreamFailed, StreamState
-
     lines = [
         "event: error",
         'data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
         "",
     ]
     with pytest.raises(StreamFailed, match="Overloaded"):
-        list(anthropic_adapter.stream(lines, StreamState(model="a/m"), include_usage=False))
+        translated(anthropic_adapter, lines)
+
+
+STREAMING = {
+    "openai": (openai_adapter, "openai"),
+    "mistral": (openai_adapter, "openai"),
+    "anthropic": (anthropic_adapter, "anthropic"),
+    "gemini": (gemini, "gemini"),
+    "ollama": (ollama, "ollama"),
+}
+
+
+@pytest.mark.parametrize("flavour", STREAMING)
+def test_every_adapter_translates_its_providers_stream_into_openai_chunks(flavour):
+    adapter, wire = STREAMING[flavour]
+    sent = b"".join(STREAMS[wire](Behaviour("ok-model", retried=False), flavour)).decode()
+
+    chunks = translated(adapter, sent.splitlines())
+
+    for chunk in chunks:
+        openai.types.chat.ChatCompletionChunk.model_validate(chunk)
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[:-1]) == "".join(
+        WORDS
+    )
+    assert chunks[-1]["usage"] == {
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": COMPLETION_TOKENS,
+        "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+    }
 
 
 def test_gemini_answer_translates_usage_and_finish_reason():

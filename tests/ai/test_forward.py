@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 
 import openai
 import pytest
 
-from apis.models import UsageEvent
-from apis.usage.services import usage_ingest
-from tests.ai.conftest import client_for, publish_ai_api
+from tests.ai.conftest import accounted_event, client_for, publish_ai_api
 from tests.ai.fakes import COMPLETION_TOKENS, PROMPT_TOKENS, TOOL_ARGS, WORDS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -157,6 +154,7 @@ def test_provider_errors_keep_their_status_in_openais_envelope(provider, live_se
 
         assert raised.value.status_code == status
         assert f"Fake refusal {status}" in raised.value.body["message"]
+        live_server.settle()
 
 
 def test_fallback_after_429_answers_from_the_next_model_and_says_which(
@@ -209,26 +207,13 @@ def test_models_lists_the_apis_models(provider, live_server, alice):
 OWN_COST = Decimal(PROMPT_TOKENS * 2 + COMPLETION_TOKENS * 8) / 1_000_000
 
 
-def _accounted_event() -> UsageEvent:
-    # The server accounts a stream once it has sent the last chunk, a moment after the client
-    # has read it: wait for the event rather than race the server's thread.
-    deadline = time.monotonic() + 5
-    while True:
-        usage_ingest()
-        event = UsageEvent.objects.first()
-        if event is not None or time.monotonic() > deadline:
-            assert event is not None, "the call was never accounted"
-            return event
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("stream", [False, True])
 def test_tokens_and_cost_reach_the_usage_events(sdk, provider, stream):
     answer = sdk.chat.completions.create(model="ok-model", messages=HELLO, stream=stream)
     if stream:
         list(answer)
 
-    event = _accounted_event()
+    event = accounted_event()
     assert (event.prompt_tokens, event.completion_tokens) == (PROMPT_TOKENS, COMPLETION_TOKENS)
     assert event.cost == OWN_COST
     assert event.model == f"{provider.name}/ok-model"

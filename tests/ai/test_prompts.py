@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 
+from apis.ai import targets
 from apis.ai.prompts import render
 from apis.ai.services import prompt_save, provider_save
-from apis.ai.targets import prompt_of, targets_for
 from apis.models import Api, PromptEndpoint
 from apis.services import api_transition
 from tests.ai.fakes import COMPLETION_TOKENS, PROMPT_TOKENS, WORDS, FakeProvider
@@ -31,6 +31,8 @@ OUTPUT_SCHEMA = {
     "required": ["sentiment"],
 }
 MODELS = ("ok-model", "json-ok", "json-bad", "json-flaky")
+prompt_of = async_to_sync(targets.prompt_of)
+targets_for = async_to_sync(targets.targets_for)
 
 
 def test_template_syntax_inside_a_variable_stays_literal():
@@ -83,7 +85,7 @@ def call(api: Api, owner, payload: Any) -> tuple[int, dict[str, Any]]:
     client = AsgiClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(application)}")
     response = client.post(f"/gw/{api.slug}/", payload, format="json")
-    return response.status_code, json.loads(b"".join(response.streaming_content))
+    return response.status_code, response.json()
 
 
 def test_prompt_api_answers_output_model_usage_and_cost(provider, alice, fake):

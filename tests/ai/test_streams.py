@@ -1,0 +1,149 @@
+"""AI streams through the real ASGI server: a hundred at once, and a client leaving mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import openai
+import pytest
+from asgiref.sync import async_to_sync
+
+from apis.ai import calls
+from apis.ai.forward import TranslatedStream
+from apis.ai.services import provider_save
+from apis.ai.targets import Target
+from apis.gateway.context import GatewayContext
+from apis.gateway.http_client import close_upstream_client
+from apis.models import Api, Provider
+from tests.ai.conftest import accounted_event, publish_ai_api
+from tests.ai.fakes import StreamingProvider
+from tests.factories import ApplicationFactory, SubscriptionFactory
+from tests.tokens import token_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CLIENTS = 100
+HELLO = [{"role": "user", "content": "hi"}]
+STREAM = {"model": "m", "messages": HELLO, "stream": True}
+
+
+def streaming_api(provider: StreamingProvider) -> Api:
+    """An `ai` API on the streaming provider."""
+    saved = provider_save(
+        name="many", kind="openai_compatible", base_url=provider.base_url, api_key="k"
+    )
+    return publish_ai_api(saved, model="m")
+
+
+def subscribed_token(api: Api, owner) -> str:
+    application = ApplicationFactory(owner=owner)
+    SubscriptionFactory(application=application, api=api, plan=api.plans.get())
+    return token_for(application)
+
+
+def test_a_hundred_streams_reach_the_provider_at_the_same_moment(live_server, alice):
+    # Each stream waits, after its first chunk, until all are open at once (or 20 s): a gateway
+    # that queued calls would never get there.
+    with StreamingProvider(hold_until=CLIENTS, hold_timeout=20) as provider:
+        api = streaming_api(provider)
+        base_url = f"{live_server.url}/gw/{api.slug}"
+        texts = asyncio.run(stream_all(base_url, subscribed_token(api, alice)))
+
+    assert provider.peak >= 95, f"only {provider.peak} streams were open at once"
+    assert texts == ["t0 t1 t2 t3 "] * CLIENTS
+
+
+async def stream_all(base_url: str, token: str) -> list[str]:
+    """The text of CLIENTS streamed chat completions, all asked for at once."""
+    async with openai.AsyncOpenAI(
+        base_url=base_url, api_key=token, max_retries=0, timeout=60
+    ) as client:
+        return await asyncio.gather(*(streamed_text(client) for _ in range(CLIENTS)))
+
+
+async def streamed_text(client: openai.AsyncOpenAI) -> str:
+    stream = await client.chat.completions.create(model="m", messages=HELLO, stream=True)
+    return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+
+def test_client_leaving_mid_stream_stops_the_provider_and_is_accounted_as_499(live_server, alice):
+    with StreamingProvider(chunks=100, interval=0.1) as provider:
+        api = streaming_api(provider)
+        url = f"{live_server.url}/gw/{api.slug}/chat/completions"
+        left = hang_up_after(url, subscribed_token(api, alice), events=3)
+        cut = first_cut(provider)
+
+    assert cut - left < 1.0, f"the provider's call was dropped {cut - left:.3f} s after the client"
+    event = accounted_event()
+    assert event.status == 499
+    assert event.bytes_out > 0
+    # The tokens the provider had reported by then (role chunk, t0, t1: at least two).
+    assert 2 <= event.completion_tokens < 100
+    assert event.prompt_tokens == 5
+
+
+def hang_up_after(url: str, token: str, *, events: int) -> float:
+    """Read the first `events` events of a streamed chat, then close the connection; when."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream("POST", url, json=STREAM, headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        data = (line for line in response.iter_lines() if line.startswith("data:"))
+        for _ in range(events):
+            next(data)
+        # Leaving the block closes a response not read to its end: the connection is dropped.
+        left = time.monotonic()
+    return left
+
+
+def first_cut(provider: StreamingProvider) -> float:
+    """When the provider first saw the gateway hang up in the middle of a stream."""
+    deadline = time.monotonic() + 5
+    while not provider.cut_short and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert provider.cut_short, "the provider's stream was never cut short"
+    return provider.cut_short[0]
+
+
+@pytest.mark.parametrize("events", [0, 3])
+def test_closing_the_answer_mid_stream_drops_the_provider_call_at_once(events):
+    # The body closed (GeneratorExit) rather than the task cancelled; before its first event too.
+    with StreamingProvider(chunks=100, interval=0.1) as provider:
+        ctx, closed = read_then_close(provider, events=events)
+
+    assert provider.cut_short, "the provider's stream was not cut short"
+    assert provider.cut_short[0] - closed < 1.0
+    assert ctx.completion_tokens == max(events - 1, 0)
+
+
+@async_to_sync
+async def read_then_close(
+    provider: StreamingProvider, *, events: int
+) -> tuple[GatewayContext, float]:
+    """Open a stream as the gateway does, read `events` events, close it; ctx and when.
+
+    The loop's client pool stays open until the provider has seen the hang-up (or 2 s): closing
+    the pool would drop the connection whatever the stream did.
+    """
+    target = Target(
+        Provider(name="many", kind="openai_compatible", base_url=provider.base_url), "m", None
+    )
+    ctx = GatewayContext(method="POST", slug="chat")
+    try:
+        opened = await calls.open_stream([target], STREAM, budget=calls.Budget(httpx.Timeout(5)))
+        body = TranslatedStream(ctx, opened, include_usage=False, deadline=None)
+        for _ in range(events):
+            await anext(body)
+        closed = time.monotonic()
+        await body.aclose()
+        for _ in range(200):
+            if provider.cut_short:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await close_upstream_client()
+    return ctx, closed
