@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from rest_framework import parsers
@@ -29,6 +31,32 @@ def document_problem(document: Any) -> str:
         elif isinstance(value, list):
             pending.extend((item, depth + 1) for item in value)
     return ""
+
+
+def strict_json(data: bytes | str) -> Any:
+    """A JSON document that every later step can handle; ValueError saying why not.
+
+    Python's json accepts NaN and Infinity (which no JSON encoder writes back), turns 1e999 into
+    infinity, and recurses without bound on deep nesting: all refused here.
+    """
+    try:
+        document = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError as exc:
+        raise ValueError(TOO_DEEP) from exc
+    if problem := document_problem(document):
+        raise ValueError(problem)
+    return document
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number.")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text[:40]} is out of range.")
+    return number
 
 
 class JSONParser(parsers.JSONParser):

@@ -77,7 +77,7 @@ class AsgiClient:
         body = data.encode() if isinstance(data, str) else data
         if body:
             headers.setdefault("content-type", content_type)
-        return async_to_sync(self._send)(method, path, headers, body)
+        return in_a_loop_of_its_own(self._send, method, path, headers, body)
 
     def get(self, path: str, data: Mapping[str, Any] | None = None, **extra: str) -> Answer:
         """GET, with `data` as the query string."""
@@ -113,12 +113,7 @@ class AsgiClient:
 
     async def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         exchange = _Exchange(body)
-        try:
-            await self.app(_scope(method, path, headers, body), exchange.receive, exchange.send)
-        finally:
-            # This event loop ends with the request: its pools go with it, as at a shutdown.
-            await close_upstream_client()
-            await shared.close_clients()
+        await self.app(_scope(method, path, headers, body), exchange.receive, exchange.send)
         return exchange.answer()
 
 
@@ -173,6 +168,20 @@ def _scope(method: str, path: str, headers: dict[str, str], body: bytes) -> dict
         "client": CLIENT_ADDRESS,
         "server": ("testserver", 80),
     }
+
+
+def in_a_loop_of_its_own(work, *args):
+    """`await work(*args)` in an event loop of its own, whose client pools close with it."""
+
+    async def run():
+        try:
+            return await work(*args)
+        finally:
+            # The loop ends here: its pools go with it, as at the ASGI lifespan's shutdown.
+            await close_upstream_client()
+            await shared.close_clients()
+
+    return async_to_sync(run)()
 
 
 def _headers(extra: Mapping[str, str]) -> dict[str, str]:

@@ -18,11 +18,12 @@ from apis.ai.calls import Answer, Budget, OpenStream
 from apis.ai.chat import StreamFailed, StreamState, Usage
 from apis.ai.sse import DONE, event
 from apis.ai.targets import Target, prompt_of, targets_for
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import GatewayContext, ReleasingStream
 from apis.gateway.errors import GatewayError
 from apis.gateway.forward import until, upstream_deadline, upstream_timeout
 from apis.gateway.request_body import read_body
 from apis.models import PromptEndpoint
+from core.parsers import strict_json
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ async def chat_completions(ctx: GatewayContext, body: dict[str, Any]) -> None:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         opened = await calls.open_stream(targets, body, budget=budget)
         _set_answer(ctx, 200, EVENT_STREAM, opened.target)
-        ctx.response_body = TranslatedStream(
+        ctx.response_body = translated_body(
             ctx, opened, include_usage=include_usage, deadline=budget.deadline
         )
         return
@@ -68,36 +69,12 @@ def call_budget(ctx: GatewayContext) -> Budget:
     return Budget(upstream_timeout(ctx), upstream_deadline(ctx))
 
 
-class TranslatedStream:
-    """The answer's body: the provider's stream as OpenAI events; closing it ends the call.
-
-    An async generator closed before its first step never runs its `finally`, so the provider's
-    response is closed here as well, whether the stream had begun or not.
-    """
-
-    def __init__(
-        self,
-        ctx: GatewayContext,
-        opened: OpenStream,
-        *,
-        include_usage: bool,
-        deadline: float | None,
-    ) -> None:
-        self.opened = opened
-        self.events = translated_stream(ctx, opened, include_usage=include_usage, deadline=deadline)
-
-    def __aiter__(self) -> TranslatedStream:
-        return self
-
-    async def __anext__(self) -> bytes:
-        return await anext(self.events)
-
-    async def aclose(self) -> None:
-        """Stop translating and drop the provider's connection (both at most once)."""
-        try:
-            await self.events.aclose()
-        finally:
-            await self.opened.aclose()
+def translated_body(
+    ctx: GatewayContext, opened: OpenStream, *, include_usage: bool, deadline: float | None
+) -> ReleasingStream:
+    """The answer's body: the provider's stream as OpenAI events; closing it ends the call."""
+    events = translated_stream(ctx, opened, include_usage=include_usage, deadline=deadline)
+    return ReleasingStream(events, opened.aclose)
 
 
 async def translated_stream(
@@ -254,7 +231,7 @@ async def _chat_request(ctx: GatewayContext) -> dict[str, Any]:
 async def _json_body(ctx: GatewayContext) -> Any:
     body = await read_body(ctx)
     try:
-        return json.loads(body or b"null")
+        return strict_json(body or b"null")
     except ValueError as exc:
         raise GatewayError(
             400, "Invalid JSON", f"The body is not valid JSON: {exc}", code="invalid_json"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -87,3 +87,31 @@ async def as_chunks(body: bytes | AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         close = getattr(body, "aclose", None)
         if close is not None:
             await close()
+
+
+class ReleasingStream:
+    """A streamed body that holds an upstream connection; closing it, begun or not, releases it.
+
+    An async generator closed before its first step never runs its `finally`, so the release
+    cannot live there alone: a client that leaves before the first chunk would keep the
+    upstream generating.
+    """
+
+    def __init__(
+        self, chunks: AsyncIterator[bytes], release: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.chunks = chunks
+        self.release = release
+
+    def __aiter__(self) -> ReleasingStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await anext(self.chunks)
+
+    async def aclose(self) -> None:
+        """Stop the chunks, then release the connection."""
+        try:
+            await self.chunks.aclose()
+        finally:
+            await self.release()

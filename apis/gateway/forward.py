@@ -15,7 +15,7 @@ import httpx
 
 from apis.conf import gateway_settings
 from apis.gateway import capacity
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import GatewayContext, ReleasingStream
 from apis.gateway.errors import GatewayError
 from apis.gateway.http_client import upstream_client
 from apis.gateway.request_body import body_chunks, too_large
@@ -108,7 +108,7 @@ async def forward_rest(ctx: GatewayContext) -> None:
         for line in response.headers.get_list("set-cookie")
         if line.partition("=")[0].strip() not in gateway_settings.PORTAL_COOKIES
     ]
-    ctx.response_body = upstream_body(response, deadline)
+    ctx.response_body = ReleasingStream(upstream_body(response, deadline), response.aclose)
 
 
 def upstream_timeout(ctx: GatewayContext) -> httpx.Timeout:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from core.parsers import strict_json
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -67,9 +68,9 @@ class Message:
 def parse(body: bytes) -> Message:
     """The single JSON-RPC message of a POST body, or RpcError (parse error, invalid request)."""
     try:
-        decoded = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise RpcError(PARSE_ERROR, "Parse error: the body is not JSON.") from exc
+        decoded = strict_json(body)
+    except ValueError as exc:
+        raise RpcError(PARSE_ERROR, f"Parse error: the body is not JSON ({exc}).") from exc
     if not isinstance(decoded, dict) or decoded.get("jsonrpc") != "2.0":
         raise RpcError(INVALID_REQUEST, "The body must be one JSON-RPC 2.0 message object.")
     if "result" in decoded or "error" in decoded:

@@ -52,12 +52,22 @@ def test_unreachable_provider_answers_502(live_server, alice):
     assert raised.value.status_code == 502
 
 
-def test_invalid_json_answers_400_in_openais_envelope(provider, live_server, alice):
+HOSTILE_BODIES = [
+    b"{not json",
+    b"[" * 5000 + b"]" * 5000,
+    b'{"messages": [{"role": "user", "content": "hi"}], "temperature": NaN}',
+    b'{"messages": [{"role": "user", "content": "hi"}], "temperature": -Infinity}',
+    b'{"messages": [{"role": "user", "content": "hi"}], "temperature": 1e999}',
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES, ids=["broken", "deep", "nan", "inf", "1e999"])
+def test_invalid_json_answers_400_in_openais_envelope(provider, live_server, alice, body):
     sdk = client_for(publish_ai_api(provider), live_server, alice)
 
     response = httpx.post(
         f"{sdk.base_url}chat/completions",
-        content=b"{not json",
+        content=body,
         headers={"Authorization": f"Bearer {sdk.api_key}", "Content-Type": "application/json"},
     )
 

@@ -257,3 +257,12 @@ def test_a_backtracking_pattern_is_matched_in_linear_time(provider, alice):
     assert time.monotonic() - started < 2
     assert status == 422
     assert body["field"] == "text"
+
+
+@pytest.mark.parametrize("body", [b'{"text": NaN}', b'{"text": 1e999}', b"[" * 5000 + b"]" * 5000])
+def test_variables_json_python_accepts_but_json_does_not_answer_400(provider, alice, fake, body):
+    status, problem = call(prompt_api(provider), alice, body)
+
+    assert status == 400
+    assert problem["title"] == "Invalid JSON"
+    assert not fake.requests

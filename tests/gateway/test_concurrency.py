@@ -12,10 +12,14 @@ import time
 
 import httpx
 import pytest
+from django.test import RequestFactory
 
+from apis.gateway.pipeline import handle
+from apis.gateway.view import context_from_request
 from apis.models import UsageEvent
 from apis.services import api_transition
 from apis.usage.services import usage_ingest
+from tests.asgi import in_a_loop_of_its_own
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
 from tests.gateway.conftest import needs_postgres, needs_redis
 from tests.servers import CountingUpstream, GatewayServer
@@ -128,3 +132,24 @@ def _open(sock: socket.socket) -> bool:
         return True
     finally:
         sock.setblocking(True)
+
+
+def test_an_answer_closed_before_its_first_chunk_ends_the_upstream_call(alice):
+    with CountingUpstream() as upstream:
+        headers = _published(upstream, alice)
+        request = RequestFactory().get(
+            "/gw/held/stream", HTTP_AUTHORIZATION=headers["Authorization"]
+        )
+
+        async def answer_then_leave():
+            answer = await handle(context_from_request(request, "held", "stream"))
+            await answer.body.aclose()
+            return answer.status
+
+        status = in_a_loop_of_its_own(answer_then_leave)
+        deadline = time.monotonic() + 5
+        while not upstream.closed_at and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    assert status == 200
+    assert upstream.closed_at, "the upstream kept streaming to nobody"

@@ -194,3 +194,12 @@ def test_the_portals_cookies_go_neither_upstream_nor_back(gw):
 
     assert json_of(sent)["headers"]["Cookie"] == "theirs=kept"
     assert not [v for k, v in response.items() if k.lower() == "set-cookie"]
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT"])
+def test_trace_and_connect_are_refused_and_never_forwarded(gw, upstream, method):
+    response = gw.generic(method, "/gw/orders/x")
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+    assert not upstream.hits

@@ -140,6 +140,7 @@ def test_warm_checks_hop_to_no_thread(token, api, thread_hops, cache_ttl):
     assert thread_hops == []
 
 
+@needs_redis  # on the embedded default the usage event is written through the ORM's thread
 def test_a_warm_call_through_the_asgi_application_hops_to_no_thread(gw, thread_hops, upstream):
     gw.get("/gw/orders/x")
     thread_hops.clear()

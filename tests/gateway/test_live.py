@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -181,3 +182,19 @@ def test_the_answer_carries_one_date_of_the_gateway_and_no_server_names(subscrip
     assert response.status_code == 200
     assert len(response.headers.get_list("date")) == 1
     assert "server" not in response.headers
+
+
+def test_a_malformed_chunked_body_is_refused_by_the_server_not_answered_500(subscription):
+    token = token_for(subscription.application)
+    head = (
+        "POST /gw/orders/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    with (
+        GatewayServer(env={"REDIS_URL": os.environ["REDIS_URL"]}) as gateway,
+        socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock,
+    ):
+        sock.sendall(head.encode() + b"5\r\nhello\r\nzz\r\nnot a chunk\r\n")
+        answer = sock.recv(65536)
+
+    assert answer.startswith(b"HTTP/1.1 400")
