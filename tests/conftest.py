@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hypothesis  # noqa: F401 - imported here, not lazily at the end (see below)
 import pytest
+from asgiref.sync import SyncToAsync
 from django.core.cache import cache
 from django.test.utils import modify_settings
 from rest_framework.test import APIClient
@@ -26,6 +27,20 @@ def _empty_cache():
     keyring.forget()  # and the token keys, which lived in the previous test's database
     yield
     cache.clear()
+
+
+@pytest.fixture
+def thread_hops(monkeypatch):
+    """Counts every call that leaves the event loop for a thread (asgiref's sync_to_async)."""
+    hops: list[object] = []
+    original = SyncToAsync.__call__
+
+    async def counting(self, *args, **kwargs):
+        hops.append(self.func)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting)
+    return hops
 
 
 @pytest.fixture

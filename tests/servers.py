@@ -335,7 +335,41 @@ class AsgiLiveServer:
         SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
-class CountingUpstream:
+class LoopThreadServer:
+    """An asyncio server on an event loop of its own, in a thread: for clients by the hundred.
+
+    Subclasses start their server in `_start` and set `self.server`; every connection task is
+    cancelled when the `with` block ends.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
+
+    async def _start(self) -> None:
+        raise NotImplementedError
+
+    async def _stop(self) -> None:
+        self.server.close()
+        serving = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in serving:
+            task.cancel()
+        await asyncio.gather(*serving, return_exceptions=True)
+        await self.server.wait_closed()
+
+
+class CountingUpstream(LoopThreadServer):
     """An asyncio upstream that counts the requests it holds at once and sees clients leave.
 
     Each request is held until `hold_until` requests are in flight together (or `hold_seconds`
@@ -353,32 +387,13 @@ class CountingUpstream:
         self.closed_at: list[float] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._enough: asyncio.Event | None = None
         self._deadline = 0.0
-
-    def __enter__(self) -> CountingUpstream:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
+        super().__init__()
 
     async def _start(self) -> None:
         self._enough = asyncio.Event()
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, backlog=1024)
-
-    async def _stop(self) -> None:
-        self.server.close()
-        serving = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-        for task in serving:
-            task.cancel()
-        await asyncio.gather(*serving, return_exceptions=True)
-        await self.server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

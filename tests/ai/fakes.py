@@ -16,7 +16,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.servers import QuietServer
+from tests.servers import LoopThreadServer, QuietServer
 
 PROMPT_TOKENS, COMPLETION_TOKENS = 11, 7
 WORDS = ["Hello", " from", " the", " fake"]
@@ -440,7 +440,7 @@ class FakeProvider:
         self.server.server_close()
 
 
-class StreamingProvider:
+class StreamingProvider(LoopThreadServer):
     """An OpenAI-compatible provider on an asyncio server of its own, for streams by the hundred.
 
     Each chat stream answers its headers and a first chunk at once, then `chunks` more, one per
@@ -462,34 +462,14 @@ class StreamingProvider:
         self.hold_until, self.hold_timeout = hold_until, hold_timeout
         self.open = self.peak = 0
         self.cut_short: list[float] = []
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.tasks: set[asyncio.Task] = set()
-
-    def __enter__(self) -> StreamingProvider:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-        self.loop.close()
+        super().__init__()
 
     async def _start(self) -> None:
         self.enough = asyncio.Event()
         self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0, backlog=1024)
         self.base_url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
 
-    async def _stop(self) -> None:
-        self.server.close()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.tasks.add(asyncio.current_task())
         try:
             body = await _read_request(reader)
             await self._stream(reader, writer, body.get("model", ""))
@@ -497,7 +477,6 @@ class StreamingProvider:
             pass
         finally:
             writer.close()
-            self.tasks.discard(asyncio.current_task())
 
     async def _stream(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, model: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import redis.asyncio.connection
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import RequestFactory, override_settings
 
@@ -57,20 +57,6 @@ def round_trips(monkeypatch):
     connection = redis.asyncio.connection.AbstractConnection
     monkeypatch.setattr(connection, "send_packed_command", counting)
     return sent
-
-
-@pytest.fixture
-def thread_hops(monkeypatch):
-    """Counts every call that leaves the event loop for a thread (asgiref's sync_to_async)."""
-    hops: list[object] = []
-    original = SyncToAsync.__call__
-
-    async def counting(self, *args, **kwargs):
-        hops.append(self.func)
-        return await original(self, *args, **kwargs)
-
-    monkeypatch.setattr(SyncToAsync, "__call__", counting)
-    return hops
 
 
 def test_warm_checks_make_no_database_query(token, subscription, django_assert_num_queries):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import SyncToAsync
 from django.conf import settings
 
 from tests.asgi import AsgiClient
@@ -14,20 +13,6 @@ needs_redis = pytest.mark.skipif(
     reason="needs Redis: on the embedded default a call's usage event is written to the "
     "database directly, through the ORM thread",
 )
-
-
-@pytest.fixture
-def thread_hops(monkeypatch):
-    """Counts every call that leaves the event loop for a thread (asgiref's sync_to_async)."""
-    hops: list[object] = []
-    original = SyncToAsync.__call__
-
-    async def counting(self, *args, **kwargs):
-        hops.append(self.func)
-        return await original(self, *args, **kwargs)
-
-    monkeypatch.setattr(SyncToAsync, "__call__", counting)
-    return hops
 
 
 @pytest.fixture
