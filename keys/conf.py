@@ -24,6 +24,7 @@ DEFAULTS = {
     "KEYSET_POLL_SECONDS": 0.5,
     "CLIENT_AUTH_FAILURE_RATE": "10/m",
     "SCOPE_SOURCE": "apis.selectors.subscribed_api_slugs",
+    "MAX_APPLICATIONS_PER_OWNER": 50,
 }
 
 keys_settings = AppSettings("KEYS", DEFAULTS)

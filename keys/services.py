@@ -19,7 +19,11 @@ from keys.secrets import hash_secret, new_client_secret, secret_matches
 
 @transaction.atomic
 def application_create(*, owner: AbstractBaseUser, name: str) -> tuple[Application, str]:
-    """A new application and its secret in clear, which is never available again."""
+    """A new application and its secret in clear, which is never available again.
+
+    An owner holds at most MAX_APPLICATIONS_PER_OWNER: every application is a client that can
+    take tokens, so their number is bounded like any other number a client chooses.
+    """
     secret = new_client_secret()
     application = Application(owner=owner, name=name, secret_hash=hash_secret(secret))
     application.full_clean(
@@ -27,10 +31,19 @@ def application_create(*, owner: AbstractBaseUser, name: str) -> tuple[Applicati
     )
     try:
         with transaction.atomic():
+            # The owner's row is the lock: two creations at once cannot both pass the count.
+            type(owner).objects.select_for_update().filter(pk=owner.pk).first()
+            _check_room_for_one_more(owner)
             application.save()
     except IntegrityError as exc:
         raise Conflict(f"You already have an application named '{name}'.") from exc
     return application, secret
+
+
+def _check_room_for_one_more(owner: AbstractBaseUser) -> None:
+    limit = keys_settings.MAX_APPLICATIONS_PER_OWNER
+    if Application.objects.filter(owner=owner).count() >= limit:
+        raise Conflict(f"You have {limit} applications, the most one account may hold.")
 
 
 @transaction.atomic

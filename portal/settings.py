@@ -222,6 +222,7 @@ PORTCULLIS = {
     "KEYS": {
         "KEK": env.str("PORTCULLIS_KEK", default=""),
         "ISSUER": env.str("PORTCULLIS_ISSUER", default="http://127.0.0.1:8000"),
+        "MAX_APPLICATIONS_PER_OWNER": env.int("PORTCULLIS_MAX_APPLICATIONS", default=50),
     },
     "PORTAL": {
         "SIGNUP_RATE": env.str("PORTCULLIS_SIGNUP_RATE", default="5/h"),

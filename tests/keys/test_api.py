@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
 from keys.models import Application
 from keys.services import application_authenticate
@@ -104,3 +106,14 @@ def test_a_page_holds_at_most_a_thousand_rows_whatever_limit_is_asked(alice_clie
     assert page["count"] == 1001
     assert len(page["results"]) == 1000
     assert page["next"]
+
+
+def test_an_account_holds_at_most_the_configured_number_of_applications(alice_client):
+    keys = {**settings.PORTCULLIS["KEYS"], "MAX_APPLICATIONS_PER_OWNER": 2}
+    with override_settings(PORTCULLIS={**settings.PORTCULLIS, "KEYS": keys}):
+        statuses = [
+            alice_client.post("/api/v1/apps/", {"name": f"app-{n}"}, format="json").status_code
+            for n in range(3)
+        ]
+
+    assert statuses == [201, 201, 409]
