@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -32,7 +33,7 @@ def application_create(*, owner: AbstractBaseUser, name: str) -> tuple[Applicati
     try:
         with transaction.atomic():
             # The owner's row is the lock: two creations at once cannot both pass the count.
-            type(owner).objects.select_for_update().filter(pk=owner.pk).first()
+            get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
             _check_room_for_one_more(owner)
             application.save()
     except IntegrityError as exc:

@@ -103,14 +103,14 @@ else:
     # connection per thread would leak, so connections come from one pool per process.
     _db["CONN_MAX_AGE"] = 0
     _db["CONN_HEALTH_CHECKS"] = True
-    # A database host that went away must cost a request seconds, not the TCP timeout (503).
-    _db.setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3)
-    )
-    _db.setdefault("OPTIONS", {})["pool"] = {
+    # A database host that went away must cost a request seconds, not the TCP timeout (503):
+    # the same bound for a new connection and for waiting on the pool.
+    _connect_timeout = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+    _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", _connect_timeout)
+    _db["OPTIONS"]["pool"] = {
         "min_size": 1,
         "max_size": env.int("DATABASE_POOL_SIZE", default=20),
-        "timeout": 10,
+        "timeout": _connect_timeout,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

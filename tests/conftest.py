@@ -10,6 +10,7 @@ import hypothesis  # noqa: F401 - imported here, not lazily at the end (see belo
 import pytest
 from asgiref.sync import SyncToAsync
 from django.core.cache import cache
+from django.db import connections
 from django.test.utils import modify_settings
 from rest_framework.test import APIClient
 
@@ -17,6 +18,18 @@ from apis.gateway.lookups import bump_catalog_version
 from keys import keyring
 from tests.factories import StaffFactory, UserFactory
 from tests.servers import AsgiLiveServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_pools_closed_at_the_end(django_db_setup, django_db_blocker):
+    """Close the connection pools (the live servers' threads drew from them) before the test
+    database is dropped: a pool's idle connections would keep it in use."""
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            close_pool = getattr(connection, "close_pool", None)
+            if close_pool is not None:
+                close_pool()
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,8 @@ class GatewayContext:
     method: str
     slug: str
     path: str = ""
+    # The path as the client sent it, escapes and all (ASGI's raw_path), for REST upstreams.
+    raw_path: str = ""
     query_string: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     # The request body as it arrives from the client, or all of it (MCP builds one).

@@ -90,7 +90,7 @@ async def forward_rest(ctx: GatewayContext) -> None:
     deadline = upstream_deadline(ctx)
     request = upstream_client().build_request(
         ctx.method,
-        upstream_url(ctx.api.upstream_url, ctx.path, ctx.query_string),
+        upstream_url(ctx.api.upstream_url, ctx.raw_path or ctx.path, ctx.query_string),
         headers=upstream_headers(ctx),
         content=body_chunks(ctx) if ctx.content_length or ctx.chunked else None,
         timeout=upstream_timeout(ctx),

@@ -64,7 +64,8 @@ def context_from_request(request: HttpRequest, slug: str, path: str) -> GatewayC
     return GatewayContext(
         method=request.method,
         slug=slug,
-        path=_raw_path(request, slug, path),
+        path=path,
+        raw_path=_raw_path(request, slug, path),
         query_string=request.META.get("QUERY_STRING", ""),
         headers=request.headers,
         body=_body(request),

@@ -36,9 +36,14 @@ def install_chromium() -> None:
         pytest.fail(f"could not install chromium ({' '.join(command)}):\n{result.stderr[-2000:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
-    """One headless chromium for the session."""
+    """One headless chromium per module.
+
+    Not per session: Playwright's sync API keeps an event loop running in this thread while it
+    is open, and every later test that drives the ASGI application (async_to_sync) would find
+    it there.
+    """
     from playwright.sync_api import sync_playwright
 
     install_chromium()
