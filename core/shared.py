@@ -19,6 +19,16 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache, RedisSerializer
 
 _serializer = RedisSerializer()
+# A Redis that is down refuses at once; one that does not answer is given this long. On the
+# event loop a reply is read only when the loop comes round to it, so a burst of calls delays
+# every reply: half a second (the sync clients' bound) would fail calls Redis had answered.
+CONNECT_TIMEOUT = 1.0
+REPLY_TIMEOUT = 3.0
+# Connections one event loop keeps. While all are busy a call waits its turn: with Redis up,
+# only a burst larger than the process can serve at once makes it wait, so it waits long (a
+# Redis that is down refuses at once and one that hangs fails each call after REPLY_TIMEOUT).
+POOL_SIZE = 128
+POOL_WAIT = 30.0
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = (
     weakref.WeakKeyDictionary()
 )
@@ -39,19 +49,23 @@ def client_at(url: str) -> aioredis.Redis:
     clients = _clients.setdefault(asyncio.get_running_loop(), {})
     found = clients.get(url)
     if found is None:
-        options = settings.CACHES["default"].get("OPTIONS", {})
-        found = clients[url] = aioredis.Redis.from_url(
+        # A bounded pool that makes a burst of calls wait their turn for a connection, rather
+        # than open one each at once (each an extra round trip, none of them needed).
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
-            socket_connect_timeout=options.get("socket_connect_timeout", 0.5),
-            socket_timeout=options.get("socket_timeout", 0.5),
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=REPLY_TIMEOUT,
         )
+        found = clients[url] = aioredis.Redis(connection_pool=pool)
     return found
 
 
 async def close_clients() -> None:
     """Close the running loop's Redis clients (at the ASGI lifespan's shutdown)."""
     for found in _clients.pop(asyncio.get_running_loop(), {}).values():
-        await found.aclose()
+        await found.aclose(close_connection_pool=True)
 
 
 def raw_key(key: str) -> str:
