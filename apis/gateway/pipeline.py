@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from django.db import DatabaseError
+
 from apis.gateway import capacity
 from apis.gateway.account import account
 from apis.gateway.authenticate import authenticate
@@ -34,6 +36,9 @@ async def handle(ctx: GatewayContext) -> GatewayResponse:
         render_error(ctx, error)
     except SHARED_CACHE_ERRORS:
         render_error(ctx, unavailable("The gateway's shared cache does not answer."))
+    except DatabaseError:
+        # Only a cold lookup reaches the database; warm calls go on being served without it.
+        render_error(ctx, unavailable("The gateway's catalog database does not answer."))
     except asyncio.CancelledError:
         ctx.status = CLIENT_CLOSED_REQUEST
         await asyncio.shield(finish(ctx))

@@ -6,6 +6,7 @@ import logging
 
 import redis
 from django.conf import settings
+from django.db import DatabaseError
 
 from apis.usage.conf import usage_settings
 from apis.usage.records import UsageRecord
@@ -36,4 +37,8 @@ async def record_usage(event: UsageRecord) -> None:
             logger.warning(
                 "usage stream unreachable; request %s written directly", event.request_id
             )
-    await in_database_thread(lambda: usage_event_create(record=event, source_id=event.event_id))
+    try:
+        await in_database_thread(lambda: usage_event_create(record=event, source_id=event.event_id))
+    except DatabaseError:
+        # Redis and the database both down: the answer has gone out; say what was not counted.
+        logger.error("usage event of request %s lost: no Redis, no database", event.request_id)

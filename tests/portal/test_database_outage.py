@@ -13,9 +13,18 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.factories import DEFAULT_SECRET, ApplicationFactory, StaffFactory, SubscriptionFactory
+from apis.services import api_transition
+from tests.factories import (
+    DEFAULT_SECRET,
+    ApiFactory,
+    ApplicationFactory,
+    PlanFactory,
+    StaffFactory,
+    SubscriptionFactory,
+)
 from tests.relay import TcpRelay
-from tests.servers import GatewayServer, database_url
+from tests.servers import GatewayServer, Upstream, database_url
+from tests.tokens import token_for
 
 pytestmark = [
     pytest.mark.skipif(
@@ -129,3 +138,46 @@ def _eventually(status_of, expected: int, timeout: float = 15.0) -> int:
         time.sleep(0.2)
         status = status_of()
     return status
+
+
+def test_the_gateway_serves_warm_calls_and_answers_cold_ones_503_while_the_database_is_away(
+    relay, server, alice, upstream_url
+):
+    warm, cold = (_subscribed_api(alice, slug, upstream_url) for slug in ("warm", "cold"))
+    assert httpx.get(f"{server.url}/gw/warm/x", headers=warm, timeout=10).status_code == 200
+
+    relay.cut()
+    served = httpx.get(f"{server.url}/gw/warm/x", headers=warm, timeout=10)
+    refused = httpx.get(f"{server.url}/gw/cold/x", headers=cold, timeout=10)
+    relay.restore()
+    recovered = _eventually(lambda: httpx.get(f"{server.url}/gw/cold/x", headers=cold, timeout=10))
+
+    assert served.status_code == 200
+    assert refused.status_code == 503
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.headers["Retry-After"]
+    assert recovered.status_code == 200
+
+
+@pytest.fixture
+def upstream_url():
+    with Upstream() as upstream:
+        yield upstream.url
+
+
+def _subscribed_api(owner, slug: str, upstream_url: str) -> dict[str, str]:
+    api = ApiFactory(slug=slug, upstream_url=upstream_url)
+    PlanFactory(api=api, name="basic", rate_limit="1000/m")
+    api_transition(api=api, to="published", actor=None)
+    application = ApplicationFactory(owner=owner)
+    SubscriptionFactory(application=application, api=api, plan=api.plans.get())
+    return {"Authorization": f"Bearer {token_for(application)}"}
+
+
+def _eventually(call, seconds: float = 20.0) -> httpx.Response:
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = call()
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.2)
