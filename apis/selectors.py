@@ -48,7 +48,12 @@ def api_openapi_for_developers(api: Api, *, gateway_url: str) -> dict | None:
     """
     if not isinstance(api.openapi, dict):
         return api.openapi
-    document = copy.deepcopy(api.openapi)
+    return openapi_served_by(api.openapi, gateway_url=gateway_url)
+
+
+def openapi_served_by(openapi: dict, *, gateway_url: str) -> dict:
+    """A copy of an OpenAPI document whose only server is `gateway_url`, at every level."""
+    document = copy.deepcopy(openapi)
     document["servers"] = [{"url": gateway_url}]
     for item in (document.get("paths") or {}).values():
         if isinstance(item, dict):

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from referencing.exceptions import Unresolvable
 
 from apis.gateway.context import GatewayContext
 from apis.gateway.pipeline import handle
 from apis.mcp.tools import Tool
+from core.json_schemas import schema_validator
 
 JSON = "application/json"
 PATH_PARAMETER_SAFE = "-._~!$&'()*+,;=:@"
@@ -54,10 +55,12 @@ async def call_tool(tool: Tool, arguments: dict[str, Any], *, caller: Caller) ->
 def argument_errors(schema: dict[str, Any], arguments: dict[str, Any]) -> str:
     """The schema violations of the arguments, one sentence each; empty when they conform."""
     try:
-        validator = Draft202012Validator(schema)
+        validator = schema_validator(schema)
         errors = sorted(validator.iter_errors(arguments), key=lambda error: list(error.path))
     except SchemaError:
         return ""
+    except Unresolvable:
+        return "the tool's input schema refers to a definition it does not hold."
     return "; ".join(_explain(error) for error in errors[:5])
 
 

@@ -8,11 +8,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.urls import reverse
+
 from apis.mcp.calls import Caller, call_tool
 from apis.mcp.conf import mcp_settings
 from apis.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
 from apis.mcp.resources import MIME_TYPE, resource_at, resources_for
 from apis.mcp.tools import tool_named, tools_for
+from apis.selectors import openapi_served_by
 
 HANDSHAKE_VERSIONS = ("2025-06-18", "2025-11-25")
 # Earlier handshake revisions a session's requests may still name in MCP-Protocol-Version.
@@ -114,7 +117,11 @@ async def read_resource(params: dict[str, Any], exchange: Exchange) -> dict[str,
     if resource is None or not exchange.may_use(resource.slug):
         # SEP-2164: a resource that is not there is invalid params, not -32002.
         raise RpcError(INVALID_PARAMS, f"Resource not found: {uri}")
-    text = json.dumps(resource.document, indent=2)
+    caller = exchange.caller
+    gateway = f"{caller.scheme}://{caller.host}{reverse('gateway', kwargs={'slug': resource.slug})}"
+    # The backend's addresses (the document's servers) are for staff: agents go through us.
+    document = openapi_served_by(resource.document, gateway_url=gateway)
+    text = json.dumps(document, indent=2)
     return {"contents": [{"uri": resource.uri, "mimeType": MIME_TYPE, "text": text}]}
 
 

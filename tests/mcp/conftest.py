@@ -12,6 +12,7 @@ from tests.tokens import token_for
 ORDERS_OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "Orders", "version": "1"},
+    "servers": [{"url": "http://orders.internal:8080/v1"}],
     "paths": {
         "/orders": {
             "get": {

@@ -34,7 +34,10 @@ def test_an_agent_lists_and_reads_the_documents_of_its_apis(mcp_url, token, ledg
     # echo has no document and ledger is not alice's: only orders is listed.
     assert [str(resource.uri) for resource in listing.resources] == [ORDERS_URI]
     assert listing.resources[0].mime_type == "application/json"
-    assert json.loads(read.contents[0].text) == ORDERS_OPENAPI
+    document = json.loads(read.contents[0].text)
+    assert document["paths"] == ORDERS_OPENAPI["paths"]
+    # The backend's address stays with staff: the agent is told to go through the gateway.
+    assert document["servers"] == [{"url": f"{mcp_url.removesuffix('/mcp')}/gw/orders"}]
 
 
 def test_a_document_of_an_api_the_caller_is_not_subscribed_to_is_not_found(mcp_url, token, ledger):
