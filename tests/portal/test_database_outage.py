@@ -150,7 +150,9 @@ def test_the_gateway_serves_warm_calls_and_answers_cold_ones_503_while_the_datab
     served = httpx.get(f"{server.url}/gw/warm/x", headers=warm, timeout=10)
     refused = httpx.get(f"{server.url}/gw/cold/x", headers=cold, timeout=10)
     relay.restore()
-    recovered = _eventually(lambda: httpx.get(f"{server.url}/gw/cold/x", headers=cold, timeout=10))
+    recovered = _served_again(
+        lambda: httpx.get(f"{server.url}/gw/cold/x", headers=cold, timeout=10)
+    )
 
     assert served.status_code == 200
     assert refused.status_code == 503
@@ -174,7 +176,7 @@ def _subscribed_api(owner, slug: str, upstream_url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(application)}"}
 
 
-def _eventually(call, seconds: float = 20.0) -> httpx.Response:
+def _served_again(call, seconds: float = 20.0) -> httpx.Response:
     deadline = time.monotonic() + seconds
     while True:
         answer = call()

@@ -98,6 +98,23 @@ def test_a_backlog_beyond_one_runs_budget_is_ingested_without_waiting_for_beat(a
     assert usage_stream().length() == 0
 
 
+def kill_mid_batch(worker: subprocess.Popen) -> None:
+    """Freeze the worker until it is caught holding entries it has not acknowledged, then kill.
+
+    A kill at a random moment may land between two batches, where there is nothing to lose.
+    """
+    stream = usage_stream()
+    for _ in range(2000):
+        worker.send_signal(signal.SIGSTOP)
+        if stream.client.xpending(stream.name, stream.group)["pending"] > 0:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            return
+        worker.send_signal(signal.SIGCONT)
+        time.sleep(0.002)
+    raise AssertionError("the worker was never caught in the middle of a batch")
+
+
 def test_worker_killed_half_way_loses_nothing_and_counts_nothing_twice(api, alice_app):
     total = 3000
     record_calls(api, alice_app, total)
@@ -108,8 +125,7 @@ def test_worker_killed_half_way_loses_nothing_and_counts_nothing_twice(api, alic
     with celery_worker(**small_batches) as doomed:
         usage_ingest_and_rollup.delay()
         wait_until(lambda: UsageEvent.objects.count() >= 200)
-        doomed.send_signal(signal.SIGKILL)
-        doomed.wait()
+        kill_mid_batch(doomed)
     stream = usage_stream()
     assert stream.client.xpending(stream.name, stream.group)["pending"] > 0  # died mid-batch
     assert UsageEvent.objects.count() < total
