@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from django.http import HttpRequest
@@ -15,10 +16,18 @@ network_settings = AppSettings("GATEWAY", {"TRUSTED_PROXIES": []})
 def client_address(request: HttpRequest) -> str:
     """The first address, from the right of the forwarding chain, that is not a trusted proxy."""
     peer = request.META.get("REMOTE_ADDR", "")
-    if not _trusted(peer):
-        return peer
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    chain = [part.strip() for part in forwarded.split(",") if part.strip()]
+    return first_untrusted(peer, trusted_chain(peer, request.META.get("HTTP_X_FORWARDED_FOR", "")))
+
+
+def trusted_chain(peer: str, forwarded_for: str) -> list[str]:
+    """The X-Forwarded-For chain, believed only when the direct peer is a proxy we trust."""
+    if not forwarded_for or not _trusted(peer):
+        return []
+    return [part.strip() for part in forwarded_for.split(",") if part.strip()]
+
+
+def first_untrusted(peer: str, chain: list[str]) -> str:
+    """The first address, from the right of a believed chain, that is not a trusted proxy."""
     for address in reversed(chain):
         if not _trusted(address):
             return address
@@ -26,11 +35,22 @@ def client_address(request: HttpRequest) -> str:
 
 
 def _trusted(address: str) -> bool:
+    networks = _networks(tuple(network_settings.TRUSTED_PROXIES))
+    if not networks:
+        return False
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(net) for net in network_settings.TRUSTED_PROXIES)
+    return any(ip in network for network in networks)
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(
+    proxies: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    # Parsed once per setting, not once per call.
+    return tuple(ipaddress.ip_network(net) for net in proxies)
 
 
 def is_direct_loopback(request: HttpRequest) -> bool:

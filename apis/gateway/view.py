@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -11,10 +10,10 @@ from adrf.views import APIView
 from django.http import HttpRequest, StreamingHttpResponse
 from rest_framework.request import Request
 
-from apis.conf import gateway_settings
 from apis.gateway.context import GatewayContext
 from apis.gateway.pipeline import handle
 from apis.gateway.respond import AccountedBody, GatewayResponse
+from core.addresses import first_untrusted, trusted_chain
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:+=/@-]{1,128}$")
 METHODS = ["get", "post", "put", "patch", "delete", "head", "options", "trace", "connect"]
@@ -60,7 +59,7 @@ class GatewayView(APIView):
 def context_from_request(request: HttpRequest, slug: str, path: str) -> GatewayContext:
     """The gateway context of an incoming HTTP request."""
     peer = request.META.get("REMOTE_ADDR", "")
-    chain = _trusted_chain(peer, request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    chain = trusted_chain(peer, request.META.get("HTTP_X_FORWARDED_FOR", ""))
     return GatewayContext(
         method=request.method,
         slug=slug,
@@ -73,7 +72,7 @@ def context_from_request(request: HttpRequest, slug: str, path: str) -> GatewayC
         chunked=request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked",
         peer_address=peer,
         forwarded_chain=chain,
-        client_address=client_address(peer, chain),
+        client_address=first_untrusted(peer, chain),
         scheme=request.scheme,
         host=request.get_host(),
         request_id=_request_id(request.headers.get("X-Request-ID", "")),
@@ -112,29 +111,6 @@ def streaming_response(answer: GatewayResponse) -> StreamingHttpResponse:
     for name, value in answer.headers.items():
         response[name] = value
     return response
-
-
-def client_address(peer: str, chain: list[str]) -> str:
-    """The first address, from the right, that is not one of our trusted proxies."""
-    for address in reversed(chain):
-        if not _trusted(address):
-            return address
-    return chain[0] if chain else peer
-
-
-def _trusted_chain(peer: str, forwarded_for: str) -> list[str]:
-    # X-Forwarded-For is believed only when the direct peer is a proxy we trust.
-    if not forwarded_for or not _trusted(peer):
-        return []
-    return [part.strip() for part in forwarded_for.split(",") if part.strip()]
-
-
-def _trusted(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in ipaddress.ip_network(net) for net in gateway_settings.TRUSTED_PROXIES)
 
 
 def _content_length(request: HttpRequest) -> int | None:
