@@ -35,8 +35,3 @@ def release(ctx: GatewayContext) -> None:
     if ctx.holds_upstream_place:
         ctx.holds_upstream_place = False
         _InFlight.count -= 1
-
-
-def in_flight() -> int:
-    """Upstream calls open in this process now."""
-    return _InFlight.count
