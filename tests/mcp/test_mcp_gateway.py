@@ -1,59 +1,19 @@
-"""Upstream MCP servers (the official SDK's own) published as `mcp` APIs, driven by the SDK client."""
+"""The official SDK's own MCP server published as an `mcp` API, driven by the SDK's client."""
 
 from __future__ import annotations
 
-import time
-
+import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from apis.mcp.credentials import upstream_credential_set
-from apis.mcp.snapshots import snapshot_refresh
+from apis.mcp.audit import arguments_digest, audit_ingest
 from apis.models import Plan, ToolCallAudit, UsageEvent
-from apis.services import api_set_upstream_credential, api_transition
 from apis.usage.services import usage_ingest
-from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
+from tests.factories import SubscriptionFactory
 from tests.mcp.agents import with_client, with_session
-from tests.mcp.upstreams import McpUpstream
 from tests.tokens import token_for
 
 MODES = ("legacy", "2026-07-28")
-
-
-@pytest.fixture
-def upstream_server():
-    with McpUpstream(bearer=True) as server:
-        yield server
-
-
-def mcp_api(slug: str, url: str, *, allowed_tools: list[str], credential: str = "", **fields):
-    """A published `mcp` API with one plan granting `allowed_tools`, its snapshot taken."""
-    api = ApiFactory(slug=slug, name=slug.title(), kind="mcp", upstream_url=url, **fields)
-    if credential:
-        api_set_upstream_credential(api=api, header="Authorization", value=credential)
-    PlanFactory(api=api, name="basic", rate_limit="1000/m", allowed_tools=allowed_tools)
-    snapshot_refresh(api=api)
-    api_transition(api=api, to="published", actor=None)
-    return api
-
-
-@pytest.fixture
-def tools_api(transactional_db, upstream_server):
-    return mcp_api(
-        "tools", upstream_server.url, allowed_tools=["echo", "add"], credential="staff-secret"
-    )
-
-
-@pytest.fixture
-def application(alice, tools_api):
-    app = ApplicationFactory(owner=alice, name="alice-agent")
-    SubscriptionFactory(application=app, api=tools_api, plan=tools_api.plans.get())
-    return app
-
-
-@pytest.fixture
-def token(application) -> str:
-    return token_for(application)
 
 
 def _names(listing) -> set[str]:
@@ -71,14 +31,14 @@ def test_the_snapshot_holds_the_upstream_tools(tools_api):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_granted_upstream_tools_are_listed_and_called_under_the_api_slug(
-    live_server, token, upstream_server, mode
+    live_server, agent_token, upstream_server, mode
 ):
     async def work(client):
         listing = await client.list_tools()
         result = await client.call_tool("tools.echo", {"text": "hi"})
         return listing, result
 
-    listing, result = with_client(f"{live_server.url}/mcp", token, mode, work)
+    listing, result = with_client(f"{live_server.url}/mcp", agent_token, mode, work)
 
     assert _names(listing) == {"tools.echo", "tools.add"}
     assert result.is_error is False
@@ -88,14 +48,95 @@ def test_granted_upstream_tools_are_listed_and_called_under_the_api_slug(
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_tool_the_plan_does_not_grant_is_neither_listed_nor_callable(
-    live_server, token, upstream_server, mode
+    live_server, agent_token, upstream_server, mode
 ):
     async def work(client):
         with pytest.raises(MCPError) as refused:
             await client.call_tool("tools.wipe", {})
         return refused.value
 
-    refused = with_client(f"{live_server.url}/mcp", token, mode, work)
+    refused = with_client(f"{live_server.url}/mcp", agent_token, mode, work)
 
     assert "Unknown tool: tools.wipe" in str(refused)
     assert "tools/call" not in upstream_server.methods()
+
+
+def test_the_api_alone_at_its_own_endpoint(live_server, agent_app, echo):
+    SubscriptionFactory(application=agent_app, api=echo, plan=echo.plans.get())
+    token = token_for(agent_app)
+
+    async def work(client):
+        return await client.list_tools()
+
+    everything = with_client(f"{live_server.url}/mcp", token, "legacy", work)
+    alone = with_client(f"{live_server.url}/gw/tools/mcp", token, "2026-07-28", work)
+
+    assert _names(everything) == {"tools.echo", "tools.add", "echo"}
+    assert _names(alone) == {"tools.echo", "tools.add"}
+
+
+def test_a_rest_api_path_named_mcp_still_reaches_its_upstream(live_server, agent_app, echo):
+    SubscriptionFactory(application=agent_app, api=echo, plan=echo.plans.get())
+    headers = {"Authorization": f"Bearer {token_for(agent_app)}"}
+
+    answer = httpx.get(f"{live_server.url}/gw/echo/mcp", headers=headers)
+
+    assert answer.status_code == 200
+    assert answer.json()["path"] == "/echo/mcp"
+
+
+def test_upstream_prompts_and_resources_join_under_the_api_slug(live_server, agent_token):
+    uri = "portcullis://mcp/tools/notes%3A%2F%2Fwelcome"
+
+    async def work(session):
+        prompts = await session.list_prompts()
+        prompt = await session.get_prompt("tools.greet", {"name": "Ada"})
+        resources = await session.list_resources()
+        read = await session.read_resource(uri)
+        return prompts, prompt, resources, read
+
+    prompts, prompt, resources, read = with_session(f"{live_server.url}/mcp", agent_token, work)
+
+    assert [p.name for p in prompts.prompts] == ["tools.greet"]
+    assert prompt.messages[0].content.text == "Say hello to Ada."
+    assert [str(r.uri) for r in resources.resources] == [uri]
+    assert read.contents[0].text == "Welcome to the upstream."
+    assert str(read.contents[0].uri) == uri
+
+
+def test_calls_are_counted_as_mcp_usage_and_audited(live_server, agent_app, agent_token, alice):
+    async def work(client):
+        await client.call_tool("tools.add", {"a": 2, "b": 3})
+        with pytest.raises(MCPError):
+            await client.call_tool("tools.wipe", {})
+
+    with_client(f"{live_server.url}/mcp", agent_token, "2026-07-28", work)
+    live_server.settle()
+    usage_ingest()
+    audit_ingest()
+
+    event = UsageEvent.objects.get()
+    assert (event.api.slug, event.channel, event.status) == ("tools", "mcp", 200)
+    rows = {row.target: row for row in ToolCallAudit.objects.all()}
+    assert set(rows) == {"tools.add", "tools.wipe"}
+    added = rows["tools.add"]
+    assert (added.outcome, added.application, added.developer) == ("ok", agent_app, alice)
+    assert added.api.slug == "tools"
+    assert added.arguments_sha256 == arguments_digest({"a": 2, "b": 3})
+    assert rows["tools.wipe"].outcome == "refused"
+
+
+def test_the_plan_quota_refuses_a_call_as_a_tool_error(live_server, agent_token, upstream_server):
+    Plan.objects.filter(api__slug="tools").update(monthly_quota=1)
+
+    async def work(client):
+        first = await client.call_tool("tools.echo", {"text": "one"})
+        second = await client.call_tool("tools.echo", {"text": "two"})
+        return first, second
+
+    first, second = with_client(f"{live_server.url}/mcp", agent_token, "legacy", work)
+
+    assert first.is_error is False
+    assert second.is_error is True
+    assert "quota" in second.content[0].text.lower()
+    assert upstream_server.methods().count("tools/call") == 1
