@@ -143,8 +143,9 @@ class McpUpstream:
 
     def stop(self) -> None:
         """Stop serving: the upstream is down from now on."""
-        if self._loop is not None and self._release is not None:
-            self.release()
+        if not self.thread.is_alive():
+            return
+        self.release()
         self.uvicorn.should_exit = True
         self.thread.join(timeout=10)
 
