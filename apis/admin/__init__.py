@@ -2,10 +2,10 @@
 
 from django.contrib import admin
 
-from apis.admin import ai, catalog, usage
+from apis.admin import ai, catalog, mcp, usage
 
 admin.site.site_header = "Portcullis administration"
 admin.site.site_title = "Portcullis admin"
 admin.site.index_title = "APIs, plans, subscriptions and keys"
 
-__all__ = ["ai", "catalog", "usage"]
+__all__ = ["ai", "catalog", "mcp", "usage"]
