@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from apis.ai.services import provider_save
 from apis.mcp.snapshots import snapshot_refresh
 from apis.services import api_set_upstream_credential, api_transition
+from tests.ai.fakes import FakeProvider
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
 from tests.mcp.upstreams import McpUpstream
 from tests.servers import Upstream
@@ -143,5 +145,17 @@ def agent_app(alice, tools_api):
 
 
 @pytest.fixture
-def agent_token(agent_app) -> str:
+def tools_token(agent_app) -> str:
     return token_for(agent_app)
+
+
+@pytest.fixture
+def provider(transactional_db):
+    with FakeProvider("openai") as fake:
+        yield provider_save(
+            name="fake-openai",
+            kind="openai",
+            base_url=fake.base_url,
+            api_key="sk-provider-secret",
+            models=[{"name": "ok-model", "input_cost_per_mtok": "2", "output_cost_per_mtok": "8"}],
+        )

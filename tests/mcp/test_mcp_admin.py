@@ -1,4 +1,4 @@
-"""Staff manage MCP servers in admin: the snapshot on demand, tools granted by checkbox, the audit."""
+"""Staff manage MCP servers in admin: snapshots on demand, tools granted by checkbox, the audit."""
 
 from __future__ import annotations
 
@@ -96,3 +96,27 @@ def test_a_non_mcp_plan_has_no_tools_to_grant(staff, echo):
     assert "allowed_tools" not in page
     assert Api.objects.get(slug="echo").kind == "rest"
     assert Plan.objects.get(api=echo).allowed_tools == []
+
+
+def test_metrics_count_the_audited_calls(staff, agent_app, tools_api):
+    audit_store(
+        [
+            AuditEntry(
+                event_id=f"m{n}",
+                at="2026-12-01T10:00:00+00:00",
+                application_id=agent_app.pk,
+                api_slug="tools",
+                method="tools/call",
+                target="tools.echo",
+                arguments_sha256="0" * 64,
+                outcome="ok",
+                detail="",
+                latency_ms=5,
+            )
+            for n in range(3)
+        ]
+    )
+
+    text = _admin(staff).get("/metrics").content.decode()
+
+    assert 'portcullis_mcp_calls_total{api="tools",method="tools/call",outcome="ok"} 3.0' in text

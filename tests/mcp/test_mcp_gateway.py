@@ -31,14 +31,14 @@ def test_the_snapshot_holds_the_upstream_tools(tools_api):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_granted_upstream_tools_are_listed_and_called_under_the_api_slug(
-    live_server, agent_token, upstream_server, mode
+    live_server, tools_token, upstream_server, mode
 ):
     async def work(client):
         listing = await client.list_tools()
         result = await client.call_tool("tools.echo", {"text": "hi"})
         return listing, result
 
-    listing, result = with_client(f"{live_server.url}/mcp", agent_token, mode, work)
+    listing, result = with_client(f"{live_server.url}/mcp", tools_token, mode, work)
 
     assert _names(listing) == {"tools.echo", "tools.add"}
     assert result.is_error is False
@@ -48,14 +48,14 @@ def test_granted_upstream_tools_are_listed_and_called_under_the_api_slug(
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_tool_the_plan_does_not_grant_is_neither_listed_nor_callable(
-    live_server, agent_token, upstream_server, mode
+    live_server, tools_token, upstream_server, mode
 ):
     async def work(client):
         with pytest.raises(MCPError) as refused:
             await client.call_tool("tools.wipe", {})
         return refused.value
 
-    refused = with_client(f"{live_server.url}/mcp", agent_token, mode, work)
+    refused = with_client(f"{live_server.url}/mcp", tools_token, mode, work)
 
     assert "Unknown tool: tools.wipe" in str(refused)
     assert "tools/call" not in upstream_server.methods()
@@ -85,7 +85,7 @@ def test_a_rest_api_path_named_mcp_still_reaches_its_upstream(live_server, agent
     assert answer.json()["path"] == "/echo/mcp"
 
 
-def test_upstream_prompts_and_resources_join_under_the_api_slug(live_server, agent_token):
+def test_upstream_prompts_and_resources_join_under_the_api_slug(live_server, tools_token):
     uri = "portcullis://mcp/tools/notes%3A%2F%2Fwelcome"
 
     async def work(session):
@@ -95,7 +95,7 @@ def test_upstream_prompts_and_resources_join_under_the_api_slug(live_server, age
         read = await session.read_resource(uri)
         return prompts, prompt, resources, read
 
-    prompts, prompt, resources, read = with_session(f"{live_server.url}/mcp", agent_token, work)
+    prompts, prompt, resources, read = with_session(f"{live_server.url}/mcp", tools_token, work)
 
     assert [p.name for p in prompts.prompts] == ["tools.greet"]
     assert prompt.messages[0].content.text == "Say hello to Ada."
@@ -104,13 +104,13 @@ def test_upstream_prompts_and_resources_join_under_the_api_slug(live_server, age
     assert str(read.contents[0].uri) == uri
 
 
-def test_calls_are_counted_as_mcp_usage_and_audited(live_server, agent_app, agent_token, alice):
+def test_calls_are_counted_as_mcp_usage_and_audited(live_server, agent_app, tools_token, alice):
     async def work(client):
         await client.call_tool("tools.add", {"a": 2, "b": 3})
         with pytest.raises(MCPError):
             await client.call_tool("tools.wipe", {})
 
-    with_client(f"{live_server.url}/mcp", agent_token, "2026-07-28", work)
+    with_client(f"{live_server.url}/mcp", tools_token, "2026-07-28", work)
     live_server.settle()
     usage_ingest()
     audit_ingest()
@@ -126,7 +126,7 @@ def test_calls_are_counted_as_mcp_usage_and_audited(live_server, agent_app, agen
     assert rows["tools.wipe"].outcome == "refused"
 
 
-def test_the_plan_quota_refuses_a_call_as_a_tool_error(live_server, agent_token, upstream_server):
+def test_the_plan_quota_refuses_a_call_as_a_tool_error(live_server, tools_token, upstream_server):
     Plan.objects.filter(api__slug="tools").update(monthly_quota=1)
 
     async def work(client):
@@ -134,7 +134,7 @@ def test_the_plan_quota_refuses_a_call_as_a_tool_error(live_server, agent_token,
         second = await client.call_tool("tools.echo", {"text": "two"})
         return first, second
 
-    first, second = with_client(f"{live_server.url}/mcp", agent_token, "legacy", work)
+    first, second = with_client(f"{live_server.url}/mcp", tools_token, "legacy", work)
 
     assert first.is_error is False
     assert second.is_error is True

@@ -22,7 +22,7 @@ def _wait_for(condition, seconds: float = 10) -> None:
 
 
 def test_each_caller_session_gets_its_own_upstream_session_closed_with_it(
-    live_server, agent_token, upstream_server
+    live_server, tools_token, upstream_server
 ):
     Api.objects.filter(slug="tools").update(mcp_revision="2025-11-25")
 
@@ -31,8 +31,8 @@ def test_each_caller_session_gets_its_own_upstream_session_closed_with_it(
         await session.call_tool("tools.echo", {"text": "b"})
 
     before = upstream_server.methods().count("initialize")
-    with_session(f"{live_server.url}/mcp", agent_token, work)
-    with_session(f"{live_server.url}/mcp", agent_token, work)
+    with_session(f"{live_server.url}/mcp", tools_token, work)
+    with_session(f"{live_server.url}/mcp", tools_token, work)
 
     assert upstream_server.methods().count("initialize") - before == 2
     assert upstream_server.methods().count("tools/call") == 4
@@ -63,21 +63,21 @@ def test_an_expired_upstream_session_is_renewed_without_the_caller_noticing(
 
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 def test_an_upstream_that_is_down_is_a_tool_error_naming_the_api(
-    live_server, agent_token, upstream_server, mode
+    live_server, tools_token, upstream_server, mode
 ):
     upstream_server.stop()
 
     async def work(client):
         return await client.call_tool("tools.echo", {"text": "hello?"})
 
-    result = with_client(f"{live_server.url}/mcp", agent_token, mode, work)
+    result = with_client(f"{live_server.url}/mcp", tools_token, mode, work)
 
     assert result.is_error is True
     assert "MCP server of 'tools' could not be reached" in result.content[0].text
 
 
 def test_a_slow_upstream_is_a_tool_error_within_the_api_timeout(
-    live_server, agent_token, upstream_server
+    live_server, tools_token, upstream_server
 ):
     Api.objects.filter(slug="tools").update(timeout=1)
     Plan.objects.filter(api__slug="tools").update(allowed_tools=["hold"])
@@ -85,7 +85,7 @@ def test_a_slow_upstream_is_a_tool_error_within_the_api_timeout(
     async def work(client):
         return await client.call_tool("tools.hold", {})
 
-    result = with_client(f"{live_server.url}/mcp", agent_token, "2026-07-28", work)
+    result = with_client(f"{live_server.url}/mcp", tools_token, "2026-07-28", work)
 
     assert result.is_error is True
     assert "MCP server of 'tools' did not answer within 1 s" in result.content[0].text
@@ -93,13 +93,13 @@ def test_a_slow_upstream_is_a_tool_error_within_the_api_timeout(
 
 
 @pytest.mark.parametrize("revision", ["2025-06-18", "2025-11-25", "2026-07-28"])
-def test_upstreams_on_each_revision(live_server, agent_token, upstream_server, revision):
+def test_upstreams_on_each_revision(live_server, tools_token, upstream_server, revision):
     Api.objects.filter(slug="tools").update(mcp_revision=revision)
 
     async def work(client):
         return await client.call_tool("tools.add", {"a": 40, "b": 2})
 
-    result = with_client(f"{live_server.url}/mcp", agent_token, "legacy", work)
+    result = with_client(f"{live_server.url}/mcp", tools_token, "legacy", work)
 
     assert result.is_error is False
     assert result.content[0].text == "42"
