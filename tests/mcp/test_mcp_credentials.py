@@ -1,11 +1,12 @@
-"""Each developer's own upstream credential: stored write-only in the portal, sent upstream."""
+"""The portal and MCP servers: each developer's own credential, stored write-only; the tools."""
 
 from __future__ import annotations
 
 import pytest
 from django.test import Client
 
-from apis.models import UpstreamCredential
+from apis.models import McpSnapshot, UpstreamCredential
+from apis.tasks import mcp_snapshots_refresh
 from tests.factories import ApplicationFactory, SubscriptionFactory
 from tests.mcp.agents import with_client
 from tests.mcp.conftest import mcp_api
@@ -100,3 +101,18 @@ def test_nobody_stores_a_credential_for_another_developers_application(
 
     assert answer.status_code == 404
     assert not UpstreamCredential.objects.exists()
+
+
+def test_the_portal_page_of_an_mcp_api_shows_its_tools_and_which_plan_grants_them(tools_api):
+    page = Client().get("/apis/tools/").content.decode()
+
+    assert "<code>tools.echo</code>" in page
+    assert "<code>tools.wipe</code>" in page
+    assert "/gw/tools/mcp" in page
+
+
+def test_the_scheduled_task_refreshes_every_snapshot(tools_api, upstream_server):
+    McpSnapshot.objects.filter(api=tools_api).update(tools=[])
+
+    assert mcp_snapshots_refresh() == 1
+    assert len(McpSnapshot.objects.get(api=tools_api).tools) == 4
