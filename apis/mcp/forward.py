@@ -26,7 +26,13 @@ JSON = {"Content-Type": "application/json"}
 
 async def forward_mcp(ctx: GatewayContext) -> None:
     """Relay the call's JSON-RPC request to the API's MCP server in the caller's session."""
+    if ctx.channel != "mcp":
+        # Only the MCP endpoints build these requests, after the plan's tool checks.
+        raise GatewayError(
+            404, "Not found", f"The MCP server '{ctx.api.slug}' answers at /gw/{ctx.api.slug}/mcp."
+        )
     message = strict_json(ctx.body)
+    check_granted(ctx, message)
     upstream = await upstream_for(ctx.api, application_id=ctx.claims.application_id)
     seconds = min(ctx.api.timeout, ctx.api.total_timeout or ctx.api.timeout)
     try:
@@ -51,6 +57,15 @@ async def forward_mcp(ctx: GatewayContext) -> None:
     ctx.status = 200
     ctx.response_headers = dict(JSON)
     ctx.response_body = json.dumps(result).encode()
+
+
+def check_granted(ctx: GatewayContext, message: dict) -> None:
+    """A tools/call names a tool the plan grants (the MCP layer lists no others): else 403."""
+    tool = message["params"].get("name") if message["method"] == "tools/call" else None
+    if tool is not None and not ctx.plan.grants(tool):
+        raise GatewayError(
+            403, "Tool not granted", f"The plan of '{ctx.api.slug}' does not grant '{tool}'."
+        )
 
 
 async def upstream_for(api: Api, *, application_id: int) -> client.Upstream:

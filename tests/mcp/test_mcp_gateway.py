@@ -140,3 +140,17 @@ def test_the_plan_quota_refuses_a_call_as_a_tool_error(live_server, tools_token,
     assert second.is_error is True
     assert "quota" in second.content[0].text.lower()
     assert upstream_server.methods().count("tools/call") == 1
+
+
+def test_an_mcp_api_answers_only_at_its_mcp_endpoints(live_server, tools_token, upstream_server):
+    message = {"method": "tools/call", "params": {"name": "wipe", "arguments": {}}}
+
+    answer = httpx.post(
+        f"{live_server.url}/gw/tools/anything",
+        json=message,
+        headers={"Authorization": f"Bearer {tools_token}"},
+    )
+
+    assert answer.status_code == 404
+    assert "/gw/tools/mcp" in answer.json()["detail"]
+    assert "tools/call" not in upstream_server.methods()
