@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.decorators import ratelimit
 
 from apis.models import Subscription
+from apis.openapi_outline import operations
 from apis.selectors import (
     api_openapi_for_developers,
     apis_search,
@@ -38,7 +39,6 @@ from portal.forms import (
     SignupForm,
     SubscribeForm,
 )
-from portal.openapi_outline import operations
 from portal.password_guard import password_guarded, posted_username, signed_in_username
 from portal.samples import prompt_example, prompt_example_json
 from portal.usage_summary import WINDOWS, usage_window
