@@ -69,14 +69,15 @@ def usage_window(
     return {
         "key": window.key,
         "label": window.label,
-        "chart": _series(rows, starts, window.granularity),
+        "chart": series(rows, starts, window.granularity),
         "table": _totals(rows),
     }
 
 
-def _series(
+def series(
     rows: Iterable[UsageRollup], starts: list[datetime], granularity: str
 ) -> dict[str, list]:
+    """Requests and errors per period start, labelled for the chart."""
     requests = dict.fromkeys(starts, 0)
     errors = dict.fromkeys(starts, 0)
     for row in rows:

@@ -9,11 +9,15 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, re_path
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from apis.admin.fields import https_form_field
 from apis.models import Api, Plan, Subscription, Tag
@@ -30,6 +34,19 @@ from lifecycle.errors import TransitionNotAllowed
 from lifecycle.states import State, allowed_from
 
 TRANSITION_TEMPLATE = "admin/apis/api/transition_confirmation.html"
+SUBSCRIPTION_DECISIONS: dict[str, Callable[..., Subscription]] = {
+    "approve": subscription_approve,
+    "reject": subscription_reject,
+}
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    """The `next` address of a form, when it stays on this site."""
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if target and allowed else None
 
 
 class TransitionForm(forms.Form):
@@ -225,6 +242,25 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Subscription | None = None) -> bool:
         return False
+
+    def get_urls(self) -> list[URLPattern]:
+        decide = re_path(
+            r"^(?P<pk>\d+)/(?P<decision>approve|reject)/$",
+            self.admin_site.admin_view(self.decide_view),
+            name="apis_subscription_decide",
+        )
+        return [decide, *super().get_urls()]
+
+    def decide_view(self, request: HttpRequest, pk: str, decision: str) -> HttpResponse:
+        """Approve or reject one subscription (the dashboard's buttons), then go back."""
+        service = SUBSCRIPTION_DECISIONS[decision]
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        subscription = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, subscription):
+            raise PermissionDenied
+        self._decide(request, Subscription.objects.filter(pk=pk), service, done=f"{decision}d")
+        return redirect(_safe_next(request) or "admin:index")
 
     @admin.display(description="owner", ordering="application__owner__username")
     def owner(self, subscription: Subscription) -> str:

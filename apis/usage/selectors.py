@@ -7,8 +7,9 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
-from apis.models import Api, UsageRollup
+from apis.models import Api, UsageEvent, UsageRejected, UsageRollup
 from apis.selectors import VISIBLE_STATES
+from apis.usage.stream import usage_stream
 from keys.models import Application
 
 
@@ -49,3 +50,14 @@ def usage_apis(*, user: AbstractBaseUser) -> QuerySet[Api]:
         return Api.objects.all()
     used = UsageRollup.objects.filter(application__owner=user).values("api")
     return Api.objects.filter(Q(state__in=VISIBLE_STATES) | Q(pk__in=used))
+
+
+def usage_backlog() -> dict[str, int | None]:
+    """What has not reached the rollups yet: stream entries (None without Redis), stored events
+    not rolled up, and entries the database refused."""
+    stream = usage_stream()
+    return {
+        "stream": stream.length() if stream is not None else None,
+        "pending_rollup": UsageEvent.objects.filter(rolled_up=False).count(),
+        "rejected": UsageRejected.objects.count(),
+    }
