@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 
 from apis.errors import (
     AlreadySubscribed,
+    InvalidOpenApi,
     NotSubscribable,
     PlanMismatch,
     PublishWithoutPlan,
@@ -123,6 +124,11 @@ def api_import(
 
 
 def _api_create_from(described: ApiDescription, *, document: dict, actor) -> Api:
+    if not described.upstream_url:
+        raise InvalidOpenApi(
+            "The document names no http(s) server; a new API needs one as its upstream.",
+            location="$.servers",
+        )
     slug = described.slug
     taken = set(Api.objects.filter(slug__startswith=slug).values_list("slug", flat=True))
     suffix = 2

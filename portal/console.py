@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from apis.models import Api, Subscription, UsageRollup
 from apis.usage.selectors import usage_backlog, usage_rows
+from apis.usage.series import WINDOWS, series
 from lifecycle.states import State
 from portal import health
-from portal.usage_summary import WINDOWS, series
 
 TOP = 5
 PENDING_SHOWN = 20

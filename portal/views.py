@@ -26,6 +26,7 @@ from apis.selectors import (
     subscriptions_visible_to,
 )
 from apis.services import subscription_create, subscription_revoke
+from apis.usage.series import WINDOWS
 from core.errors import PortcullisError
 from keys import services as keys_services
 from keys.models import Application
@@ -41,7 +42,7 @@ from portal.forms import (
 )
 from portal.password_guard import password_guarded, posted_username, signed_in_username
 from portal.samples import prompt_example, prompt_example_json
-from portal.usage_summary import WINDOWS, usage_window
+from portal.usage_summary import usage_window
 
 View = Callable[..., HttpResponse]
 

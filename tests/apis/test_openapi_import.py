@@ -185,3 +185,12 @@ def test_imported_api_publishes_through_the_lifecycle(staff_client, staff):
 
     assert published.status_code == 200
     assert published.json()["state"] == "published"
+
+
+def test_a_new_api_needs_a_server_in_the_document(staff_client):
+    body = assert_problem(
+        post_yaml(staff_client, PETSTORE_YAML.replace("servers", "x-servers")), 400
+    )
+
+    assert body["location"] == "$.servers"
+    assert not Api.objects.exists()
