@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import yaml
 from django.utils.text import slugify
 from jsonschema_path import SchemaPath
 from openapi_spec_validator.shortcuts import get_validator_cls
@@ -17,7 +15,8 @@ from referencing.exceptions import Unresolvable
 
 from apis.conf import catalog_settings
 from apis.errors import InvalidOpenApi
-from core.parsers import document_problem, strict_json
+from core.parsers import strict_json
+from core.yaml_documents import YamlRefused, yaml_as_json
 
 SUPPORTED_VERSIONS = ("3.0", "3.1")
 FETCH_SCHEMES = ("http", "https")
@@ -39,18 +38,6 @@ class ApiDescription:
         return slugify(f"{self.name} {self.version}".replace(".", "-"))[:80].strip("-") or "api"
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """YAML without anchors and aliases: a few lines of aliases can expand to gigabytes."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
-            raise InvalidOpenApi(
-                f"YAML aliases are not accepted (line {mark.line + 1}).", location="$"
-            )
-        return super().compose_node(parent, index)
-
-
 def openapi_read(raw: bytes) -> dict[str, Any]:
     """The document in `raw` (JSON, or YAML of which JSON is a subset), validated."""
     if len(raw) > catalog_settings.OPENAPI_MAX_BYTES:
@@ -70,30 +57,11 @@ def _parse(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise InvalidOpenApi("The document is not UTF-8 text.", location="$") from exc
     try:
-        if text.lstrip().startswith("{"):
-            return strict_json(text)
-        return _as_json(yaml.load(text, Loader=_NoAliasLoader))  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError as exc:
-        raise InvalidOpenApi(f"Neither JSON nor YAML: {_yaml_problem(exc)}", location="$") from exc
-    except RecursionError as exc:
-        raise InvalidOpenApi("The document is nested too deeply.", location="$") from exc
+        return strict_json(text) if text.lstrip().startswith("{") else yaml_as_json(text)
+    except YamlRefused as exc:
+        raise InvalidOpenApi(str(exc), location="$") from exc
     except ValueError as exc:
         raise InvalidOpenApi(f"Not usable as JSON: {exc}", location="$") from exc
-
-
-def _as_json(document: Any) -> Any:
-    """The YAML document as the JSON it will be stored as: keys such as `200:` become strings,
-    dates become text, and what JSON cannot hold (NaN, NUL, absurd depth) is refused."""
-    converted = json.loads(json.dumps(document, allow_nan=False, default=str))
-    if problem := document_problem(converted):
-        raise ValueError(problem)
-    return converted
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    return f"{problem} (line {mark.line + 1})." if mark is not None else f"{problem}."
 
 
 def openapi_validate(document: Any) -> None:

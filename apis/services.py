@@ -241,6 +241,16 @@ def plan_create(*, api: Api, **fields: Any) -> Plan:
 
 
 @transaction.atomic
+def plan_update(*, plan: Plan, **fields: Any) -> Plan:
+    """Change a plan's limits; its subscriptions keep it."""
+    for name, value in fields.items():
+        setattr(plan, name, value)
+    plan.full_clean()
+    plan.save()
+    return plan
+
+
+@transaction.atomic
 def subscription_create(*, application: Application, api: Api, plan: Plan) -> Subscription:
     """Subscribe: active at once, or pending when the plan requires approval."""
     if plan.api_id != api.pk:

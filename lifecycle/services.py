@@ -10,7 +10,7 @@ from django.db import transaction
 
 from lifecycle.errors import TransitionNotAllowed
 from lifecycle.models import LifecycleEvent, LifecycleModel, _transitioning
-from lifecycle.states import TRANSITIONS, State, allowed_from
+from lifecycle.states import TRANSITIONS, State
 
 
 @transaction.atomic
@@ -30,14 +30,7 @@ def transition(
     locked = type(subject).objects.select_for_update().get(pk=subject.pk)
     current = locked.state
     if to not in State.values or to not in TRANSITIONS[current]:
-        allowed = allowed_from(current)
-        raise TransitionNotAllowed(
-            f"Cannot move from '{current}' to '{to}'. Allowed from '{current}': "
-            + (", ".join(allowed) if allowed else "none (terminal state)")
-            + ".",
-            current=current,
-            allowed=allowed,
-        )
+        raise TransitionNotAllowed.between(current, to)
     locked.check_transition(to)
     token = _transitioning.set(True)
     try:

@@ -133,7 +133,7 @@ def test_a_title_taken_by_another_version_gets_a_new_slug(staff_client):
         ('{"openapi": "3.0.3", "info": {"title": "x"}, "paths": {}}', "$.info", "'version'"),
         ('{"openapi": "2.0", "info": {}}', "$.openapi", "3.0 and 3.1"),
         ("[1, 2]", "$", "JSON object"),
-        ("openapi: [unclosed", "$", "Neither JSON nor YAML"),
+        ("openapi: [unclosed", "$", "Not YAML"),
         ('{"openapi": ', "$", "Not usable as JSON"),
         ("a: &x [1]\nb: *x\n", "$", "aliases"),
         (
