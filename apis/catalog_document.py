@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from jsonschema import Draft202012Validator
 
@@ -401,22 +402,27 @@ def _prunings(providers: dict, apis: dict) -> list[Change]:
     for provider in Provider.objects.exclude(name__in=providers).order_by("name"):
         changes.append(Change("-", f"provider {provider.name}", run=provider.delete))
     for api in Api.objects.exclude(slug__in=apis).order_by("slug"):
-        live = Subscription.objects.filter(api=api).count()
-        detail = f"{live} subscription(s) and its usage history" if live else ""
-        changes.append(Change("-", f"api {api.slug}", detail, api.delete, subscriptions=live))
+        count = api.subscriptions.count()
+        detail = f"{count} subscription(s) and its usage history" if count else ""
+        run = _deleter(api, api.subscriptions.all())
+        changes.append(Change("-", f"api {api.slug}", detail, run, subscriptions=count))
     return changes
 
 
 def _plan_deletion(plan: Plan) -> Change:
     count = plan.subscriptions.count()
+    detail = f"{count} subscription(s)" if count else ""
+    run = _deleter(plan, plan.subscriptions.all())
+    return Change("-", f"plan {plan.api.slug}/{plan.name}", detail, run, subscriptions=count)
 
+
+def _deleter(item: Api | Plan, subscriptions: QuerySet[Subscription]) -> Callable[[], None]:
     def run() -> None:
         # Subscriptions hold their plan (PROTECT): they go first, as the confirmation said.
-        plan.subscriptions.all().delete()
-        plan.delete()
+        subscriptions.delete()
+        item.delete()
 
-    detail = f"{count} subscription(s)" if count else ""
-    return Change("-", f"plan {plan.api.slug}/{plan.name}", detail, run, subscriptions=count)
+    return run
 
 
 # Apply ---------------------------------------------------------------------------------------
