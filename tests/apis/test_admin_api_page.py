@@ -46,13 +46,6 @@ DOCUMENT = {
 }
 
 
-@pytest.fixture
-def admin_client(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
-
-
 def change_url(api: Api) -> str:
     return f"{APIS}{api.pk}/change/"
 

@@ -27,13 +27,6 @@ pytestmark = pytest.mark.django_db
 DASHBOARD = "/admin/"
 
 
-@pytest.fixture
-def admin_client(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
-
-
 def login(user) -> Client:
     client = Client()
     client.force_login(user)
