@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import BaseParser
@@ -219,6 +219,7 @@ class ApiViewSet(
     @extend_schema(
         request={"application/json": dict, "application/yaml": str},
         responses={200: ApiSerializer, 201: ApiSerializer},
+        parameters=[OpenApiParameter("slug", str, description="The API to update (optional).")],
     )
     @action(
         detail=False,
