@@ -237,7 +237,9 @@ class ApiViewSet(
         api = self.get_queryset().filter(slug=slug).first() if slug else None
         if slug and api is None:
             raise InvalidOpenApi(f"No API with the slug {slug[:80]!r}.", location="slug")
-        document = openapi_read(request.data)
+        # Without a Content-Type DRF parses nothing and hands over an empty dict.
+        body = request.data if isinstance(request.data, bytes) else b""
+        document = openapi_read(body)
         api, created = services.api_import(document=document, actor=request.user, api=api)
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(self.get_serializer(api).data, status=code)

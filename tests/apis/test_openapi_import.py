@@ -194,3 +194,10 @@ def test_a_new_api_needs_a_server_in_the_document(staff_client):
 
     assert body["location"] == "$.servers"
     assert not Api.objects.exists()
+
+
+def test_a_request_without_a_document_is_a_400(staff_client):
+    response = staff_client.generic("POST", IMPORT, b"", content_type="")
+
+    body = assert_problem(response, 400)
+    assert "JSON object" in body["detail"]
