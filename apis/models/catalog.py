@@ -151,7 +151,8 @@ class Api(LifecycleModel):
 
     def clean(self) -> None:
         if self.kind in (self.Kind.REST, self.Kind.MCP) and not self.upstream_url:
-            raise ValidationError({"upstream_url": f"A {self.kind} API needs an upstream URL."})
+            what = "A REST API" if self.kind == self.Kind.REST else "An MCP server"
+            raise ValidationError({"upstream_url": f"{what} needs an upstream URL."})
         if self.credential_per_application and not self.upstream_header:
             raise ValidationError(
                 {"upstream_header": "Name the header that carries each developer's credential."}

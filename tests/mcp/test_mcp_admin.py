@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
+import yaml
+from django.core.management import call_command
 from django.test import Client
 
 from apis.mcp.audit import AuditEntry, audit_store
@@ -120,3 +124,21 @@ def test_metrics_count_the_audited_calls(staff, agent_app, tools_api):
     text = _admin(staff).get("/metrics").content.decode()
 
     assert 'portcullis_mcp_calls_total{api="tools",method="tools/call",outcome="ok"} 3.0' in text
+
+
+def test_the_catalog_document_carries_an_mcp_api_and_its_granted_tools(
+    tmp_path, tools_api, monkeypatch
+):
+    monkeypatch.setenv("PORTCULLIS_API_TOOLS_UPSTREAM_CREDENTIAL", "staff-secret")
+    out = io.StringIO()
+    call_command("catalog", "export", stdout=out)
+    document = yaml.safe_load(out.getvalue())
+    [entry] = [api for api in document["apis"] if api["slug"] == "tools"]
+    assert (entry["kind"], entry["plans"][0]["allowed_tools"]) == ("mcp", ["echo", "add"])
+
+    entry["plans"][0]["allowed_tools"] = ["*"]
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(document))
+    call_command("catalog", "apply", str(path), stdout=io.StringIO())
+
+    assert Plan.objects.get(api=tools_api).allowed_tools == ["*"]
