@@ -31,7 +31,10 @@ TOTALS = {
     "prompt_tokens": ("portcullis_ai_prompt_tokens", "AI prompt tokens, as the providers count."),
     "completion_tokens": ("portcullis_ai_completion_tokens", "AI completion tokens."),
     "cache_read_tokens": ("portcullis_ai_cache_read_tokens", "AI prompt tokens read from cache."),
-    "cache_write_tokens": ("portcullis_ai_cache_write_tokens", "AI prompt tokens written to cache."),
+    "cache_write_tokens": (
+        "portcullis_ai_cache_write_tokens",
+        "AI prompt tokens written to cache.",
+    ),
     "reasoning_tokens": ("portcullis_ai_reasoning_tokens", "AI completion tokens of reasoning."),
     "estimated_tokens": (
         "portcullis_ai_estimated_tokens",

@@ -9,6 +9,7 @@ import anthropic
 import openai
 import pytest
 
+from apis.models import ProviderModel
 from tests.ai.conftest import accounted_event, client_for, publish_ai_api
 from tests.ai.fakes import COMPLETION_TOKENS, PROMPT_TOKENS, WORDS, vector
 from tests.factories import ApplicationFactory, SubscriptionFactory
@@ -261,6 +262,9 @@ def test_embeddings_of_a_kind_without_them_answer_400_naming_it(sdk):
 
 @pytest.mark.parametrize("kind", ["openai_compatible"])
 def test_a_stream_without_usage_is_counted_here_and_marked_estimated(provider, live_server, alice):
+    ProviderModel.objects.create(
+        provider=provider, name="no-usage", input_cost_per_mtok=2, output_cost_per_mtok=8
+    )
     sdk = client_for(publish_ai_api(provider, model="no-usage"), live_server, alice)
 
     chunks = list(
@@ -276,5 +280,5 @@ def test_a_stream_without_usage_is_counted_here_and_marked_estimated(provider, l
     assert event.estimated
     assert event.completion_tokens == 4  # "Hello from the fake", counted with cl100k
     assert event.prompt_tokens > 0
-    assert event.cost > 0
+    assert event.cost == (event.prompt_tokens * 2 + 4 * 8) / Decimal(1_000_000)
     assert chunks[-1].usage.completion_tokens == 4
