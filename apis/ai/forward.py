@@ -40,7 +40,6 @@ SURFACES: dict[str, Format] = {
     "responses": Responses(),
     "v1/messages": Messages(),
 }
-ROUTES = "/chat/completions, /responses, /embeddings, /v1/messages or /models"
 
 
 async def forward_ai(ctx: GatewayContext) -> None:
@@ -60,7 +59,7 @@ async def forward_ai(ctx: GatewayContext) -> None:
         _require_method(ctx, "GET")
         models(ctx, path.removeprefix("models").strip("/"))
     else:
-        raise GatewayError(404, "Not found", f"No route '/{path}': use {ROUTES}.")
+        raise GatewayError(404, "Not found", f"No route '/{path}': use {', '.join(SURFACE_PATHS)}.")
 
 
 async def converse(ctx: GatewayContext, fmt: Format, body: Any) -> None:

@@ -16,6 +16,9 @@ from apis.ai.outgoing import Outgoing
 from apis.ai.targets import Target
 from apis.gateway.errors import GatewayError
 
+# Where an `ai` API answers, below /gw/<slug>: named by the portal and the MCP tool too.
+SURFACE_PATHS = ("/chat/completions", "/responses", "/embeddings", "/v1/messages", "/models")
+
 
 class Writer:
     """One stream in a surface's shape; it keeps the text it wrote, for counting tokens."""
