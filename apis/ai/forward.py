@@ -16,7 +16,7 @@ import httpx
 from apis.ai import calls, prices, prompts, tokens
 from apis.ai.calls import Answer, Budget, OpenStream
 from apis.ai.chat import StreamFailed, StreamState, Usage
-from apis.ai.formats import Format, embeddings, json_object
+from apis.ai.formats import SURFACE_PATHS, Format, embeddings, json_object
 from apis.ai.formats.chat import Chat
 from apis.ai.formats.messages import Messages, count_tokens_build
 from apis.ai.formats.responses import Responses

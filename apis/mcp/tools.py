@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from apis.ai.formats import SURFACE_PATHS
 from apis.gateway.lookups import cached_lookup
 from apis.mcp import openapi
 from apis.mcp.selectors import prompt_variables_schema, subscribed_apis
-from apis.ai.formats import SURFACE_PATHS
 from apis.models import Api
 
 # Tool names (MCP 2025-11-25, "Tool names"): 1 to 128 of A-Z a-z 0-9 _ - . and unique per server.
