@@ -178,15 +178,12 @@ async def embed(ctx: GatewayContext, body: Any) -> None:
     """Embeddings from the first of the API's models whose provider has them."""
     request = embeddings.request(body)
     targets = await targets_for(_refs(ctx), preferred=request.model)
-    able = [t for t in targets if hasattr(t.adapter, "embeddings_build")]
-    if not able:
-        kinds = ", ".join(sorted({t.provider.kind for t in targets}))
-        raise GatewayError(
-            400,
-            "Embeddings not offered",
-            f"Providers of kind '{kinds}' have no embeddings: this API cannot answer /embeddings.",
-            code="embeddings_not_offered",
-        )
+    able = _offering(
+        targets,
+        [t for t in targets if hasattr(t.adapter, "embeddings_build")],
+        "embeddings",
+        "have no embeddings: this API cannot answer /embeddings",
+    )
     data, target = await calls.answer_json(able, request.build, budget=call_budget(ctx))
     vectors, usage = target.adapter.embeddings_parse(data)
     if not usage.reported:
@@ -196,19 +193,29 @@ async def embed(ctx: GatewayContext, body: Any) -> None:
     ctx.response_body = json.dumps(embeddings.answer(request, vectors, usage, target.ref)).encode()
 
 
-async def count_tokens(ctx: GatewayContext, body: Any) -> None:
-    """Anthropic's count_tokens, from the API's first Anthropic provider; not charged."""
-    body = json_object(body)
-    targets = await targets_for(_refs(ctx), preferred=str(body.get("model") or ""))
-    able = [t for t in targets if t.provider.kind == Provider.Kind.ANTHROPIC]
+def _offering(targets: list[Target], able: list[Target], what: str, why: str) -> list[Target]:
+    """The targets able to answer, or 400 naming the provider kinds that are not."""
     if not able:
         kinds = ", ".join(sorted({t.provider.kind for t in targets}))
         raise GatewayError(
             400,
-            "Token counting not offered",
-            f"Providers of kind '{kinds}' cannot count tokens: only anthropic providers can.",
-            code="count_tokens_not_offered",
+            f"No {what} here",
+            f"Providers of kind '{kinds}' {why}.",
+            code=f"{what}_not_offered",
         )
+    return able
+
+
+async def count_tokens(ctx: GatewayContext, body: Any) -> None:
+    """Anthropic's count_tokens, from the API's first Anthropic provider; not charged."""
+    body = json_object(body)
+    targets = await targets_for(_refs(ctx), preferred=str(body.get("model") or ""))
+    able = _offering(
+        targets,
+        [t for t in targets if t.provider.kind == Provider.Kind.ANTHROPIC],
+        "count_tokens",
+        "cannot count tokens: only anthropic providers can",
+    )
 
     def build(target: Target, stream: bool) -> Outgoing:
         return count_tokens_build(target, body)

@@ -120,7 +120,10 @@ def _ai_error(ctx: GatewayContext, error: GatewayError) -> dict:
 def _openai_error(error: GatewayError) -> dict:
     code = error.extra.get("code") or error.title.lower().replace(" ", "_")
     kind = OPENAI_TYPES.get(error.status, "api_error")
-    return {"error": {"message": error.detail or error.title, "type": kind, "code": code}}
+    message = error.detail or error.title
+    return {
+        "error": {"message": message, "type": kind, "code": code, "param": error.extra.get("param")}
+    }
 
 
 class AccountedBody:

@@ -242,7 +242,8 @@ def anthropic_answer(b: Behaviour, flavour: str) -> dict[str, Any]:
 def anthropic_stream(b: Behaviour, flavour: str) -> list[bytes]:
     if b.model == "breaks-midway":
         error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-        return [*anthropic_stream(Behaviour("ok-model", False), flavour)[:3], _sse(error, "error")]
+        # message_start, the text block's start, a ping and two text deltas, then the error.
+        return [*anthropic_stream(Behaviour("ok-model", False), flavour)[:5], _sse(error, "error")]
     message = {**anthropic_answer(b, flavour), "content": [], "stop_reason": None}
     message["usage"] = {"input_tokens": PROMPT_TOKENS, "output_tokens": 1}
     events = [("message_start", {"type": "message_start", "message": message})]

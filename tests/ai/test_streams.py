@@ -119,6 +119,7 @@ def test_closing_the_answer_mid_stream_drops_the_provider_call_at_once(events):
     assert provider.cut_short, "the provider's stream was not cut short"
     assert provider.cut_short[0] - closed < 1.0
     assert ctx.completion_tokens == max(events - 1, 0)
+    assert ctx.tokens_estimated == bool(events)
 
 
 @async_to_sync

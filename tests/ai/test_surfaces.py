@@ -133,6 +133,18 @@ def test_stored_conversations_are_refused_with_openais_400(sdk, stateful):
     assert "keeps no" in raised.value.message
 
 
+def test_responses_errors_reach_the_openai_sdk_with_their_status(provider, live_server, alice):
+    sdk = client_for(publish_ai_api(provider, model="error-429"), live_server, alice)
+
+    with pytest.raises(openai.RateLimitError) as limited:
+        sdk.responses.create(model="x", input="hi")
+    with pytest.raises(openai.BadRequestError) as invalid:
+        sdk.responses.create(model="x", input="hi", tools=[{"type": "web_search"}])
+
+    assert limited.value.body["message"].endswith("Fake refusal 429")
+    assert invalid.value.body["param"] == "tools"
+
+
 # Messages --------------------------------------------------------------------------------------
 
 
@@ -223,6 +235,26 @@ def test_messages_errors_reach_the_anthropic_sdk_in_its_shape(provider, live_ser
         },
     }
     assert refused.value.body["type"] == "error"
+
+
+@pytest.mark.parametrize("kind", ["anthropic"])
+def test_a_messages_stream_broken_off_fails_in_the_sdk_and_is_charged_estimated(
+    provider, live_server, alice
+):
+    claude = claude_for(publish_ai_api(provider, model="breaks-midway"), live_server, alice)
+
+    with (
+        pytest.raises(anthropic.APIStatusError, match="Overloaded"),
+        claude.messages.stream(
+            model="breaks-midway", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        ) as stream,
+    ):
+        list(stream.text_stream)
+
+    event = accounted_event()
+    assert event.estimated
+    assert event.prompt_tokens == PROMPT_TOKENS  # message_start's count is kept
+    assert event.completion_tokens == 2  # "Hello from", counted here
 
 
 def test_count_tokens_is_the_anthropic_providers_count_or_400(claude, kind):

@@ -49,6 +49,34 @@ class Writer:
                 self.output.append((function.get("name") or "") + (function.get("arguments") or ""))
 
 
+class ChunkWriter(Writer):
+    """A writer of the core's chunks: each text and tool-call delta becomes its own events."""
+
+    def write(self, item: dict[str, Any]) -> list[bytes]:
+        self.note(item)
+        events = self.start()
+        for choice in item.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                events += self.text(delta["content"])
+            for call in delta.get("tool_calls") or []:
+                events += self.call(call)
+            self.state.finish_reason = choice.get("finish_reason") or self.state.finish_reason
+        return events
+
+    def start(self) -> list[bytes]:
+        """The opening events, before the first item only."""
+        raise NotImplementedError
+
+    def text(self, text: str) -> list[bytes]:
+        """The events for a piece of text."""
+        raise NotImplementedError
+
+    def call(self, call: dict[str, Any]) -> list[bytes]:
+        """The events for a piece of a tool call."""
+        raise NotImplementedError
+
+
 class Format:
     """One surface; `native_kind` names the provider kind that speaks it itself, if any."""
 
@@ -101,6 +129,18 @@ def json_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid("The body must be a JSON object.")
     return body
+
+
+def objects(value: Any, param: str) -> list[dict[str, Any]]:
+    """The value, which must be a list of JSON objects."""
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise invalid(f"'{param}' must be a list of objects.", param)
+    return value
+
+
+def kept(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The fields of the body that the core takes under the same names."""
+    return {name: body[name] for name in names if body.get(name) is not None}
 
 
 def text_or_parts(value: Any, param: str) -> None:

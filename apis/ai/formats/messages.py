@@ -9,8 +9,17 @@ from dataclasses import replace
 from typing import Any
 
 from apis.ai import anthropic
-from apis.ai.chat import StreamState, Usage, text_of
-from apis.ai.formats import Format, Writer, invalid, json_object, text_or_parts
+from apis.ai.chat import StreamFailed, StreamState, Usage, text_of
+from apis.ai.formats import (
+    ChunkWriter,
+    Format,
+    Writer,
+    invalid,
+    json_object,
+    kept,
+    objects,
+    text_or_parts,
+)
 from apis.ai.outgoing import Outgoing, join
 from apis.ai.sse import named_event, sse_json
 from apis.ai.targets import Target
@@ -44,16 +53,13 @@ class Messages(Format):
             "stream": bool(body.get("stream")),
         }
         if body.get("tools"):
-            request["tools"] = [_tool(t) for t in _objects(body["tools"], "tools")]
+            request["tools"] = [_tool(t) for t in objects(body["tools"], "tools")]
         choice = body.get("tool_choice")
         if isinstance(choice, dict):
             request.update(_tool_choice(choice))
         if body.get("stop_sequences"):
             request["stop"] = list(body["stop_sequences"])
-        for name in ("model", "temperature", "top_p"):
-            if body.get(name) is not None:
-                request[name] = body[name]
-        return request
+        return request | kept(body, ("model", "temperature", "top_p"))
 
     def answer(self, answer: dict[str, Any], usage: Usage) -> dict[str, Any]:
         choice = answer["choices"][0]
@@ -92,6 +98,9 @@ class Messages(Format):
                 state.usage = replace(anthropic.usage_of(usage), completion_tokens=0)
             elif data.get("type") == "message_delta":
                 state.usage = anthropic.final_usage(state.usage, data.get("usage") or {})
+            elif data.get("type") == "error":
+                # Sent on by the writer's error event, and the call charged as broken off.
+                raise StreamFailed(anthropic.chat_error_text(data))
             yield data
 
     def native_writer(self, state: StreamState) -> Writer:
@@ -130,12 +139,6 @@ def _message_id(provider_id: str) -> str:
     return provider_id if provider_id.startswith("msg_") else f"msg_{uuid.uuid4().hex}"
 
 
-def _objects(value: Any, param: str) -> list[dict[str, Any]]:
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise invalid(f"{param}: a list of objects is required.", param)
-    return value
-
-
 def _system(system: Any) -> list[dict[str, Any]]:
     if not system:
         return []
@@ -146,7 +149,7 @@ def _system(system: Any) -> list[dict[str, Any]]:
 def _turns(messages: list[Any]) -> list[dict[str, Any]]:
     """User and assistant turns as chat messages; tool results become tool messages."""
     chat: list[dict[str, Any]] = []
-    for message in _objects(messages, "messages"):
+    for message in objects(messages, "messages"):
         role = message.get("role")
         if role not in ("user", "assistant"):
             raise invalid("messages: each role must be 'user' or 'assistant'.", "messages")
@@ -240,7 +243,7 @@ def _tool_use(call: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class MessagesWriter(Writer):
+class MessagesWriter(ChunkWriter):
     """The core's chunks as Anthropic's event stream: message_start, each content block's
     start, deltas and stop, then message_delta with the usage and message_stop."""
 
@@ -251,18 +254,6 @@ class MessagesWriter(Writer):
         self.open = ""
         self.tools: dict[int, int] = {}
 
-    def write(self, item: dict[str, Any]) -> list[bytes]:
-        self.note(item)
-        events = self._start()
-        for choice in item.get("choices") or []:
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
-                events += self._text(delta["content"])
-            for call in delta.get("tool_calls") or []:
-                events += self._call(call)
-            self.state.finish_reason = choice.get("finish_reason") or self.state.finish_reason
-        return events
-
     def end(self, usage: Usage) -> list[bytes]:
         stop = STOP_REASONS.get(self.state.finish_reason or "", "end_turn")
         closing = {
@@ -271,16 +262,16 @@ class MessagesWriter(Writer):
             "usage": usage_object(usage),
         }
         return [
-            *self._start(),
+            *self.start(),
             *self._close(),
             named_event("message_delta", closing),
             named_event("message_stop", {"type": "message_stop"}),
         ]
 
     def error(self, message: str) -> list[bytes]:
-        return [*self._start(), named_event("error", error_body("api_error", message))]
+        return [*self.start(), named_event("error", error_body("api_error", message))]
 
-    def _start(self) -> list[bytes]:
+    def start(self) -> list[bytes]:
         if self.started:
             return []
         self.started = True
@@ -297,12 +288,12 @@ class MessagesWriter(Writer):
         }
         return [named_event("message_start", {"type": "message_start", "message": message})]
 
-    def _text(self, text: str) -> list[bytes]:
+    def text(self, text: str) -> list[bytes]:
         events = [] if self.open == "text" else self._open({"type": "text", "text": ""}, "text")
         delta = {"type": "text_delta", "text": text}
         return [*events, self._delta(delta)]
 
-    def _call(self, call: dict[str, Any]) -> list[bytes]:
+    def call(self, call: dict[str, Any]) -> list[bytes]:
         index = call.get("index", 0)
         function = call.get("function") or {}
         events = []

@@ -12,8 +12,17 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from apis.ai.chat import StreamState, Usage, text_of
-from apis.ai.formats import Format, Writer, invalid, json_object, text_or_parts
+from apis.ai.chat import StreamFailed, StreamState, Usage, text_of
+from apis.ai.formats import (
+    ChunkWriter,
+    Format,
+    Writer,
+    invalid,
+    json_object,
+    kept,
+    objects,
+    text_or_parts,
+)
 from apis.ai.outgoing import Outgoing, join
 from apis.ai.sse import named_event, sse_json
 from apis.ai.targets import Target
@@ -39,7 +48,7 @@ class Responses(Format):
         _refuse_state(body)
         request: dict[str, Any] = {"messages": _messages(body), "stream": bool(body.get("stream"))}
         if body.get("tools"):
-            request["tools"] = [_tool(t) for t in _list(body["tools"], "tools")]
+            request["tools"] = [_tool(t) for t in objects(body["tools"], "tools")]
         if body.get("tool_choice") is not None:
             request["tool_choice"] = _tool_choice(body["tool_choice"])
         fmt = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
@@ -47,10 +56,7 @@ class Responses(Format):
             request["response_format"] = _response_format(fmt)
         if body.get("max_output_tokens") is not None:
             request["max_completion_tokens"] = body["max_output_tokens"]
-        for name in ("model", "temperature", "top_p", "parallel_tool_calls"):
-            if body.get(name) is not None:
-                request[name] = body[name]
-        return request
+        return request | kept(body, ("model", "temperature", "top_p", "parallel_tool_calls"))
 
     def answer(self, answer: dict[str, Any], usage: Usage) -> dict[str, Any]:
         choice = answer["choices"][0]
@@ -79,8 +85,12 @@ class Responses(Format):
         self, lines: AsyncIterable[str], state: StreamState
     ) -> AsyncIterator[dict[str, Any]]:
         async for data in sse_json(lines):
-            if data.get("type") in ("response.completed", "response.incomplete"):
+            kind = data.get("type")
+            if kind in ("response.completed", "response.incomplete"):
                 state.usage = responses_usage((data.get("response") or {}).get("usage") or {})
+            elif kind == "error":
+                # Sent on by the writer's error event, and the call charged as broken off.
+                raise StreamFailed(str(data.get("message") or "The provider's stream failed."))
             yield data
 
     def native_writer(self, state: StreamState) -> Writer:
@@ -99,12 +109,6 @@ def _refuse_state(body: dict[str, Any]) -> None:
         )
 
 
-def _list(value: Any, param: str) -> list[dict[str, Any]]:
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise invalid(f"'{param}' must be a list of objects.", param)
-    return value
-
-
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     """`instructions` and `input` as chat messages; consecutive function calls are one turn."""
     if "input" not in body:
@@ -115,7 +119,7 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     items = body["input"]
     if isinstance(items, str):
         return [*messages, {"role": "user", "content": items}]
-    for item in _list(items, "input"):
+    for item in objects(items, "input"):
         _add_item(messages, item)
     if not messages:
         raise invalid("'input' holds no message.", "input")
@@ -272,7 +276,7 @@ def _call_item(call: dict[str, Any], status: str) -> dict[str, Any]:
     }
 
 
-class ResponsesWriter(Writer):
+class ResponsesWriter(ChunkWriter):
     """The core's chunks as the Responses event stream: each output item added, its deltas,
     each item done, then response.completed with the usage."""
 
@@ -289,20 +293,8 @@ class ResponsesWriter(Writer):
         self.sequence += 1
         return named_event(kind, data)
 
-    def write(self, item: dict[str, Any]) -> list[bytes]:
-        self.note(item)
-        events = [] if self.sequence else self._start()
-        for choice in item.get("choices") or []:
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
-                events += self._text(delta["content"])
-            for call in delta.get("tool_calls") or []:
-                events += self._call(call)
-            self.state.finish_reason = choice.get("finish_reason") or self.state.finish_reason
-        return events
-
     def end(self, usage: Usage) -> list[bytes]:
-        events = [] if self.sequence else self._start()
+        events = self.start()
         events += self._close()
         done = response_object(
             self.state.model, list(self.items), usage, finish=self.state.finish_reason, id=self.id
@@ -311,7 +303,7 @@ class ResponsesWriter(Writer):
         return [*events, self.emit(kind, response=done)]
 
     def error(self, message: str) -> list[bytes]:
-        events = [] if self.sequence else self._start()
+        events = self.start()
         failed = response_object(self.state.model, self.items, None, finish=None, id=self.id)
         failed |= {"status": "failed", "error": {"code": "server_error", "message": message}}
         return [
@@ -320,7 +312,9 @@ class ResponsesWriter(Writer):
             self.emit("response.failed", response=failed),
         ]
 
-    def _start(self) -> list[bytes]:
+    def start(self) -> list[bytes]:
+        if self.sequence:
+            return []
         started = response_object(
             self.state.model, [], None, finish=None, id=self.id, status="in_progress"
         )
@@ -329,7 +323,7 @@ class ResponsesWriter(Writer):
             self.emit("response.in_progress", response=started),
         ]
 
-    def _text(self, text: str) -> list[bytes]:
+    def text(self, text: str) -> list[bytes]:
         events = []
         if self.open is None or self.open["type"] != "message":
             events += self._close()
@@ -343,7 +337,7 @@ class ResponsesWriter(Writer):
         )
         return events
 
-    def _call(self, call: dict[str, Any]) -> list[bytes]:
+    def call(self, call: dict[str, Any]) -> list[bytes]:
         events = []
         index = call.get("index", 0)
         if call.get("id") or index not in self.calls:
