@@ -213,13 +213,15 @@ def _recompute(period: Period) -> None:
         cache_read_tokens=Coalesce(Sum("cache_read_tokens"), 0),
         cache_write_tokens=Coalesce(Sum("cache_write_tokens"), 0),
         reasoning_tokens=Coalesce(Sum("reasoning_tokens"), 0),
-        estimated_tokens=Coalesce(
-            Sum(F("prompt_tokens") + F("completion_tokens"), filter=Q(estimated=True)), 0
-        ),
         cost=Sum("cost"),
         bytes_in=Coalesce(Sum("bytes_in"), 0),
         bytes_out=Coalesce(Sum("bytes_out"), 0),
     )
+    # Apart: inside the aggregate above, the token names are already the totals'.
+    estimated = events.filter(estimated=True).aggregate(
+        tokens=Coalesce(Sum(F("prompt_tokens") + F("completion_tokens")), 0)
+    )
+    totals["estimated_tokens"] = estimated["tokens"]
     latencies = list(events.order_by("latency_ms").values_list("latency_ms", flat=True))
     totals.update(
         cost=totals["cost"] or 0,
