@@ -43,10 +43,12 @@ API_FIELDS = (
     "connect_timeout",
     "total_timeout",
     "upstream_header",
+    "credential_per_application",
+    "mcp_revision",
     "require_encrypted_token",
     "openapi",
 )
-PLAN_FIELDS = ("rate_limit", "monthly_quota", "token_quota", "requires_approval")
+PLAN_FIELDS = ("rate_limit", "monthly_quota", "token_quota", "requires_approval", "allowed_tools")
 MODEL_FIELDS = ("input_cost_per_mtok", "output_cost_per_mtok")
 REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 NOTE = "catalog apply"

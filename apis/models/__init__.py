@@ -2,10 +2,12 @@
 
 from apis.models.ai import PromptEndpoint, PromptVersion, Provider, ProviderModel
 from apis.models.catalog import Api, Plan, Subscription, Tag, rate_parts, validate_rate
+from apis.models.mcp import McpSnapshot, ToolCallAudit, UpstreamCredential
 from apis.models.usage import UsageEvent, UsageLock, UsageRejected, UsageRollup
 
 __all__ = [
     "Api",
+    "McpSnapshot",
     "Plan",
     "PromptEndpoint",
     "PromptVersion",
@@ -13,6 +15,8 @@ __all__ = [
     "ProviderModel",
     "Subscription",
     "Tag",
+    "ToolCallAudit",
+    "UpstreamCredential",
     "UsageEvent",
     "UsageLock",
     "UsageRejected",
