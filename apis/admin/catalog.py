@@ -202,10 +202,10 @@ class PlanAdmin(admin.ModelAdmin):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["id", "application", "owner", "api", "plan", "status", "created_at"]
+    list_display = ["id", "application", "team", "api", "plan", "status", "created_at"]
     list_filter = ["status", "api", "plan"]
-    search_fields = ["application__name", "application__owner__username", "api__slug"]
-    list_select_related = ["application__owner", "api", "plan"]
+    search_fields = ["application__name", "application__team__name", "api__slug"]
+    list_select_related = ["application__team", "api", "plan"]
     readonly_fields = [
         "application",
         "api",
@@ -226,9 +226,9 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Subscription | None = None) -> bool:
         return False
 
-    @admin.display(description="owner", ordering="application__owner__username")
-    def owner(self, subscription: Subscription) -> str:
-        return subscription.application.owner.get_username()
+    @admin.display(description="team", ordering="application__team__name")
+    def team(self, subscription: Subscription) -> str:
+        return subscription.application.team.name
 
     @admin.action(description="Approve selected pending subscriptions", permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
