@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -35,6 +36,14 @@ def personal_team_ensure(user: AbstractBaseUser) -> Team:
     except IntegrityError:
         return Team.objects.get(personal_of=user)
     return team
+
+
+def personal_team_for_new_user(
+    sender: type, instance: AbstractBaseUser, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    """Receiver of a user's first save: their personal team (not while loading fixtures)."""
+    if created and not raw:
+        personal_team_ensure(instance)
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from apis.admin.fields import https_form_field
 from apis.models import Api, Plan, Subscription, Tag
+from apis.selectors import apis_managed_by
 from apis.services import (
     api_set_upstream_credential,
     api_transition,
@@ -69,6 +70,38 @@ def _transition_failure(api: Api, exc: PortcullisError) -> str:
     return message
 
 
+class ProviderTeamScope:
+    """Staff holding the model's permissions see every row; the owners and admins of a provider
+    team (given the staff flag to enter the admin) see and change their team's APIs' rows only.
+    """
+
+    api_lookup = "pk"  # the path from a row to its API
+
+    def _managed(self, request: HttpRequest, obj: Any = None) -> bool:
+        managed = apis_managed_by(request.user)
+        if obj is None:
+            return managed.exists()
+        return managed.filter(pk=obj.pk if self.api_lookup == "pk" else obj.api_id).exists()
+
+    def _sees_all(self, request: HttpRequest) -> bool:
+        return super().has_view_permission(request)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        rows = super().get_queryset(request)
+        if self._sees_all(request):
+            return rows
+        return rows.filter(**{f"{self.api_lookup}__in": apis_managed_by(request.user)})
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or self._managed(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) or self._managed(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) or self._managed(request, obj)
+
+
 class PlanInline(admin.TabularInline):
     model = Plan
     fields = ["name", "rate_limit", "monthly_quota", "token_quota", "requires_approval"]
@@ -104,7 +137,7 @@ class ApiForm(forms.ModelForm):
 
 
 @admin.register(Api)
-class ApiAdmin(admin.ModelAdmin):
+class ApiAdmin(ProviderTeamScope, admin.ModelAdmin):
     form = ApiForm
     list_display = ["name", "version", "slug", "kind", "state", "sunset", "updated_at"]
     list_filter = ["state", "kind", "tags"]
@@ -115,6 +148,11 @@ class ApiAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
     inlines = [PlanInline, LifecycleEventInline]
     actions = ["publish", "deprecate", "retire"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Api | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        # Which team manages an API, and who made it, is for staff to set.
+        return fields if self._sees_all(request) else [*fields, "team", "owner"]
 
     @admin.display(description="Upstream credential stored", boolean=True)
     def upstream_credential_stored(self, api: Api) -> bool:
@@ -185,7 +223,9 @@ class ApiAdmin(admin.ModelAdmin):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(ProviderTeamScope, admin.ModelAdmin):
+    api_lookup = "api"
+
     list_display = [
         "name",
         "api",
@@ -199,9 +239,19 @@ class PlanAdmin(admin.ModelAdmin):
     list_select_related = ["api"]
     autocomplete_fields = ["api"]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) or self._managed(request)
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
+        if db_field.name == "api" and not self._sees_all(request):
+            kwargs["queryset"] = apis_managed_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(ProviderTeamScope, admin.ModelAdmin):
+    api_lookup = "api"
+
     list_display = ["id", "application", "team", "api", "plan", "status", "created_at"]
     list_filter = ["status", "api", "plan"]
     search_fields = ["application__name", "application__team__name", "api__slug"]
