@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import models
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -91,6 +91,13 @@ class ProviderTeamScope:
         if self._sees_all(request):
             return rows
         return rows.filter(**{f"{self.api_lookup}__in": apis_managed_by(request.user)})
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        found = super().get_object(request, object_id, from_field)
+        if found is None:
+            # Another team's row answers like a missing one, not with a redirect naming it.
+            raise Http404("No such object.")
+        return found
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return super().has_module_permission(request) or self._managed(request)
