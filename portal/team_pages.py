@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.request import Request
@@ -19,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import PortcullisError
+from core.parsers import JSONParser
 from portal.current_team import current_membership, may, team_choose
 from portal.forms import InvitationForm, TeamForm
 from teams.models import Membership, Role
@@ -130,6 +132,7 @@ class InvitationView(APIView):
     """
 
     renderer_classes = [JSONRenderer, TemplateHTMLRenderer]
+    parser_classes = [JSONParser, FormParser]  # the page's Accept button posts a form
     permission_classes = [AllowAny]
     template_name = "portal/invitation.html"
 
