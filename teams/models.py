@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -96,6 +98,6 @@ class Invitation(models.Model):
     def __str__(self) -> str:
         return f"{self.email} to {self.team} ({self.role})"
 
-    def is_open(self, now=None) -> bool:
+    def is_open(self, now: datetime | None = None) -> bool:
         """Neither used nor expired."""
         return self.accepted_at is None and (now or timezone.now()) < self.expires_at
