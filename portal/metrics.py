@@ -17,8 +17,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from apis.models import Api, Subscription, UsageEvent, UsageRejected, UsageRollup
-from apis.usage.stream import usage_stream
+from apis.models import Api, Subscription, UsageRollup
+from apis.usage.selectors import usage_backlog
 from core.addresses import client_address, is_direct_loopback
 from core.attempts import Attempt, Limit, attempt_start
 from core.problems import problem_response
@@ -30,6 +30,16 @@ TOTALS = {
     "errors": ("portcullis_request_errors", "Calls answered with a status of 400 or more."),
     "prompt_tokens": ("portcullis_ai_prompt_tokens", "AI prompt tokens, as the providers count."),
     "completion_tokens": ("portcullis_ai_completion_tokens", "AI completion tokens."),
+    "cache_read_tokens": ("portcullis_ai_cache_read_tokens", "AI prompt tokens read from cache."),
+    "cache_write_tokens": (
+        "portcullis_ai_cache_write_tokens",
+        "AI prompt tokens written to cache.",
+    ),
+    "reasoning_tokens": ("portcullis_ai_reasoning_tokens", "AI completion tokens of reasoning."),
+    "estimated_tokens": (
+        "portcullis_ai_estimated_tokens",
+        "AI tokens counted by the gateway because the provider reported none (in the totals).",
+    ),
     "bytes_in": ("portcullis_request_bytes", "Request body bytes received from clients."),
     "bytes_out": ("portcullis_response_bytes", "Response body bytes sent to clients."),
 }
@@ -98,23 +108,22 @@ def _grouped(name: str, help_text: str, manager, field: str) -> GaugeMetricFamil
 
 
 def _backlog() -> Iterator[Metric]:
-    pending = GaugeMetricFamily(
+    backlog = usage_backlog()
+    yield GaugeMetricFamily(
         "portcullis_usage_events_pending_rollup",
         "Usage events stored but not yet in a rollup.",
-        value=UsageEvent.objects.filter(rolled_up=False).count(),
+        value=backlog["pending_rollup"],
     )
-    yield pending
     yield GaugeMetricFamily(
         "portcullis_usage_rejected",
         "Usage stream entries the database refused, set aside for staff.",
-        value=UsageRejected.objects.count(),
+        value=backlog["rejected"],
     )
-    stream = usage_stream()
-    if stream is not None:
+    if backlog["stream"] is not None:
         yield GaugeMetricFamily(
             "portcullis_usage_stream_length",
             "Usage events on the Redis stream, not yet stored.",
-            value=stream.length(),
+            value=backlog["stream"],
         )
 
 

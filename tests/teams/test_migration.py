@@ -8,7 +8,11 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("keys", "0002_token_keys"), ("teams", None), ("apis", "0006_usage_rejected")]
+BEFORE = [
+    ("keys", "0002_token_keys"),
+    ("teams", None),
+    ("apis", "0007_usage_token_parts_and_estimates"),
+]
 
 
 def _leaves(executor: MigrationExecutor) -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apis', '0006_usage_rejected'),
+        ('apis', '0007_usage_token_parts_and_estimates'),
         ('teams', '0002_personal_teams'),
     ]
 
