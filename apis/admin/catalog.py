@@ -112,7 +112,8 @@ class ProviderTeamScope:
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         rows = super().get_queryset(request)
-        if self._sees_all(request):
+        if self._sees_all(request) or not self._managed(request):
+            # Without a team's API to manage, the admin's own permission checks refuse (403).
             return rows
         return rows.filter(**{f"{self.api_lookup}__in": apis_managed_by(request.user)})
 
