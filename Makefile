@@ -25,7 +25,7 @@ run: install
 	fi; \
 	$(VENV)/bin/uvicorn portal.asgi:application --host 127.0.0.1 --port 8000 --no-server-header --reload \
 	  --reload-dir apis --reload-dir core --reload-dir keys --reload-dir lifecycle \
-	  --reload-dir portal --reload-dir templates
+	  --reload-dir portal --reload-dir teams --reload-dir templates
 
 # Production: the ASGI application under uvicorn on $${HOST:-127.0.0.1}:$${PORT:-8000}, one process
 # per core unless WEB_CONCURRENCY says otherwise. No migrations, nothing else started.

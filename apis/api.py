@@ -6,8 +6,9 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import BaseParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,10 +17,10 @@ from apis.conf import catalog_settings
 from apis.errors import InvalidOpenApi
 from apis.models import Api, Plan, Subscription
 from apis.openapi_documents import openapi_read
-from core.permissions import IsStaff, IsStaffOrReadOnly
+from apis.permissions import RunsCatalog
 from core.schema import STAFF_ONLY
 from core.serializers import JSONDocumentField, StrictFieldsMixin
-from keys.models import Application
+from keys.selectors import applications_of
 from lifecycle.selectors import history_of
 from lifecycle.states import State
 
@@ -36,8 +37,8 @@ class TagsField(serializers.ListField):
 class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """An API as the management API shows it; its state changes only by transition.
 
-    Where the gateway forwards to, and with which credential, is for staff: a developer who
-    knew the backend could call it around the gateway's limits.
+    Where the gateway forwards to, and with which credential, is for staff and the API's own
+    team: a developer who knew the backend could call it around the gateway's limits.
     """
 
     staff_only_fields = ("upstream_url", "upstream_header", "has_upstream_credential")
@@ -84,6 +85,7 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "mcp_revision",
             "require_encrypted_token",
             "openapi",
+            "team",
             "state",
             "sunset",
             "created_at",
@@ -95,6 +97,7 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "connect_timeout": {"min_value": 1, "max_value": 60},
             "total_timeout": {"min_value": 1, "max_value": 86_400},
             "upstream_url": {"help_text": f"{STAFF_ONLY} Where the gateway forwards calls."},
+            "team": {"help_text": "The provider team that manages the API; staff set it."},
             "upstream_header": {
                 "help_text": f"{STAFF_ONLY} Header the gateway adds with the upstream credential."
             },
@@ -103,7 +106,7 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     def to_representation(self, instance: Api) -> dict:
         data = super().to_representation(instance)
         request = self.context.get("request")
-        if request is not None and request.user.is_staff:
+        if request is not None and instance.pk in self._managed_ids(request):
             return data
         for name in self.staff_only_fields:
             data.pop(name, None)
@@ -114,8 +117,20 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             )
         return data
 
+    def _managed_ids(self, request: Request) -> set[int]:
+        # Once per answer, not once per API of a list: the context is shared by its rows.
+        if "managed_api_ids" not in self.context:
+            managed = selectors.apis_managed_by(request.user).values_list("pk", flat=True)
+            self.context["managed_api_ids"] = set(managed)
+        return self.context["managed_api_ids"]
+
     def get_has_upstream_credential(self, api: Api) -> bool:
         return bool(api.upstream_secret)
+
+    def validate_team(self, team):
+        if not selectors.runs_catalog(self.context["request"].user):
+            raise PermissionDenied("Only staff set the team of an API.")
+        return team
 
     def validate(self, attrs):
         header = attrs.get("upstream_header", getattr(self.instance, "upstream_header", ""))
@@ -176,6 +191,18 @@ class PlanSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
+class ManagesApi(BasePermission):
+    """Anyone signed in reads; staff add APIs; staff and the API's team change one."""
+
+    message = "Only staff and the team of this API can change it."
+
+    def has_permission(self, request: Request, view) -> bool:
+        return request.method in SAFE_METHODS or view.detail or selectors.runs_catalog(request.user)
+
+    def has_object_permission(self, request: Request, view, api: Api) -> bool:
+        return request.method in SAFE_METHODS or selectors.api_managed_by(api, request.user)
+
+
 class OpenApiDocumentParser(BaseParser):
     """The request body as bytes, JSON or YAML alike, never more than the document limit."""
 
@@ -196,10 +223,10 @@ class ApiViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """The catalog; developers see published and deprecated APIs, staff see all."""
+    """The catalog; developers see published and deprecated APIs and their teams', staff all."""
 
     serializer_class = ApiSerializer
-    permission_classes = [IsAuthenticated, IsStaffOrReadOnly]
+    permission_classes = [IsAuthenticated, ManagesApi]
     lookup_field = "slug"
 
     def get_queryset(self):
@@ -229,7 +256,7 @@ class ApiViewSet(
         methods=["post"],
         url_path="import",
         parser_classes=[OpenApiDocumentParser],
-        permission_classes=[IsAuthenticated, IsStaff],
+        permission_classes=[IsAuthenticated, RunsCatalog],
     )
     def import_openapi(self, request: Request) -> Response:
         """Create (201, in design) or update (200) an API from an OpenAPI 3.0/3.1 document.
@@ -248,9 +275,10 @@ class ApiViewSet(
         return Response(self.get_serializer(api).data, status=code)
 
     @extend_schema(request=TransitionSerializer, responses=ApiSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStaff])
+    @action(detail=True, methods=["post"])
     def transition(self, request: Request, slug: str) -> Response:
-        """Move the API to another lifecycle state (staff); 409 names the allowed ones."""
+        """Move the API to another lifecycle state (staff, the API's team); 409 names the
+        allowed ones."""
         api = self.get_object()
         form = TransitionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -258,22 +286,23 @@ class ApiViewSet(
         return Response(self.get_serializer(api).data)
 
     @extend_schema(responses=HistorySerializer(many=True))
-    @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated, IsStaff])
+    @action(detail=True, methods=["get"])
     def history(self, request: Request, slug: str) -> Response:
-        """The API's lifecycle events, newest first (staff)."""
-        events = history_of(self.get_object())
+        """The API's lifecycle events, newest first (staff, the API's team)."""
+        api = self.get_object()
+        if not selectors.api_managed_by(api, request.user):
+            self.permission_denied(request, message=ManagesApi.message)
+        events = history_of(api)
         page = self.paginate_queryset(events)
         return self.get_paginated_response(HistorySerializer(page, many=True).data)
 
     @extend_schema(request=PlanSerializer, responses=PlanSerializer(many=True))
     @action(detail=True, methods=["get", "post"], serializer_class=PlanSerializer)
     def plans(self, request: Request, slug: str) -> Response:
-        """The API's plans; staff add one with POST."""
+        """The API's plans; staff and the API's team add one with POST."""
         api = self.get_object()
         if request.method == "GET":
             return Response(PlanSerializer(api.plans.all(), many=True).data)
-        if not request.user.is_staff:
-            self.permission_denied(request, message="Only staff can add plans.")
         form = PlanSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         plan = services.plan_create(api=api, **form.validated_data)
@@ -281,10 +310,10 @@ class ApiViewSet(
 
 
 class OwnApplicationField(serializers.PrimaryKeyRelatedField):
-    """An application by id, among the caller's own: others' answer as if they did not exist."""
+    """An application by id, among the caller's teams': others' answer as if they did not exist."""
 
     def get_queryset(self):
-        return Application.objects.filter(owner=self.context["request"].user)
+        return applications_of(self.context["request"].user)
 
 
 class VisibleApiField(serializers.SlugRelatedField):
@@ -327,7 +356,8 @@ class SubscriptionViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """A developer's subscriptions (staff: everyone's), with approve, reject and revoke."""
+    """The subscriptions of the caller's teams' applications and to their teams' APIs (staff:
+    everyone's), with approve, reject and revoke."""
 
     serializer_class = SubscriptionSerializer
 
@@ -339,24 +369,26 @@ class SubscriptionViewSet(
         return subscriptions.filter(status=status_filter) if status_filter else subscriptions
 
     def perform_create(self, serializer) -> None:
-        serializer.instance = services.subscription_create(**serializer.validated_data)
+        serializer.instance = services.subscription_create(
+            **serializer.validated_data, actor=self.request.user
+        )
 
     @extend_schema(request=None, responses=SubscriptionSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStaff])
+    @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
-        """Let a pending subscription through (staff)."""
+        """Let a pending subscription through (staff, the API's team)."""
         return self._decide(services.subscription_approve)
 
     @extend_schema(request=None, responses=SubscriptionSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStaff])
+    @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
-        """Turn a pending subscription down (staff)."""
+        """Turn a pending subscription down (staff, the API's team)."""
         return self._decide(services.subscription_reject)
 
     @extend_schema(request=None, responses=SubscriptionSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str) -> Response:
-        """End a live subscription (its owner or staff)."""
+        """End a live subscription (its team, the API's team or staff)."""
         return self._decide(services.subscription_revoke)
 
     def _decide(self, service) -> Response:

@@ -12,17 +12,44 @@ from apis.gateway.lookups import cached_lookup
 from apis.models import Api, Subscription
 from lifecycle.selectors import history_of
 from lifecycle.states import State
+from teams.models import Role, Team
+from teams.selectors import teams_of
 
 VISIBLE_STATES = (State.PUBLISHED, State.DEPRECATED)
 SLUG_MAX_LENGTH = Api._meta.get_field("slug").max_length
 
 
+def runs_catalog(user: AbstractBaseUser | None) -> bool:
+    """Staff who run the whole catalog: staff holding the permission to change any API.
+
+    Superusers hold it; a provider team's admin given the staff flag only to use Django admin
+    does not, and sees their own team's APIs there and here alike.
+    """
+    return bool(
+        user is not None and user.is_active and user.is_staff and user.has_perm("apis.change_api")
+    )
+
+
 def apis_visible_to(user: AbstractBaseUser | None) -> QuerySet[Api]:
-    """Staff see every API; everyone else the published and deprecated ones."""
+    """Staff see every API; everyone else the published and deprecated ones and their teams'."""
     apis = Api.objects.prefetch_related("tags", "plans")
-    if user is not None and user.is_staff:
+    if runs_catalog(user):
         return apis
-    return apis.filter(state__in=VISIBLE_STATES)
+    if user is None or not user.is_authenticated:
+        return apis.filter(state__in=VISIBLE_STATES)
+    return apis.filter(Q(state__in=VISIBLE_STATES) | Q(team__in=teams_of(user))).distinct()
+
+
+def apis_managed_by(user: AbstractBaseUser) -> QuerySet[Api]:
+    """The APIs `user` may change: staff all, a provider team's owners and admins their team's."""
+    if runs_catalog(user):
+        return Api.objects.all()
+    return Api.objects.filter(team__in=teams_of(user, at_least=Role.ADMIN))
+
+
+def api_managed_by(api: Api, user: AbstractBaseUser) -> bool:
+    """Whether `user` may change `api`, its plans, lifecycle and subscriptions (read now)."""
+    return apis_managed_by(user).filter(pk=api.pk).exists()
 
 
 def apis_search(
@@ -65,11 +92,21 @@ def openapi_served_by(openapi: dict, *, gateway_url: str) -> dict:
 
 
 def subscriptions_visible_to(user: AbstractBaseUser) -> QuerySet[Subscription]:
-    """Staff see all subscriptions; a developer those of their own applications."""
-    subscriptions = Subscription.objects.select_related("application", "api", "plan")
-    if user.is_staff:
+    """Staff see all subscriptions; a member those of their teams' applications, and a provider
+    team's owners and admins those to their team's APIs."""
+    subscriptions = Subscription.objects.select_related("application__team", "api", "plan")
+    if runs_catalog(user):
         return subscriptions
-    return subscriptions.filter(application__owner=user)
+    return subscriptions.filter(
+        Q(application__team__in=teams_of(user)) | Q(api__in=apis_managed_by(user))
+    )
+
+
+def subscriptions_of_team(team: Team) -> QuerySet[Subscription]:
+    """The subscriptions of one team's applications."""
+    return Subscription.objects.select_related("application", "api", "plan").filter(
+        application__team=team
+    )
 
 
 async def gateway_api(slug: str) -> Api | None:

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.mail import send_mass_mail
+from django.core.mail import send_mail, send_mass_mail
 from django.db import IntegrityError, transaction
 
 from apis.errors import (
@@ -23,11 +24,15 @@ from apis.gateway.lookups import bump_catalog_version
 from apis.models import Api, Plan, Subscription, Tag
 from apis.openapi_documents import ApiDescription, openapi_description, openapi_validate
 from apis.openapi_outline import operations
+from apis.selectors import api_managed_by
+from core.errors import Forbidden
 from keys.kek import seal
 from keys.models import Application
 from lifecycle.models import LifecycleEvent
 from lifecycle.services import record_change, transition
 from lifecycle.states import State
+from teams.models import Role, Team
+from teams.selectors import member_emails, team_checked
 
 logger = logging.getLogger(__name__)
 
@@ -214,12 +219,11 @@ def api_apply_transition(*, api: Api, event: LifecycleEvent) -> None:
 def notify_deprecation(*, api_id: int) -> int:
     """E-mail every developer with a live subscription; returns how many were written to."""
     api = Api.objects.get(pk=api_id)
-    owners = (
-        Subscription.objects.filter(api=api, status__in=Subscription.LIVE)
-        .exclude(application__owner__email="")
-        .values_list("application__owner__email", flat=True)
-        .distinct()
+    subscribers = Team.objects.filter(
+        applications__subscriptions__api=api,
+        applications__subscriptions__status__in=Subscription.LIVE,
     )
+    owners = member_emails(subscribers)
     sunset = api.sunset.strftime("%Y-%m-%d %H:%M UTC") if api.sunset else "not yet set"
     subject = f"{api.name} {api.version} is deprecated"
     body = (
@@ -251,8 +255,14 @@ def plan_update(*, plan: Plan, **fields: Any) -> Plan:
 
 
 @transaction.atomic
-def subscription_create(*, application: Application, api: Api, plan: Plan) -> Subscription:
-    """Subscribe: active at once, or pending when the plan requires approval."""
+def subscription_create(
+    *, application: Application, api: Api, plan: Plan, actor: AbstractBaseUser | None = None
+) -> Subscription:
+    """Subscribe (the application team's developers and up): active at once, or pending when the
+    plan requires approval, which is asked of the API's team. `actor` None: the platform itself.
+    """
+    if actor is not None:
+        team_checked(application.team, actor, at_least=Role.DEVELOPER)
     if plan.api_id != api.pk:
         raise PlanMismatch(f"Plan {plan.pk} belongs to another API, not '{api.slug}'.")
     if not api.accepts_subscriptions:
@@ -262,13 +272,54 @@ def subscription_create(*, application: Application, api: Api, plan: Plan) -> Su
     status = Subscription.Status.PENDING if plan.requires_approval else Subscription.Status.ACTIVE
     try:
         with transaction.atomic():
-            return Subscription.objects.create(
+            subscription = Subscription.objects.create(
                 application=application, api=api, plan=plan, status=status
             )
     except IntegrityError as exc:
         raise AlreadySubscribed(
             f"Application '{application.name}' already has a live subscription to '{api.slug}'."
         ) from exc
+    if status == Subscription.Status.PENDING:
+        transaction.on_commit(lambda: notify_approval_request(subscription_id=subscription.pk))
+    return subscription
+
+
+def approvers_of(api: Api) -> list[str]:
+    """Who decides on subscriptions to `api`: its team's owners and admins, else the staff."""
+    if api.team_id is not None:
+        return member_emails(Team.objects.filter(pk=api.team_id), at_least=Role.ADMIN)
+    staff = get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
+    return sorted(set(staff.values_list("email", flat=True)))
+
+
+def notify_approval_request(*, subscription_id: int) -> int:
+    """E-mail the approvers of a pending subscription; returns how many were written to."""
+    subscription = Subscription.objects.select_related("application__team", "api", "plan").get(
+        pk=subscription_id
+    )
+    api, application = subscription.api, subscription.application
+    recipients = approvers_of(api)
+    if not recipients:
+        return 0
+    body = (
+        f"Application '{application.name}' of team '{application.team.name}' asks to use "
+        f"'{api.name}' ({api.slug}) under the plan '{subscription.plan.name}'.\n"
+        "Approve or reject it in the admin (Subscriptions) or with "
+        f"POST /api/v1/subscriptions/{subscription.pk}/approve/ or .../reject/.\n"
+    )
+    subject = f"Approval requested: {application.name} → {api.slug}"
+    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+
+
+def _check_manages(subscription: Subscription, actor) -> None:
+    if actor is not None and not api_managed_by(subscription.api, actor):
+        raise Forbidden(f"Only staff and the team of '{subscription.api.slug}' decide on this.")
+
+
+def _check_may_revoke(subscription: Subscription, actor) -> None:
+    if actor is None or api_managed_by(subscription.api, actor):
+        return
+    team_checked(subscription.application.team, actor, at_least=Role.DEVELOPER)
 
 
 def _decide(
@@ -287,7 +338,8 @@ def _decide(
 
 @transaction.atomic
 def subscription_approve(*, subscription: Subscription, actor=None) -> Subscription:
-    """Staff let a pending subscription through."""
+    """Staff or the API's team let a pending subscription through."""
+    _check_manages(subscription, actor)
     return _decide(
         subscription, allowed_from=(Subscription.Status.PENDING,), to="active", actor=actor
     )
@@ -295,7 +347,8 @@ def subscription_approve(*, subscription: Subscription, actor=None) -> Subscript
 
 @transaction.atomic
 def subscription_reject(*, subscription: Subscription, actor=None) -> Subscription:
-    """Staff turn a pending subscription down."""
+    """Staff or the API's team turn a pending subscription down."""
+    _check_manages(subscription, actor)
     return _decide(
         subscription, allowed_from=(Subscription.Status.PENDING,), to="rejected", actor=actor
     )
@@ -303,7 +356,8 @@ def subscription_reject(*, subscription: Subscription, actor=None) -> Subscripti
 
 @transaction.atomic
 def subscription_revoke(*, subscription: Subscription, actor=None) -> Subscription:
-    """End a live subscription (its owner or staff)."""
+    """End a live subscription (its team's developers and up, the API's team or staff)."""
+    _check_may_revoke(subscription, actor)
     return _decide(subscription, allowed_from=Subscription.LIVE, to="revoked", actor=actor)
 
 

@@ -65,9 +65,11 @@ def _subscribed_token(apis: list[dict[str, Any]]) -> str:
     from apis.services import api_create, api_transition, plan_create, subscription_create
     from keys.services import application_create
     from keys.tokens import issue_access_token
+    from teams.services import personal_team_ensure
 
     owner = get_user_model().objects.create(username="bench")
-    application, _secret = application_create(owner=owner, name="bench")
+    team = personal_team_ensure(owner)
+    application, _secret = application_create(team=team, name="bench", actor=owner)
     for fields in apis:
         api = api_create(owner=None, name=fields["slug"], **fields)
         # Generous enough that no limit trips during a run.

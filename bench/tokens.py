@@ -57,10 +57,12 @@ def _application():
 
     from keys.models import Application
     from keys.services import application_create
+    from teams.services import personal_team_ensure
 
     owner, _ = get_user_model().objects.get_or_create(username="bench-tokens")
-    existing = Application.objects.filter(owner=owner, name="bench").first()
-    return existing or application_create(owner=owner, name="bench")[0]
+    team = personal_team_ensure(owner)
+    existing = Application.objects.filter(team=team, name="bench").first()
+    return existing or application_create(team=team, name="bench", actor=owner)[0]
 
 
 def _with_kid(token: str, kid: str) -> str:

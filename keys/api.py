@@ -9,17 +9,32 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.serializers import StrictFieldsMixin
-from keys import services
+from keys import selectors, services
 from keys.models import Application
+from teams.selectors import teams_of
+from teams.services import personal_team_ensure
+
+
+class MemberTeamField(serializers.PrimaryKeyRelatedField):
+    """A team by id, among the caller's own: others' answer as if they did not exist."""
+
+    def get_queryset(self):
+        return teams_of(self.context["request"].user)
 
 
 class ApplicationSerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    """An application without its secret."""
+    """An application without its secret; `team` left out on creation: the personal team."""
+
+    team = MemberTeamField(
+        required=False, error_messages={"does_not_exist": "You are in no team with this id."}
+    )
 
     class Meta:
         model = Application
-        fields = ["id", "name", "client_id", "created_at", "secret_rotated_at"]
+        fields = ["id", "name", "team", "client_id", "created_at", "secret_rotated_at"]
         read_only_fields = ["id", "client_id", "created_at", "secret_rotated_at"]
+        # One name per team is the service's rule (409), not a validator's generic 400.
+        validators: list = []
 
 
 class ApplicationWithSecretSerializer(ApplicationSerializer):
@@ -38,34 +53,37 @@ class ApplicationViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """The signed-in developer's own applications."""
+    """The applications of the caller's teams (`?team=<id>`: of one of them)."""
 
     serializer_class = ApplicationSerializer
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Application.objects.none()
-        return Application.objects.filter(owner=self.request.user)
+        applications = selectors.applications_of(self.request.user)
+        team = self.request.query_params.get("team", "")
+        return applications.filter(team=team) if team.isdecimal() else applications
 
     @extend_schema(responses={201: ApplicationWithSecretSerializer})
     def create(self, request: Request) -> Response:
-        """A new application; its secret is in this answer only."""
-        form = ApplicationSerializer(data=request.data)
+        """A new application of one of your teams; its secret is in this answer only."""
+        form = ApplicationSerializer(data=request.data, context=self.get_serializer_context())
         form.is_valid(raise_exception=True)
+        team = form.validated_data.get("team") or personal_team_ensure(request.user)
         application, secret = services.application_create(
-            owner=request.user, name=form.validated_data["name"]
+            team=team, name=form.validated_data["name"], actor=request.user
         )
         return Response(self._with_secret(application, secret), status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: Application) -> None:
-        services.application_delete(application=instance)
+        services.application_delete(application=instance, actor=self.request.user)
 
     @extend_schema(request=None, responses=ApplicationWithSecretSerializer)
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: str) -> Response:
         """A new secret, shown once; the old one stops working."""
         application = self.get_object()
-        secret = services.application_rotate_secret(application=application)
+        secret = services.application_rotate_secret(application=application, actor=request.user)
         return Response(self._with_secret(application, secret))
 
     def _with_secret(self, application: Application, secret: str) -> dict:

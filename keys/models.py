@@ -1,4 +1,4 @@
-"""Client applications: the callers of the gateway, owned by developers."""
+"""Client applications: the callers of the gateway, owned by teams."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ from keys.secrets import new_client_id
 
 
 class Application(models.Model):
-    """A developer's client application; its secret is kept only as a hash."""
+    """A team's client application; its secret is kept only as a hash."""
 
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="applications"
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="applications")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="applications_created",
     )
     name = models.CharField(max_length=100)
     client_id = models.CharField(max_length=64, unique=True, default=new_client_id, editable=False)
@@ -23,7 +28,7 @@ class Application(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["owner", "name"], name="application_name_per_owner")
+            models.UniqueConstraint(fields=["team", "name"], name="application_name_per_team")
         ]
 
     def __str__(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,40 +15,51 @@ from keys.conf import keys_settings
 from keys.kek import seal
 from keys.models import Application, TokenKey
 from keys.secrets import hash_secret, new_client_secret, secret_matches
+from teams.models import Role, Team
+from teams.selectors import team_checked
 
 
 @transaction.atomic
-def application_create(*, owner: AbstractBaseUser, name: str) -> tuple[Application, str]:
-    """A new application and its secret in clear, which is never available again.
+def application_create(
+    *, team: Team, name: str, actor: AbstractBaseUser | None
+) -> tuple[Application, str]:
+    """A new application of `team` (its developers and up) and its secret in clear, which is
+    never available again. `actor` None is the platform itself (commands), which any team lets in.
 
-    An owner holds at most MAX_APPLICATIONS_PER_OWNER: every application is a client that can
+    A team holds at most MAX_APPLICATIONS_PER_OWNER: every application is a client that can
     take tokens, so their number is bounded like any other number a client chooses.
     """
+    _check_role(team, actor, Role.DEVELOPER)
     secret = new_client_secret()
-    application = Application(owner=owner, name=name, secret_hash=hash_secret(secret))
+    application = Application(
+        team=team, created_by=actor, name=name, secret_hash=hash_secret(secret)
+    )
     application.full_clean(
         exclude=["secret_hash"], validate_unique=False, validate_constraints=False
     )
     try:
         with transaction.atomic():
-            # The owner's row is the lock: two creations at once cannot both pass the count.
-            get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
-            _check_room_for_one_more(owner)
+            # The team's row is the lock: two creations at once cannot both pass the count.
+            Team.objects.select_for_update().filter(pk=team.pk).first()
+            _check_room_for_one_more(team)
             application.save()
     except IntegrityError as exc:
-        raise Conflict(f"You already have an application named '{name}'.") from exc
+        raise Conflict(f"Team '{team.name}' already has an application named '{name}'.") from exc
     return application, secret
 
 
-def _check_room_for_one_more(owner: AbstractBaseUser) -> None:
+def _check_room_for_one_more(team: Team) -> None:
     limit = keys_settings.MAX_APPLICATIONS_PER_OWNER
-    if Application.objects.filter(owner=owner).count() >= limit:
-        raise Conflict(f"You have {limit} applications, the most one account may hold.")
+    if Application.objects.filter(team=team).count() >= limit:
+        raise Conflict(f"Team '{team.name}' has {limit} applications, the most one team may hold.")
 
 
 @transaction.atomic
-def application_rotate_secret(*, application: Application) -> str:
-    """Replace the secret; the old one stops working at once."""
+def application_rotate_secret(
+    *, application: Application, actor: AbstractBaseUser | None = None
+) -> str:
+    """Replace the secret (the team's admins and owners); the old one stops working at once."""
+    _check_role(application.team, actor, Role.ADMIN)
     secret = new_client_secret()
     application.secret_hash = hash_secret(secret)
     application.secret_rotated_at = timezone.now()
@@ -58,9 +68,16 @@ def application_rotate_secret(*, application: Application) -> str:
 
 
 @transaction.atomic
-def application_delete(*, application: Application) -> None:
-    """Delete the application with its subscriptions; its tokens open nothing from then on."""
+def application_delete(*, application: Application, actor: AbstractBaseUser | None = None) -> None:
+    """Delete the application with its subscriptions (the team's developers and up); its tokens
+    open nothing from then on."""
+    _check_role(application.team, actor, Role.DEVELOPER)
     application.delete()
+
+
+def _check_role(team: Team, actor: AbstractBaseUser | None, role: str) -> None:
+    if actor is not None:
+        team_checked(team, actor, at_least=role)
 
 
 def application_authenticate(*, client_id: str, client_secret: str) -> Application | None:

@@ -70,7 +70,7 @@ def pending_subscriptions() -> QuerySet[Subscription]:
     """Subscriptions waiting for a decision, oldest first."""
     return (
         Subscription.objects.filter(status=Subscription.Status.PENDING)
-        .select_related("application__owner", "api", "plan")
+        .select_related("application__team", "api", "plan")
         .order_by("created_at", "id")
     )
 

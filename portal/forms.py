@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import forms as auth_forms
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -13,6 +12,7 @@ from apis.models import Api, Plan
 from keys.models import Application
 from lifecycle.states import State
 from portal.password_guard import password_check_failed
+from teams.models import INVITED_ROLES, Role, Team
 
 
 class SignupForm(UserCreationForm):
@@ -57,15 +57,28 @@ class PlanChoiceField(forms.ModelChoiceField):
 
 
 class SubscribeForm(forms.Form):
-    """Subscribe one of the developer's applications to a plan of a published API."""
+    """Subscribe one of the team's applications to a plan of a published API."""
 
     application = forms.ModelChoiceField(queryset=Application.objects.none())
     plan = PlanChoiceField(queryset=Plan.objects.none())
 
-    def __init__(self, *args, user: AbstractBaseUser, api: Api | None = None, **kwargs) -> None:
+    def __init__(self, *args, team: Team, api: Api | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["application"].queryset = Application.objects.filter(owner=user)
+        self.fields["application"].queryset = Application.objects.filter(team=team)
         plans = Plan.objects.select_related("api").filter(api__state=State.PUBLISHED)
         if api is not None:
             plans = plans.filter(api=api)
         self.fields["plan"].queryset = plans.order_by("api__name", "api__version", "name")
+
+
+class TeamForm(forms.Form):
+    """The name of a new team."""
+
+    name = forms.CharField(max_length=100, label="New team name")
+
+
+class InvitationForm(forms.Form):
+    """Whom to invite to the current team, and as what."""
+
+    email = forms.EmailField(label="E-mail address")
+    role = forms.ChoiceField(choices=INVITED_ROLES, initial=Role.DEVELOPER)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -12,7 +13,9 @@ from django.views.decorators.http import require_http_methods
 
 from apis.mcp.credentials import CREDENTIAL_MAX_LENGTH, credential_apis_of, upstream_credential_set
 from apis.models import Api, ToolCallAudit
+from core.errors import Forbidden
 from keys.models import Application
+from portal.current_team import current_membership
 
 AUDIT_ROWS = 100
 
@@ -35,7 +38,7 @@ class UpstreamCredentialForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def application_mcp(request: HttpRequest, pk: int) -> HttpResponse:
     """The application's upstream credentials (set or unset, never their value) and its audit."""
-    application = get_object_or_404(Application, pk=pk, owner=request.user)
+    application = get_object_or_404(Application, pk=pk, team=current_membership(request).team)
     if request.method == "POST":
         return _store_credential(request, application)
     audit = ToolCallAudit.objects.filter(application=application).select_related("api")
@@ -58,7 +61,10 @@ def _store_credential(request: HttpRequest, application: Application) -> HttpRes
         return redirect("portal:application-mcp", pk=application.pk)
     api: Api = wanted[form.cleaned_data["api"]]
     value = form.cleaned_data["credential"]
-    upstream_credential_set(application=application, api=api, value=value)
+    try:
+        upstream_credential_set(application=application, api=api, value=value, actor=request.user)
+    except Forbidden as exc:
+        raise PermissionDenied(exc.detail) from exc
     done = "stored" if value else "removed"
     messages.success(request, f"Credential for '{api.slug}' {done}.")
     return redirect("portal:application-mcp", pk=application.pk)

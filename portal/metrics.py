@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from apis.models import Api, Subscription, ToolCallAudit, UsageRollup
+from apis.selectors import runs_catalog
 from apis.usage.selectors import usage_backlog
 from core.addresses import client_address, is_direct_loopback
 from core.attempts import Attempt, Limit, attempt_start
@@ -160,6 +161,6 @@ def _allowed(request: HttpRequest) -> bool:
     token = _presented_token(request)
     if token is not None:
         return hmac.compare_digest(token.encode(), portal_settings.METRICS_TOKEN.encode())
-    if request.user.is_authenticated and request.user.is_staff:
+    if runs_catalog(request.user):
         return True
     return is_direct_loopback(request)

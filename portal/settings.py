@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "csp",
     "core",
     "lifecycle",
+    "teams",
     "keys",
     "apis",
     "portal",
@@ -86,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.current_team.team_context",
             ],
         },
     },
@@ -215,7 +217,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.schema.staff_only_fields_optional",
     ],
-    "ENUM_NAME_OVERRIDES": {"LifecycleStateEnum": "lifecycle.states.State"},
+    "ENUM_NAME_OVERRIDES": {
+        "LifecycleStateEnum": "lifecycle.states.State",
+        "TeamRoleEnum": "teams.models.Role",
+        "InvitedRoleEnum": "teams.models.INVITED_ROLES",
+    },
 }
 
 # Portcullis ------------------------------------------------------------------------------------
@@ -224,6 +230,9 @@ PORTCULLIS = {
         "BATCH_SIZE": env.int("PORTCULLIS_USAGE_BATCH_SIZE", default=500),
         "MAX_BATCHES": env.int("PORTCULLIS_USAGE_MAX_BATCHES", default=200),
         "CLAIM_IDLE_SECONDS": env.float("PORTCULLIS_USAGE_CLAIM_IDLE_SECONDS", default=60),
+    },
+    "TEAMS": {
+        "INVITATION_DAYS": env.int("PORTCULLIS_INVITATION_DAYS", default=7),
     },
     "KEYS": {
         "KEK": env.str("PORTCULLIS_KEK", default=""),

@@ -12,6 +12,7 @@ from apis.mcp.views import ApiMcpView, McpView, protected_resource_metadata
 from apis.usage.api import UsageViewSet
 from keys.api import ApplicationViewSet
 from portal import auth_tokens, health, metrics, views
+from teams.api import TeamViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -21,6 +22,7 @@ router.register("providers", ProviderViewSet, basename="provider")
 router.register("prompts", PromptViewSet, basename="prompt")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("usage", UsageViewSet, basename="usage")
+router.register("teams", TeamViewSet, basename="team")
 
 api_v1 = [
     path("auth/token/", auth_tokens.token_obtain, name="token-obtain"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import mcp_views, views
+from portal import mcp_views, team_pages, views
 
 app_name = "portal"
 
@@ -26,4 +26,13 @@ urlpatterns = [
         name="subscription-revoke",
     ),
     path("usage/", views.usage, name="usage"),
+    path("teams/", team_pages.teams, name="teams"),
+    path("teams/switch/", team_pages.team_switch, name="team-switch"),
+    path("teams/invite/", team_pages.team_invite, name="team-invite"),
+    path(
+        "teams/members/<int:user_id>/remove/",
+        team_pages.team_member_remove,
+        name="team-member-remove",
+    ),
+    path("teams/join/<str:token>/", team_pages.InvitationView.as_view(), name="invitation"),
 ]

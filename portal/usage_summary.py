@@ -13,6 +13,7 @@ from django.utils import timezone
 from apis.models import UsageRollup
 from apis.usage.selectors import usage_rows
 from apis.usage.series import Window, series
+from teams.models import Team
 
 
 @dataclass
@@ -40,11 +41,11 @@ class Totals:
 
 
 def usage_window(
-    *, user: AbstractBaseUser, window: Window, now: datetime | None = None
+    *, user: AbstractBaseUser, team: Team, window: Window, now: datetime | None = None
 ) -> dict[str, object]:
-    """The chart series and the table of one window, as `user` may see them."""
+    """The chart series and the table of one window of `team`, as `user` may see them."""
     starts = window.starts(now or timezone.now())
-    rows = list(usage_rows(user=user, granularity=window.granularity, since=starts[0]))
+    rows = list(usage_rows(user=user, team=team, granularity=window.granularity, since=starts[0]))
     return {
         "key": window.key,
         "label": window.label,

@@ -8,7 +8,9 @@ from functools import wraps
 from django.contrib import admin, messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,7 +25,7 @@ from apis.selectors import (
     api_openapi_for_developers,
     apis_search,
     apis_visible_to,
-    subscriptions_visible_to,
+    subscriptions_of_team,
 )
 from apis.services import subscription_create, subscription_revoke
 from apis.usage.series import WINDOWS
@@ -33,6 +35,7 @@ from keys.models import Application
 from keys.services import application_create, application_rotate_secret
 from lifecycle.states import State
 from portal.conf import portal_settings
+from portal.current_team import current_membership
 from portal.forms import (
     AdminPasswordChangeForm,
     ApplicationForm,
@@ -97,7 +100,7 @@ def api_detail(request: HttpRequest, slug: str) -> HttpResponse:
     versions = apis_visible_to(request.user).filter(name=api.name).exclude(pk=api.pk)
     subscribe = None
     if request.user.is_authenticated and api.accepts_subscriptions:
-        subscribe = SubscribeForm(user=request.user, api=api)
+        subscribe = SubscribeForm(team=current_membership(request).team, api=api)
     return render(
         request,
         "portal/api_detail.html",
@@ -174,27 +177,40 @@ admin_password_change = admin.site.admin_view(
 # Applications ----------------------------------------------------------------------------------
 
 
-def _own_application(request: HttpRequest, pk: int) -> Application:
-    return get_object_or_404(Application, pk=pk, owner=request.user)
+def _team_application(request: HttpRequest, pk: int) -> Application:
+    """One application of the current team; another team's answers 404 like a missing one."""
+    return get_object_or_404(Application, pk=pk, team=current_membership(request).team)
 
 
-def _applications_page(request: HttpRequest, form: ApplicationForm, shown=None) -> HttpResponse:
-    applications = Application.objects.filter(owner=request.user)
+def _applications_page(
+    request: HttpRequest, form: ApplicationForm, shown=None, status: int = 200
+) -> HttpResponse:
+    applications = Application.objects.filter(team=current_membership(request).team)
     context = {"applications": applications, "form": form, "shown": shown}
-    return render(request, "portal/applications.html", context)
+    return render(request, "portal/applications.html", context, status=status)
+
+
+def _refuse(exc: PortcullisError) -> None:
+    """A team role too low for the action is a 403 page, like any other refusal."""
+    if exc.status == 403:
+        raise PermissionDenied(exc.detail)
 
 
 @never_cache  # the page may carry a client secret: no copy in any cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def applications(request: HttpRequest) -> HttpResponse:
-    """The developer's applications; POST creates one and shows its secret this once."""
+    """The current team's applications; POST creates one and shows its secret this once."""
     form = ApplicationForm(request.POST or None)
     if request.method != "POST" or not form.is_valid():
         return _applications_page(request, form)
+    team = current_membership(request).team
     try:
-        application, secret = application_create(owner=request.user, name=form.cleaned_data["name"])
+        application, secret = application_create(
+            team=team, name=form.cleaned_data["name"], actor=request.user
+        )
     except PortcullisError as exc:
+        _refuse(exc)
         form.add_error("name", exc.detail)
         return _applications_page(request, form)
     # Rendered into this response only, never stored: a reload cannot show it again.
@@ -206,8 +222,12 @@ def applications(request: HttpRequest) -> HttpResponse:
 @require_POST
 def application_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     """A new secret for the application, shown once; the old one stops working."""
-    application = _own_application(request, pk)
-    secret = application_rotate_secret(application=application)
+    application = _team_application(request, pk)
+    try:
+        secret = application_rotate_secret(application=application, actor=request.user)
+    except PortcullisError as exc:
+        _refuse(exc)
+        raise
     if request.htmx:
         context = {"application": application, "secret": secret, "rotated": True}
         return render(request, "portal/partials/secret.html", context)
@@ -218,9 +238,13 @@ def application_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def application_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Delete the application; its subscriptions and credentials go with it."""
-    application = _own_application(request, pk)
+    application = _team_application(request, pk)
     name = application.name
-    keys_services.application_delete(application=application)
+    try:
+        keys_services.application_delete(application=application, actor=request.user)
+    except PortcullisError as exc:
+        _refuse(exc)
+        raise
     messages.success(request, f"Application '{name}' deleted.")
     return redirect("portal:applications")
 
@@ -228,38 +252,43 @@ def application_delete(request: HttpRequest, pk: int) -> HttpResponse:
 # Subscriptions ---------------------------------------------------------------------------------
 
 
-def _own_subscriptions(request: HttpRequest) -> QuerySet[Subscription]:
-    return subscriptions_visible_to(request.user).filter(application__owner=request.user)
+def _team_subscriptions(request: HttpRequest) -> QuerySet[Subscription]:
+    return subscriptions_of_team(current_membership(request).team)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def subscriptions(request: HttpRequest) -> HttpResponse:
-    """The developer's subscriptions; POST subscribes an application to a plan."""
-    form = SubscribeForm(request.POST or None, user=request.user)
+    """The current team's subscriptions; POST subscribes one of its applications to a plan."""
+    form = SubscribeForm(request.POST or None, team=current_membership(request).team)
     if request.method == "POST":
-        outcome = _subscribe(form) if form.is_valid() else {"subscription": None, "message": ""}
+        outcome = (
+            _subscribe(form, request.user)
+            if form.is_valid()
+            else {"subscription": None, "message": ""}
+        )
         if request.htmx:
             # 200 even on refusal, so htmx swaps the explanation in where the form was.
             return render(request, "portal/partials/subscribed.html", {"form": form, **outcome})
         if outcome["subscription"] is not None:
             messages.success(request, outcome["message"])
             return redirect("portal:subscriptions")
-    context = {"subscriptions": _own_subscriptions(request), "form": form}
+    context = {"subscriptions": _team_subscriptions(request), "form": form}
     return render(request, "portal/subscriptions.html", context, status=400 if form.errors else 200)
 
 
-def _subscribe(form: SubscribeForm) -> dict[str, object]:
+def _subscribe(form: SubscribeForm, actor: AbstractBaseUser) -> dict[str, object]:
     plan = form.cleaned_data["plan"]
     try:
         subscription = subscription_create(
-            application=form.cleaned_data["application"], api=plan.api, plan=plan
+            application=form.cleaned_data["application"], api=plan.api, plan=plan, actor=actor
         )
     except PortcullisError as exc:
+        _refuse(exc)
         form.add_error(None, exc.detail)
         return {"subscription": None, "message": exc.detail}
     if subscription.status == Subscription.Status.PENDING:
-        message = f"Subscribed to {plan.api.name}: pending until staff approve it."
+        message = f"Subscribed to {plan.api.name}: pending until its providers approve it."
     else:
         # Tokens carry the subscriptions of the moment they were issued (their scope).
         message = (
@@ -272,11 +301,12 @@ def _subscribe(form: SubscribeForm) -> dict[str, object]:
 @login_required
 @require_POST
 def subscription_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """End one of the developer's subscriptions."""
-    subscription = get_object_or_404(_own_subscriptions(request), pk=pk)
+    """End one of the current team's subscriptions."""
+    subscription = get_object_or_404(_team_subscriptions(request), pk=pk)
     try:
         subscription_revoke(subscription=subscription, actor=request.user)
     except PortcullisError as exc:
+        _refuse(exc)
         messages.error(request, exc.detail)
     else:
         messages.success(request, f"Subscription to {subscription.api.name} revoked.")
@@ -289,7 +319,8 @@ def subscription_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def usage(request: HttpRequest) -> HttpResponse:
-    """Requests, errors, p95 latency, tokens and cost of the developer's applications."""
-    windows = [usage_window(user=request.user, window=window) for window in WINDOWS]
+    """Requests, errors, p95 latency, tokens and cost of the current team's applications."""
+    team = current_membership(request).team
+    windows = [usage_window(user=request.user, team=team, window=window) for window in WINDOWS]
     charts = {window["key"]: window["chart"] for window in windows}
     return render(request, "portal/usage.html", {"windows": windows, "charts": charts})

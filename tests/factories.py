@@ -9,6 +9,8 @@ from apis.models import Api, Plan, Subscription
 from apis.services import api_transition
 from keys.models import Application
 from keys.secrets import hash_secret
+from teams.models import Membership, Team
+from teams.services import personal_team_ensure
 
 DEFAULT_SECRET = "pcs_test-secret-for-factories"
 
@@ -30,11 +32,32 @@ class StaffFactory(UserFactory):
     is_superuser = True
 
 
+class TeamFactory(factory.django.DjangoModelFactory):
+    """A shared team; `TeamFactory(members={user: role})` adds its members."""
+
+    class Meta:
+        model = Team
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"team-{n}")
+
+    @factory.post_generation
+    def members(self, create: bool, extracted: dict | None, **kwargs) -> None:
+        for user, role in (extracted or {}).items():
+            Membership.objects.create(team=self, user=user, role=role)
+
+
 class ApplicationFactory(factory.django.DjangoModelFactory):
+    """An application of `team`, by default the personal team of `owner` (a new user)."""
+
     class Meta:
         model = Application
 
-    owner = factory.SubFactory(UserFactory)
+    class Params:
+        owner = factory.SubFactory(UserFactory)
+
+    team = factory.LazyAttribute(lambda app: personal_team_ensure(app.owner))
+    created_by = factory.SelfAttribute("owner")
     name = factory.Sequence(lambda n: f"app-{n}")
     secret_hash = factory.LazyFunction(lambda: hash_secret(DEFAULT_SECRET))
 

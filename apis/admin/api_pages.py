@@ -31,7 +31,7 @@ UPSTREAM_CREDENTIAL = [
 ]
 
 COMMON_FIELDSETS: Fieldsets = [
-    (None, {"fields": ["name", "version", "slug", "kind", "description", "tags", "owner"]}),
+    (None, {"fields": ["name", "version", "slug", "kind", "description", "tags", "owner", "team"]}),
 ]
 KIND_FIELDSETS: dict[str, Fieldsets] = {
     Api.Kind.REST: [

@@ -12,7 +12,7 @@ from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, re_path, reverse
@@ -24,6 +24,7 @@ from apis.admin.api_pages import OpenApiSourceFields
 from apis.admin.fields import https_form_field
 from apis.admin.mcp import mcp_fields, plan_form_for, refresh_snapshots
 from apis.models import Api, Plan, Subscription, Tag
+from apis.selectors import apis_managed_by
 from apis.services import (
     api_import,
     api_set_openapi,
@@ -94,6 +95,46 @@ def _transition_failure(api: Api, exc: PortcullisError) -> str:
     return message
 
 
+class ProviderTeamScope:
+    """Staff holding the model's permissions see every row; the owners and admins of a provider
+    team (given the staff flag to enter the admin) see and change their team's APIs' rows only.
+    """
+
+    api_lookup = "pk"  # the path from a row to its API
+
+    def _managed(self, request: HttpRequest, obj: Any = None) -> bool:
+        managed = apis_managed_by(request.user)
+        if obj is None:
+            return managed.exists()
+        return managed.filter(pk=obj.pk if self.api_lookup == "pk" else obj.api_id).exists()
+
+    def _sees_all(self, request: HttpRequest) -> bool:
+        return super().has_view_permission(request)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        rows = super().get_queryset(request)
+        if self._sees_all(request) or not self._managed(request):
+            # Without a team's API to manage, the admin's own permission checks refuse (403).
+            return rows
+        return rows.filter(**{f"{self.api_lookup}__in": apis_managed_by(request.user)})
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        found = super().get_object(request, object_id, from_field)
+        if found is None:
+            # Another team's row answers like a missing one, not with a redirect naming it.
+            raise Http404("No such object.")
+        return found
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or self._managed(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) or self._managed(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) or self._managed(request, obj)
+
+
 class ImportForm(OpenApiSourceFields):
     """The import page: a document, and optionally the API it updates."""
 
@@ -151,7 +192,7 @@ class ApiForm(OpenApiSourceFields, forms.ModelForm):
 
 
 @admin.register(Api)
-class ApiAdmin(admin.ModelAdmin):
+class ApiAdmin(ProviderTeamScope, admin.ModelAdmin):
     form = ApiForm
     list_display = ["name", "version", "slug", "kind", "state", "sunset", "updated_at"]
     list_filter = ["state", "kind", "tags"]
@@ -173,7 +214,10 @@ class ApiAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Api | None = None) -> list[str]:
         # An API keeps its kind: its plans, subscriptions and clients were made for it.
         fields = list(super().get_readonly_fields(request, obj))
-        return [*fields, "kind"] if obj is not None else fields
+        if obj is not None:
+            fields.append("kind")
+        # Which team manages an API, and who made it, is for staff to set.
+        return fields if self._sees_all(request) else [*fields, "team", "owner"]
 
     @admin.display(description="Upstream credential stored", boolean=True)
     def upstream_credential_stored(self, api: Api) -> bool:
@@ -356,7 +400,9 @@ class ApiAdmin(admin.ModelAdmin):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(ProviderTeamScope, admin.ModelAdmin):
+    api_lookup = "api"
+
     list_display = [
         "name",
         "api",
@@ -378,13 +424,23 @@ class PlanAdmin(admin.ModelAdmin):
             request, obj, form=plan_form_for(obj.api if obj else None), **kwargs
         )
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) or self._managed(request)
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
+        if db_field.name == "api" and not self._sees_all(request):
+            kwargs["queryset"] = apis_managed_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["id", "application", "owner", "api", "plan", "status", "created_at"]
+class SubscriptionAdmin(ProviderTeamScope, admin.ModelAdmin):
+    api_lookup = "api"
+
+    list_display = ["id", "application", "team", "api", "plan", "status", "created_at"]
     list_filter = ["status", "api", "plan"]
-    search_fields = ["application__name", "application__owner__username", "api__slug"]
-    list_select_related = ["application__owner", "api", "plan"]
+    search_fields = ["application__name", "application__team__name", "api__slug"]
+    list_select_related = ["application__team", "api", "plan"]
     readonly_fields = [
         "application",
         "api",
@@ -424,9 +480,9 @@ class SubscriptionAdmin(admin.ModelAdmin):
         self._decide(request, Subscription.objects.filter(pk=pk), service, done=f"{decision}d")
         return redirect(_safe_next(request) or "admin:index")
 
-    @admin.display(description="owner", ordering="application__owner__username")
-    def owner(self, subscription: Subscription) -> str:
-        return subscription.application.owner.get_username()
+    @admin.display(description="team", ordering="application__team__name")
+    def team(self, subscription: Subscription) -> str:
+        return subscription.application.team.name
 
     @admin.action(description="Approve selected pending subscriptions", permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from apis.ai import prompts, services
 from apis.models import Api, PromptEndpoint, PromptVersion, Provider
-from core.permissions import IsStaff
+from apis.permissions import RunsCatalog
 from core.serializers import StrictFieldsMixin
 
 PRICE = {
@@ -76,7 +76,7 @@ class ProviderViewSet(
     """AI providers (staff): the API key is write-only and stored encrypted."""
 
     serializer_class = ProviderSerializer
-    permission_classes = [IsAuthenticated, IsStaff]
+    permission_classes = [IsAuthenticated, RunsCatalog]
     queryset = Provider.objects.prefetch_related("models")
     lookup_field = "name"
 
@@ -184,7 +184,7 @@ class PromptViewSet(
     """Prompt endpoints (staff), by their API's slug; every change is a new version."""
 
     serializer_class = PromptSerializer
-    permission_classes = [IsAuthenticated, IsStaff]
+    permission_classes = [IsAuthenticated, RunsCatalog]
     queryset = PromptEndpoint.objects.select_related("api")
     lookup_field = "api__slug"
     lookup_url_kwarg = "slug"

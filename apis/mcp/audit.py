@@ -135,14 +135,14 @@ def audit_ingest() -> int:
 
 def audit_store(entries: list[AuditEntry]) -> int:
     """Insert the entries not stored yet; how many were given."""
-    owners = dict(
+    creators = dict(
         Application.objects.filter(pk__in={e.application_id for e in entries}).values_list(
-            "pk", "owner_id"
+            "pk", "created_by_id"
         )
     )
     apis = _api_ids({entry.api_slug for entry in entries})
     ToolCallAudit.objects.bulk_create(
-        [_row(entry, owners, apis) for entry in entries], ignore_conflicts=True
+        [_row(entry, creators, apis) for entry in entries], ignore_conflicts=True
     )
     return len(entries)
 
@@ -151,12 +151,12 @@ def _api_ids(slugs: set[str]) -> dict[str, int]:
     return dict(Api.objects.filter(slug__in=slugs).values_list("slug", "pk"))
 
 
-def _row(entry: AuditEntry, owners: dict[int, int], apis: dict[str, int]) -> ToolCallAudit:
+def _row(entry: AuditEntry, creators: dict[int, int], apis: dict[str, int]) -> ToolCallAudit:
     return ToolCallAudit(
         event_id=entry.event_id,
         at=datetime.fromisoformat(entry.at),
-        application_id=entry.application_id if entry.application_id in owners else None,
-        developer_id=owners.get(entry.application_id),
+        application_id=entry.application_id if entry.application_id in creators else None,
+        developer_id=creators.get(entry.application_id),
         api_id=apis.get(entry.api_slug),
         method=entry.method,
         target=entry.target,

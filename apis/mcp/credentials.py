@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from apis.gateway.lookups import cached_lookup
@@ -10,13 +11,20 @@ from apis.services import UPSTREAM_CREDENTIAL
 from core.errors import InvalidInput
 from keys.kek import seal
 from keys.models import Application
+from teams.models import Role
+from teams.selectors import team_checked
 
 CREDENTIAL_MAX_LENGTH = 4096
 
 
 @transaction.atomic
-def upstream_credential_set(*, application: Application, api: Api, value: str) -> None:
-    """Store the application's credential for the API's upstream, sealed; "" removes it."""
+def upstream_credential_set(
+    *, application: Application, api: Api, value: str, actor: AbstractBaseUser | None = None
+) -> None:
+    """Store the application's credential for the API's upstream, sealed; "" removes it.
+    Credentials are the business of the team's admins and owners."""
+    if actor is not None:
+        team_checked(application.team, actor, at_least=Role.ADMIN)
     if not api.credential_per_application:
         raise InvalidInput(f"'{api.slug}' does not take a credential per application.")
     if not value:

@@ -1,4 +1,4 @@
-"""Reads of usage: rollup rows as their owner or staff may see them."""
+"""Reads of usage: rollup rows as the applications' teams or staff may see them."""
 
 from __future__ import annotations
 
@@ -9,24 +9,31 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apis.models import Api, Subscription, UsageEvent, UsageRejected, UsageRollup
-from apis.selectors import VISIBLE_STATES
+from apis.selectors import VISIBLE_STATES, runs_catalog
 from apis.usage.series import WINDOWS, series
 from apis.usage.stream import usage_stream
 from keys.models import Application
+from keys.selectors import applications_of
+from teams.models import Team
+from teams.selectors import teams_of
 
 
 def usage_rows(
     *,
     user: AbstractBaseUser,
+    team: Team | None = None,
     api: Api | None = None,
     application: Application | None = None,
     granularity: str = "hour",
     since: datetime | None = None,
 ) -> QuerySet[UsageRollup]:
-    """Rollups of one granularity, newest first: staff see all, a developer their own apps'."""
+    """Rollups of one granularity, newest first: staff see all, a member their teams' apps'
+    (`team`: of that one team, which must be one of them)."""
     rows = UsageRollup.objects.filter(granularity=granularity).select_related("api", "application")
-    if not user.is_staff:
-        rows = rows.filter(application__owner=user)
+    if not runs_catalog(user):
+        rows = rows.filter(application__team__in=teams_of(user))
+    if team is not None:
+        rows = rows.filter(application__team=team)
     if api is not None:
         rows = rows.filter(api=api)
     if application is not None:
@@ -38,8 +45,7 @@ def usage_rows(
 
 def usage_applications(*, user: AbstractBaseUser) -> QuerySet[Application]:
     """The applications whose usage `user` may read."""
-    applications = Application.objects.all()
-    return applications if user.is_staff else applications.filter(owner=user)
+    return Application.objects.all() if runs_catalog(user) else applications_of(user)
 
 
 def usage_apis(*, user: AbstractBaseUser) -> QuerySet[Api]:
@@ -48,9 +54,9 @@ def usage_apis(*, user: AbstractBaseUser) -> QuerySet[Api]:
     A developer naming an API in design gets the same answer as for a slug that does not
     exist, so the query cannot tell hidden APIs apart from missing ones.
     """
-    if user.is_staff:
+    if runs_catalog(user):
         return Api.objects.all()
-    used = UsageRollup.objects.filter(application__owner=user).values("api")
+    used = UsageRollup.objects.filter(application__team__in=teams_of(user)).values("api")
     return Api.objects.filter(Q(state__in=VISIBLE_STATES) | Q(pk__in=used))
 
 
@@ -80,7 +86,7 @@ def api_subscribers(*, api: Api) -> QuerySet[Subscription]:
     latest = UsageEvent.objects.filter(api=api, application=OuterRef("application")).order_by("-at")
     return (
         Subscription.objects.filter(api=api)
-        .select_related("application__owner", "plan")
+        .select_related("application__team", "plan")
         .annotate(last_call=Subquery(latest.values("at")[:1]))
         .order_by("status", "application__name")
     )

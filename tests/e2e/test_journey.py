@@ -142,7 +142,7 @@ def test_developer_signs_up_subscribes_calls_the_gateway_and_sees_the_call(
         label="Weather v1 — Partner (1000/m, needs approval)"
     )
     page.get_by_role("button", name="Subscribe").click()
-    expect(page.get_by_role("status")).to_contain_text("pending until staff approve")
+    expect(page.get_by_role("status")).to_contain_text("pending until its providers approve")
     rows = page.get_by_role("row", name="dana-shop")
     expect(rows.filter(has_text="Echo v2")).to_contain_text("Active")
     expect(rows.filter(has_text="Weather v1")).to_contain_text("Pending approval")

@@ -180,7 +180,7 @@ def test_unreachable_redis_fails_open_when_configured(subscription):
 def test_revoking_and_subscribing_again_keeps_the_rate_window_and_the_quota(gw, subscription):
     _plan(subscription, rate_limit="5/m", monthly_quota=8)
     statuses = [gw.get("/gw/orders/x").status_code for _ in range(5)]
-    subscription_revoke(subscription=subscription, actor=subscription.application.owner)
+    subscription_revoke(subscription=subscription, actor=subscription.application.created_by)
     SubscriptionFactory(
         application=subscription.application, api=subscription.api, plan=subscription.plan
     )

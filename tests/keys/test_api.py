@@ -8,6 +8,7 @@ from django.test import override_settings
 
 from keys.models import Application
 from keys.services import application_authenticate
+from teams.services import personal_team_ensure
 from tests.factories import ApplicationFactory
 from tests.problems import assert_problem
 
@@ -98,7 +99,8 @@ def test_anonymous_callers_cannot_create_applications(anon_client):
 
 
 def test_a_page_holds_at_most_a_thousand_rows_whatever_limit_is_asked(alice_client, alice):
-    rows = [Application(owner=alice, name=f"bulk-{n}", secret_hash="x") for n in range(1001)]
+    team = personal_team_ensure(alice)
+    rows = [Application(team=team, name=f"bulk-{n}", secret_hash="x") for n in range(1001)]
     Application.objects.bulk_create(rows)
 
     page = alice_client.get("/api/v1/apps/", {"limit": 10**20}).json()

@@ -93,7 +93,7 @@ def test_deprecation_emails_every_subscribed_developer(django_capture_on_commit_
     assert len(mail.outbox) == 2
     assert "2027-06-30" in mail.outbox[0].body
     assert {m.to[0] for m in mail.outbox} == {
-        s.application.owner.email for s in sub.api.subscriptions.all()
+        s.application.created_by.email for s in sub.api.subscriptions.all()
     }
 
 

@@ -120,7 +120,7 @@ def test_demo_subscriptions_show_approval_deprecation_and_retirement():
     run_demo()
 
     statuses = dict(
-        Subscription.objects.filter(application__owner__username="developer").values_list(
+        Subscription.objects.filter(application__created_by__username="developer").values_list(
             "api__slug", "status"
         )
     )

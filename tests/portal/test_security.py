@@ -107,7 +107,7 @@ def test_client_secret_is_never_stored_in_the_session_nor_shown_again(alice):
     secret = re.search(r"pcs_[\w\-]+", client.post("/apps/", {"name": "shop"}).content.decode())[0]
     assert secret not in str(dict(client.session.items()))
     assert secret not in client.get("/apps/").content.decode()
-    application = Application.objects.get(owner=alice)
+    application = Application.objects.get(created_by=alice)
     assert secret not in application.secret_hash
 
 

@@ -243,7 +243,7 @@ def test_creating_an_application_shows_a_working_secret_once(alice_web, alice):
     response = alice_web.post("/apps/", {"name": "shop"})
     assert response.status_code == 200
     secret = shown_secret(response)
-    application = Application.objects.get(owner=alice, name="shop")
+    application = Application.objects.get(created_by=alice, name="shop")
     assert application_authenticate(client_id=application.client_id, client_secret=secret)
     assert "no-store" in response["Cache-Control"]
     assert secret not in alice_web.get("/apps/").content.decode()
@@ -252,13 +252,13 @@ def test_creating_an_application_shows_a_working_secret_once(alice_web, alice):
 def test_duplicate_application_name_is_explained(alice_web, alice):
     ApplicationFactory(owner=alice, name="shop")
     response = alice_web.post("/apps/", {"name": "shop"})
-    assert "already have an application named" in response.content.decode()
-    assert Application.objects.filter(owner=alice).count() == 1
+    assert "already has an application named" in response.content.decode()
+    assert Application.objects.filter(created_by=alice).count() == 1
 
 
 def test_rotating_shows_a_new_secret_and_the_old_one_stops_working(alice_web, alice):
     old = shown_secret(alice_web.post("/apps/", {"name": "shop"}))
-    application = Application.objects.get(owner=alice, name="shop")
+    application = Application.objects.get(created_by=alice, name="shop")
 
     response = alice_web.post(f"/apps/{application.pk}/rotate/", HTTP_HX_REQUEST="true")
     new = shown_secret(response)
@@ -308,7 +308,7 @@ def test_subscribing_to_a_plan_needing_approval_stays_pending(alice_web, alice):
     response = alice_web.post(
         "/subscriptions/", {"application": application.pk, "plan": plan.pk}, follow=True
     )
-    assert "pending until staff approve" in response.content.decode()
+    assert "pending until its providers approve" in response.content.decode()
     assert Subscription.objects.get(application=application).status == "pending"
 
 

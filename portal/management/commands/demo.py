@@ -21,6 +21,7 @@ from apis.services import api_create, api_transition, plan_create, subscription_
 from keys.models import Application
 from keys.services import application_create
 from lifecycle.states import State
+from teams.services import personal_team_ensure
 
 SITE = "http://127.0.0.1:8000"
 DEMO_UPSTREAM = f"{SITE}/demo-upstream"
@@ -174,7 +175,8 @@ def _ensure_user(username: str, *, staff: bool, from_env: str, say: Say) -> Abst
 
 def _ensure_application(*, owner: AbstractBaseUser, name: str, say: Say) -> None:
     """The developer's application; its secret can be shown only the moment it is made."""
-    existing = Application.objects.filter(owner=owner, name=name).first()
+    team = personal_team_ensure(owner)
+    existing = Application.objects.filter(team=team, name=name).first()
     if existing is not None:
         say(
             f"Application '{name}' exists (client_id {existing.client_id}); its secret was "
@@ -182,7 +184,7 @@ def _ensure_application(*, owner: AbstractBaseUser, name: str, say: Say) -> None
             f"POST /api/v1/apps/{existing.pk}/rotate-secret/."
         )
         return
-    application, secret = application_create(owner=owner, name=name)
+    application, secret = application_create(team=team, name=name, actor=owner)
     say(
         f"Created application '{name}' of {owner.get_username()}: "
         f"client_id {application.client_id}, client_secret {secret} (shown only now)\n"
@@ -231,7 +233,7 @@ def _create_api(spec: DemoApi, *, admin: AbstractBaseUser | None) -> Api:
 
 def _subscribe_demo_application(api: Api, *, plan_name: str) -> None:
     """Subscribe while the API is published, so later transitions show their effects on it."""
-    application = Application.objects.filter(owner__username=DEVELOPER, name=DEMO_APP).first()
+    application = Application.objects.filter(created_by__username=DEVELOPER, name=DEMO_APP).first()
     if application is not None:
         subscription_create(application=application, api=api, plan=api.plans.get(name=plan_name))
 
@@ -247,7 +249,7 @@ def _sunset_for(to: str) -> datetime | None:
 def _report_subscriptions(say: Say) -> None:
     """The demo application's subscriptions and where each stands."""
     subscriptions = Subscription.objects.filter(
-        application__owner__username=DEVELOPER, application__name=DEMO_APP
+        application__created_by__username=DEVELOPER, application__name=DEMO_APP
     ).select_related("api", "plan")
     for subscription in subscriptions.order_by("api__slug"):
         say(

@@ -1,0 +1,1 @@
+"""Teams: who owns applications and APIs, the members' roles and their invitations."""
