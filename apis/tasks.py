@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apis.gateway import probes
 from apis.usage import services
 from apis.usage.conf import usage_settings
 
@@ -31,3 +32,9 @@ def usage_ingest_and_rollup() -> dict[str, int]:
     if result["ingested"] >= usage_settings.MAX_BATCHES * usage_settings.BATCH_SIZE:
         usage_ingest_and_rollup.delay()
     return result
+
+
+@shared_task(name="apis.targets_probe")
+def targets_probe() -> dict[str, int]:
+    """Probe the health path of every upstream target that has one."""
+    return probes.targets_probe()

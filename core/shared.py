@@ -119,3 +119,10 @@ async def touch(key: str, timeout: int) -> bool:
     if not on_redis():
         return cache.touch(key, timeout)
     return bool(await client().expire(raw_key(key), timeout))
+
+
+def sync_client() -> Any:
+    """The shared cache's own sync Redis client, for sync code that needs more than get/set."""
+    # Django's RedisCache keeps its redis-py client behind `_cache`; this is the one place
+    # the project reaches for it.
+    return caches["default"]._cache.get_client(write=True)

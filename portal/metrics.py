@@ -17,7 +17,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from apis.models import Api, Subscription, UsageEvent, UsageRejected, UsageRollup
+from apis.gateway.circuits import CLOSED, HALF_OPEN, OPEN, circuits_of
+from apis.models import (
+    Api,
+    Subscription,
+    UpstreamTarget,
+    UsageEvent,
+    UsageRejected,
+    UsageRollup,
+)
 from apis.usage.stream import usage_stream
 from core.addresses import client_address, is_direct_loopback
 from core.attempts import Attempt, Limit, attempt_start
@@ -67,6 +75,7 @@ class PortcullisCollector:
             keys.add_metric([row["use"], row["status"]], row["n"])
         yield keys
         yield from _backlog()
+        yield from _upstream_targets()
 
 
 def _usage_totals() -> Iterator[Metric]:
@@ -116,6 +125,29 @@ def _backlog() -> Iterator[Metric]:
             "Usage events on the Redis stream, not yet stored.",
             value=stream.length(),
         )
+
+
+def _upstream_targets() -> Iterator[Metric]:
+    labels = ["api", "target"]
+    states = GaugeMetricFamily(
+        "portcullis_upstream_target_state",
+        "Circuit of each upstream target: 1 for its current state.",
+        labels=[*labels, "state"],
+    )
+    failures = GaugeMetricFamily(
+        "portcullis_upstream_target_failures",
+        "Failures counted against each upstream target in its current window.",
+        labels=labels,
+    )
+    targets = list(UpstreamTarget.objects.select_related("api").order_by("api__slug", "id"))
+    found = circuits_of(targets)
+    for target in targets:
+        circuit = found[target.pk]
+        for state in (CLOSED, OPEN, HALF_OPEN):
+            states.add_metric([target.api.slug, target.url, state], int(circuit.state == state))
+        failures.add_metric([target.api.slug, target.url], circuit.failures)
+    yield states
+    yield failures
 
 
 def _presented_token(request: HttpRequest) -> str | None:

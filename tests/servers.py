@@ -157,10 +157,13 @@ class QuietServer(ThreadingHTTPServer):
 
 
 class Upstream:
-    """A threaded loopback HTTP upstream; `url` is its base, `hits` counts requests per path."""
+    """A threaded loopback HTTP upstream; `url` is its base, `hits` counts requests per path.
 
-    def __init__(self) -> None:
-        self.server = QuietServer(("127.0.0.1", 0), UpstreamHandler)
+    Given the `port` of one that was stopped, it comes back at the same address.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self.server = QuietServer(("127.0.0.1", port), UpstreamHandler)
         self.server.hits = Counter()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(

@@ -16,7 +16,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from apis.admin.fields import https_form_field
-from apis.models import Api, Plan, Subscription, Tag
+from apis.gateway.circuits import CLOSED, circuits_of
+from apis.models import Api, Plan, Subscription, Tag, UpstreamTarget
 from apis.services import (
     api_set_upstream_credential,
     api_transition,
@@ -76,6 +77,26 @@ class PlanInline(admin.TabularInline):
     show_change_link = True
 
 
+class UpstreamTargetInline(admin.TabularInline):
+    """A REST API's targets, each with its circuit as every gateway process sees it."""
+
+    model = UpstreamTarget
+    fields = ["url", "weight", "circuit"]
+    readonly_fields = ["circuit"]
+    extra = 0
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(description="Circuit")
+    def circuit(self, target: UpstreamTarget) -> str:
+        if target.pk is None:
+            return "-"
+        circuit = circuits_of([target])[target.pk]
+        if circuit.state == CLOSED:
+            return f"closed ({circuit.failures} recent failures)"
+        state = circuit.state.replace("_", "-")
+        return f"{state}: {circuit.reason} (trial in {circuit.reopens_in} s)"
+
+
 class ApiForm(forms.ModelForm):
     """The API's fields, plus its upstream credential: write-only, sealed when saved."""
 
@@ -113,7 +134,7 @@ class ApiAdmin(admin.ModelAdmin):
     filter_horizontal = ["tags"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     raw_id_fields = ["owner"]
-    inlines = [PlanInline, LifecycleEventInline]
+    inlines = [UpstreamTargetInline, PlanInline, LifecycleEventInline]
     actions = ["publish", "deprecate", "retire"]
 
     @admin.display(description="Upstream credential stored", boolean=True)

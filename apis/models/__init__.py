@@ -2,6 +2,7 @@
 
 from apis.models.ai import PromptEndpoint, PromptVersion, Provider, ProviderModel
 from apis.models.catalog import Api, Plan, Subscription, Tag, rate_parts, validate_rate
+from apis.models.targets import UpstreamTarget
 from apis.models.usage import UsageEvent, UsageLock, UsageRejected, UsageRollup
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "ProviderModel",
     "Subscription",
     "Tag",
+    "UpstreamTarget",
     "UsageEvent",
     "UsageLock",
     "UsageRejected",
