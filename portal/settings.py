@@ -9,6 +9,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.redis_clients import is_cluster
 from portal.secret_key import local_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -116,10 +117,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache, counters, broker -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_CLUSTER = is_cluster(REDIS_URL)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "core.cluster_cache.RedisClusterCache"
+            if REDIS_CLUSTER
+            else "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "pc",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
@@ -131,9 +135,17 @@ else:
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 RATELIMIT_USE_CACHE = "default"
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Celery's Redis transport speaks to one Redis, not a cluster: with a cluster, the broker is a
+# Redis (or RabbitMQ) of its own.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="" if REDIS_CLUSTER else REDIS_URL)
+if REDIS_CLUSTER and not CELERY_BROKER_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL names a Redis Cluster, which cannot be Celery's broker: "
+        "set CELERY_BROKER_URL to a plain Redis (redis://…) or RabbitMQ (amqp://…)."
+    )
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
