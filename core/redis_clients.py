@@ -72,6 +72,10 @@ def async_client(url: str, **options: Any) -> aioredis.Redis | AsyncRedisCluster
     options.pop("timeout", None)  # the blocking pool's wait: a cluster client has none
     return AsyncRedisCluster(
         startup_nodes=[AsyncClusterNode(host, port) for host, port in address.nodes],
+        # After a failover each MOVED answer moves its slot to the node it names. Relearning
+        # the whole cluster instead (every 5th MOVED, by default) closes the connections
+        # that calls running at that moment are using, and fails them.
+        reinitialize_steps=0,
         **_cluster_options(address, options),
     )
 
@@ -98,6 +102,7 @@ async def ainfos(client: aioredis.Redis | AsyncRedisCluster) -> list[dict[str, A
     """`infos` from asyncio."""
     if not isinstance(client, AsyncRedisCluster):
         return [{**await client.info("memory"), **await client.info("persistence")}]
+    await client.initialize()  # the cluster's nodes are learnt on first use
     found = []
     for node in client.get_primaries():
         memory = await client.info("memory", target_nodes=node)
