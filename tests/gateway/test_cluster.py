@@ -22,8 +22,8 @@ from apis.gateway.lookups import bump_catalog_version
 from apis.models import UsageEvent
 from apis.usage.services import usage_ingest
 from keys.tokens import revoke_access_token, verify_access_token
+from tests.gateway.balancing import balance, dead_url
 from tests.gateway.conftest import needs_postgres
-from tests.gateway.test_targets import balance, dead_url
 from tests.servers import GatewayServer, RedisClusterServers
 from tests.tokens import token_for
 

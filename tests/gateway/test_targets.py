@@ -14,8 +14,8 @@ from apis import tasks
 from apis.gateway import circuits
 from apis.gateway.circuits import CLOSED, HALF_OPEN, OPEN, circuits_of
 from apis.models import Api
-from apis.services import api_update
 from tests.asgi import in_a_loop_of_its_own
+from tests.gateway.balancing import balance, dead_url
 from tests.problems import assert_problem
 from tests.servers import CountingUpstream, Upstream, free_port
 from tests.tokens import token_for
@@ -26,19 +26,6 @@ def servers():
     """Start loopback upstreams on demand; all stopped when the test ends."""
     with ExitStack() as stack:
         yield lambda port=0: stack.enter_context(Upstream(port))
-
-
-def balance(api: Api, *targets: tuple[str, int], **policy) -> list:
-    """Make the API's calls go to these (url, weight) targets, in this order of creation."""
-    targets_given = [{"url": url, "weight": weight} for url, weight in targets]
-    policy = {"circuit_failures": 2, "circuit_cool_down": 1, **policy}
-    api_update(api=api, targets=targets_given, **policy)
-    return list(api.targets.order_by("id"))
-
-
-def dead_url() -> str:
-    """The address of an upstream that refuses connections."""
-    return f"http://127.0.0.1:{free_port()}"
 
 
 def calls(server: Upstream) -> int:
