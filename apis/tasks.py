@@ -34,6 +34,12 @@ def usage_ingest_and_rollup() -> dict[str, int]:
     return result
 
 
+@shared_task(name="apis.usage_prune")
+def usage_prune() -> int:
+    """Delete raw usage events past the retention, in bounded batches (rollups stay)."""
+    return services.usage_prune()
+
+
 @shared_task(name="apis.targets_probe")
 def targets_probe() -> dict[str, int]:
     """Probe the health path of every upstream target that has one."""

@@ -159,6 +159,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": env.float("PORTCULLIS_USAGE_INGEST_SECONDS", default=5.0),
     },
     "usage-ingest-and-rollup": {"task": "apis.usage_ingest_and_rollup", "schedule": 60.0},
+    "usage-prune": {"task": "apis.usage_prune", "schedule": 3600.0},
     "targets-probe": {
         "task": "apis.targets_probe",
         "schedule": env.float("PORTCULLIS_PROBE_SECONDS", default=10.0),
