@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apis import selectors, services
+from apis.conf import catalog_settings
+from apis.errors import InvalidOpenApi
 from apis.models import Api, Plan, Subscription, UpstreamTarget
+from apis.openapi_documents import openapi_read
 from core.permissions import IsStaff, IsStaffOrReadOnly
 from core.schema import STAFF_ONLY
 from core.serializers import JSONDocumentField, StrictFieldsMixin
@@ -204,6 +208,19 @@ class PlanSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
+class OpenApiDocumentParser(BaseParser):
+    """The request body as bytes, JSON or YAML alike, never more than the document limit."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
+        limit = catalog_settings.OPENAPI_MAX_BYTES
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise InvalidOpenApi(f"The document is over {limit} bytes.", location="$")
+        return body
+
+
 class ApiViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -233,6 +250,34 @@ class ApiViewSet(
         serializer.instance = services.api_update(
             api=serializer.instance, **serializer.validated_data
         )
+
+    @extend_schema(
+        request={"application/json": dict, "application/yaml": str},
+        responses={200: ApiSerializer, 201: ApiSerializer},
+        parameters=[OpenApiParameter("slug", str, description="The API to update (optional).")],
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[OpenApiDocumentParser],
+        permission_classes=[IsAuthenticated, IsStaff],
+    )
+    def import_openapi(self, request: Request) -> Response:
+        """Create (201, in design) or update (200) an API from an OpenAPI 3.0/3.1 document.
+
+        `?slug=` names the API to update; otherwise the document's title and version do.
+        """
+        slug = request.query_params.get("slug")
+        api = self.get_queryset().filter(slug=slug).first() if slug else None
+        if slug and api is None:
+            raise InvalidOpenApi(f"No API with the slug {slug[:80]!r}.", location="slug")
+        # Without a Content-Type DRF parses nothing and hands over an empty dict.
+        body = request.data if isinstance(request.data, bytes) else b""
+        document = openapi_read(body)
+        api, created = services.api_import(document=document, actor=request.user, api=api)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(self.get_serializer(api).data, status=code)
 
     @extend_schema(request=TransitionSerializer, responses=ApiSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStaff])

@@ -25,3 +25,13 @@ gateway_settings = AppSettings(
         "KEEPALIVE_SECONDS": 15.0,
     },
 )
+
+catalog_settings = AppSettings(
+    "CATALOG",
+    {
+        # OpenAPI documents larger than this many bytes are refused (upload, fetch, import).
+        "OPENAPI_MAX_BYTES": 2 * 1024 * 1024,
+        # Seconds a fetch of an OpenAPI document from a URL may take, connection included.
+        "OPENAPI_FETCH_TIMEOUT": 10.0,
+    },
+)

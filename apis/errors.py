@@ -21,3 +21,12 @@ class SubscriptionStateError(Conflict):
 
 class PublishWithoutPlan(Conflict):
     title = "API has no plan"
+
+
+class InvalidOpenApi(InvalidInput):
+    """An OpenAPI document that cannot be read or does not follow the specification.
+
+    `location` (a JSON path such as `$.paths./pets.get`) says where, when a place is known.
+    """
+
+    title = "Invalid OpenAPI document"

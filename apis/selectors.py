@@ -98,7 +98,9 @@ def _api_for_gateway(slug: str) -> Api | None:
 def _deprecated_at(api: Api) -> datetime | None:
     if api.state != State.DEPRECATED:
         return None
-    event = history_of(api).filter(to_state=State.DEPRECATED).first()
+    # The move into deprecated, not a later change recorded while deprecated.
+    moves = history_of(api).filter(to_state=State.DEPRECATED).exclude(from_state=State.DEPRECATED)
+    event = moves.first()
     return event.at if event else api.updated_at
 
 

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 
 from apis.errors import (
     AlreadySubscribed,
+    InvalidOpenApi,
     NotSubscribable,
     PlanMismatch,
     PublishWithoutPlan,
@@ -20,10 +21,12 @@ from apis.errors import (
 )
 from apis.gateway.lookups import bump_catalog_version
 from apis.models import Api, Plan, Subscription, Tag, UpstreamTarget
+from apis.openapi_documents import ApiDescription, openapi_description, openapi_validate
+from apis.openapi_outline import operations
 from keys.kek import seal
 from keys.models import Application
 from lifecycle.models import LifecycleEvent
-from lifecycle.services import transition
+from lifecycle.services import record_change, transition
 from lifecycle.states import State
 
 logger = logging.getLogger(__name__)
@@ -111,6 +114,96 @@ def api_set_tags(*, api: Api, tags: list[str]) -> None:
     api.tags.set([Tag.objects.get_or_create(name=name.strip().lower())[0] for name in tags])
 
 
+@transaction.atomic
+def api_import(
+    *, document: dict[str, Any], actor: AbstractBaseUser | None, api: Api | None = None
+) -> tuple[Api, bool]:
+    """Create or update an API from an OpenAPI 3.0/3.1 document; returns (api, created).
+
+    Without `api`, the one of the document's name and version is updated, or a new one is
+    created in design. An update keeps the API's state and writes what changed to its history.
+    """
+    openapi_validate(document)
+    described = openapi_description(document)
+    if api is None:
+        api = Api.objects.filter(name=described.name, version=described.version).first()
+    if api is None:
+        return _api_create_from(described, document=document, actor=actor), True
+    changes = _import_changes(api, described, document)
+    fields: dict[str, Any] = {
+        "name": described.name,
+        "version": described.version,
+        "description": described.description,
+        "openapi": document,
+    }
+    if described.upstream_url and api.kind == Api.Kind.REST:
+        fields["upstream_url"] = described.upstream_url
+    api_update(api=api, tags=described.tags or None, **fields)
+    if changes:
+        record_change(api, actor=actor, note="OpenAPI import: " + "; ".join(changes) + ".")
+    return api, False
+
+
+def _api_create_from(described: ApiDescription, *, document: dict, actor) -> Api:
+    if not described.upstream_url:
+        raise InvalidOpenApi(
+            "The document names no http(s) server; a new API needs one as its upstream.",
+            location="$.servers",
+        )
+    slug = described.slug
+    taken = set(Api.objects.filter(slug__startswith=slug).values_list("slug", flat=True))
+    suffix = 2
+    while slug in taken:
+        slug, suffix = f"{described.slug[:76]}-{suffix}", suffix + 1
+    return api_create(
+        owner=actor,
+        slug=slug,
+        name=described.name,
+        version=described.version,
+        description=described.description,
+        kind=Api.Kind.REST,
+        upstream_url=described.upstream_url,
+        tags=described.tags,
+        openapi=document,
+    )
+
+
+def _import_changes(api: Api, described: ApiDescription, document: dict) -> list[str]:
+    """What an import changes, in words, for the history."""
+    changes = [
+        f"{name} {getattr(api, name)!r} → {getattr(described, name)!r}"
+        for name in ("name", "version", "upstream_url")
+        if getattr(described, name)
+        and getattr(api, name) != getattr(described, name)
+        and (name != "upstream_url" or api.kind == Api.Kind.REST)
+    ]
+    if api.description != described.description:
+        changes.append("description changed")
+    tags = sorted(tag.name for tag in api.tags.all())
+    if described.tags and tags != sorted(described.tags):
+        changes.append(f"tags {', '.join(tags) or 'none'} → {', '.join(sorted(described.tags))}")
+    if api.openapi != document:
+        changes.append(_operations_change(api.openapi, document))
+    return changes
+
+
+def _operations_change(before: Any, after: dict) -> str:
+    old, new = len(operations(before)), len(operations(after))
+    return f"document replaced ({old} → {new} operations)"
+
+
+@transaction.atomic
+def api_set_openapi(*, api: Api, document: dict[str, Any], actor: AbstractBaseUser | None) -> Api:
+    """Replace the API's OpenAPI document (validated first), noting it in the history."""
+    openapi_validate(document)
+    if api.openapi == document:
+        return api
+    note = f"OpenAPI {_operations_change(api.openapi, document)}."
+    api_update(api=api, openapi=document)
+    record_change(api, actor=actor, note=note)
+    return api
+
+
 def api_transition(
     *,
     api: Api,
@@ -163,6 +256,16 @@ def notify_deprecation(*, api_id: int) -> int:
 def plan_create(*, api: Api, **fields: Any) -> Plan:
     """A new plan for an API."""
     plan = Plan(api=api, **fields)
+    plan.full_clean()
+    plan.save()
+    return plan
+
+
+@transaction.atomic
+def plan_update(*, plan: Plan, **fields: Any) -> Plan:
+    """Change a plan's limits; its subscriptions keep it."""
+    for name, value in fields.items():
+        setattr(plan, name, value)
     plan.full_clean()
     plan.save()
     return plan

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from lifecycle.errors import TransitionNotAllowed
 from lifecycle.models import LifecycleEvent, LifecycleModel, _transitioning
-from lifecycle.states import TRANSITIONS, State, allowed_from
+from lifecycle.states import TRANSITIONS, State
 
 
 @transaction.atomic
@@ -30,14 +30,7 @@ def transition(
     locked = type(subject).objects.select_for_update().get(pk=subject.pk)
     current = locked.state
     if to not in State.values or to not in TRANSITIONS[current]:
-        allowed = allowed_from(current)
-        raise TransitionNotAllowed(
-            f"Cannot move from '{current}' to '{to}'. Allowed from '{current}': "
-            + (", ".join(allowed) if allowed else "none (terminal state)")
-            + ".",
-            current=current,
-            allowed=allowed,
-        )
+        raise TransitionNotAllowed.between(current, to)
     locked.check_transition(to)
     token = _transitioning.set(True)
     try:
@@ -47,15 +40,28 @@ def transition(
         locked.save(update_fields=["state", "sunset"])
     finally:
         _transitioning.reset(token)
-    event = LifecycleEvent.objects.create(
-        content_type=ContentType.objects.get_for_model(locked, for_concrete_model=True),
-        object_id=str(locked.pk),
-        from_state=current,
-        to_state=to,
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        note=note,
-        sunset=locked.sunset,
-    )
+    event = _event(locked, from_state=current, actor=actor, note=note)
     locked.apply_transition(event)
     subject.refresh_from_db()
     return event
+
+
+def record_change(
+    subject: LifecycleModel, *, actor: AbstractBaseUser | None = None, note: str
+) -> LifecycleEvent:
+    """A history row for a change that keeps the state (from and to are the current state)."""
+    return _event(subject, from_state=subject.state, actor=actor, note=note)
+
+
+def _event(
+    subject: LifecycleModel, *, from_state: str, actor: AbstractBaseUser | None, note: str
+) -> LifecycleEvent:
+    return LifecycleEvent.objects.create(
+        content_type=ContentType.objects.get_for_model(subject, for_concrete_model=True),
+        object_id=str(subject.pk),
+        from_state=from_state,
+        to_state=subject.state,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        note=note,
+        sunset=subject.sunset,
+    )

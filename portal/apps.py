@@ -1,11 +1,20 @@
 """Application config of the developer portal."""
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class PortalConfig(AppConfig):
+    default = True
     name = "portal"
     verbose_name = "Developer portal"
 
     def ready(self) -> None:
         from portal import password_guard  # noqa: F401 - connects its sign-in signal receivers
+
+
+class ConsoleAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin, with the operator's console (portal.admin_site) as `admin.site`."""
+
+    default = False
+    default_site = "portal.admin_site.ConsoleAdminSite"

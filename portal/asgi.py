@@ -6,6 +6,7 @@ goes to Django's own ASGI handler with the full middleware stack.
 """
 
 import os
+from importlib import import_module
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -23,6 +24,8 @@ from core.checks import weakest  # noqa: E402
 from core.redis_policy import eviction_problem  # noqa: E402
 from core.streaming import StreamingHandler  # noqa: E402
 
+# Import every URL configuration now, not while the first calls wait on it.
+import_module(settings.ROOT_URLCONF)
 data_plane = StreamingHandler()
 control_plane = ASGIHandler()
 

@@ -68,7 +68,8 @@ def warnings_of_redis() -> list[str]:
     return [problem] if problem else []
 
 
-def _run(check: Callable[[], None]) -> str:
+def run_check(check: Callable[[], None]) -> str:
+    """ "ok", or the failure of the check in a line."""
     try:
         check()
     except Exception as exc:  # any failure of a dependency means "not ready", never a 500
@@ -82,7 +83,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     What failed, and how (errors name internal hosts and ports), is told to staff and to
     callers on this host only; anyone else, such as a load balancer, gets the bare status.
     """
-    results = {name: _run(check) for name, check in checks().items()}
+    results = {name: run_check(check) for name, check in checks().items()}
     failed = sorted(name for name, result in results.items() if result != "ok")
     detailed = _may_see_details(request)
     if failed:

@@ -18,15 +18,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from apis.gateway.circuits import CLOSED, HALF_OPEN, OPEN, circuits_of
-from apis.models import (
-    Api,
-    Subscription,
-    UpstreamTarget,
-    UsageEvent,
-    UsageRejected,
-    UsageRollup,
-)
-from apis.usage.stream import usage_stream
+from apis.models import Api, Subscription, UpstreamTarget, UsageRollup
+from apis.usage.selectors import usage_backlog
 from core.addresses import client_address, is_direct_loopback
 from core.attempts import Attempt, Limit, attempt_start
 from core.problems import problem_response
@@ -107,23 +100,22 @@ def _grouped(name: str, help_text: str, manager, field: str) -> GaugeMetricFamil
 
 
 def _backlog() -> Iterator[Metric]:
-    pending = GaugeMetricFamily(
+    backlog = usage_backlog()
+    yield GaugeMetricFamily(
         "portcullis_usage_events_pending_rollup",
         "Usage events stored but not yet in a rollup.",
-        value=UsageEvent.objects.filter(rolled_up=False).count(),
+        value=backlog["pending_rollup"],
     )
-    yield pending
     yield GaugeMetricFamily(
         "portcullis_usage_rejected",
         "Usage stream entries the database refused, set aside for staff.",
-        value=UsageRejected.objects.count(),
+        value=backlog["rejected"],
     )
-    stream = usage_stream()
-    if stream is not None:
+    if backlog["stream"] is not None:
         yield GaugeMetricFamily(
             "portcullis_usage_stream_length",
             "Usage events on the Redis stream, not yet stored.",
-            value=stream.length(),
+            value=backlog["stream"],
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -12,31 +12,7 @@ from django.utils import timezone
 
 from apis.models import UsageRollup
 from apis.usage.selectors import usage_rows
-
-
-@dataclass(frozen=True)
-class Window:
-    """A span of the usage page: its rollup granularity, length and label."""
-
-    key: str
-    label: str
-    granularity: str
-    periods: int
-    step: timedelta
-
-    def starts(self, now: datetime) -> list[datetime]:
-        """The period starts of this window, oldest first, ending with the current period."""
-        if self.granularity == "hour":
-            last = now.replace(minute=0, second=0, microsecond=0)
-        else:
-            last = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return [last - self.step * n for n in range(self.periods - 1, -1, -1)]
-
-
-WINDOWS = (
-    Window("24h", "Last 24 hours", "hour", 24, timedelta(hours=1)),
-    Window("30d", "Last 30 days", "day", 30, timedelta(days=1)),
-)
+from apis.usage.series import Window, series
 
 
 @dataclass
@@ -69,25 +45,8 @@ def usage_window(
     return {
         "key": window.key,
         "label": window.label,
-        "chart": _series(rows, starts, window.granularity),
+        "chart": series(rows, starts, window.granularity),
         "table": _totals(rows),
-    }
-
-
-def _series(
-    rows: Iterable[UsageRollup], starts: list[datetime], granularity: str
-) -> dict[str, list]:
-    requests = dict.fromkeys(starts, 0)
-    errors = dict.fromkeys(starts, 0)
-    for row in rows:
-        if row.period_start in requests:
-            requests[row.period_start] += row.requests
-            errors[row.period_start] += row.errors
-    label = "%H:00" if granularity == "hour" else "%b %d"
-    return {
-        "labels": [start.strftime(label) for start in starts],
-        "requests": list(requests.values()),
-        "errors": list(errors.values()),
     }
 
 

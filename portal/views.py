@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.decorators import ratelimit
 
 from apis.models import Subscription
+from apis.openapi_outline import operations
 from apis.selectors import (
     api_openapi_for_developers,
     apis_search,
@@ -25,6 +26,7 @@ from apis.selectors import (
     subscriptions_visible_to,
 )
 from apis.services import subscription_create, subscription_revoke
+from apis.usage.series import WINDOWS
 from core.errors import PortcullisError
 from keys import services as keys_services
 from keys.models import Application
@@ -38,10 +40,9 @@ from portal.forms import (
     SignupForm,
     SubscribeForm,
 )
-from portal.openapi_outline import operations
 from portal.password_guard import password_guarded, posted_username, signed_in_username
 from portal.samples import prompt_example, prompt_example_json
-from portal.usage_summary import WINDOWS, usage_window
+from portal.usage_summary import usage_window
 
 View = Callable[..., HttpResponse]
 

@@ -11,6 +11,7 @@ import pytest
 from asgiref.sync import SyncToAsync
 from django.core.cache import cache
 from django.db import connections
+from django.test import Client
 from django.test.utils import modify_settings
 from rest_framework.test import APIClient
 
@@ -70,6 +71,14 @@ def live_server(transactional_db):
 @pytest.fixture
 def staff(db):
     return StaffFactory(username="admin")
+
+
+@pytest.fixture
+def admin_client(staff) -> Client:
+    """Django's test client signed in as the superuser `staff` (the admin pages' tests)."""
+    client = Client()
+    client.force_login(staff)
+    return client
 
 
 @pytest.fixture

@@ -183,6 +183,28 @@ class Upstream:
         self.server.server_close()
 
 
+class DocumentHandler(BaseHTTPRequestHandler):
+    """Answers every GET with the server's one document."""
+
+    def do_GET(self) -> None:
+        self.server.hits[self.path] += 1
+        body = self.server.document
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class DocumentServer(Upstream):
+    """A loopback server of one document (an OpenAPI file to fetch); `hits` counts the GETs."""
+
+    def __init__(self, document: bytes) -> None:
+        super().__init__()
+        self.server.RequestHandlerClass = DocumentHandler
+        self.server.document = document
+
+
 def database_url() -> str:
     """The URL of the database the running tests use (the test database, once created)."""
     settings = connection.settings_dict

@@ -9,18 +9,27 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, re_path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
+from apis.admin import api_pages
+from apis.admin.api_pages import OpenApiSourceFields
 from apis.admin.fields import https_form_field
 from apis.gateway.circuits import CLOSED, circuits_of
 from apis.models import Api, Plan, Subscription, Tag, UpstreamTarget
 from apis.services import (
+    api_import,
+    api_set_openapi,
     api_set_upstream_credential,
     api_transition,
+    api_update,
     subscription_approve,
     subscription_reject,
     subscription_revoke,
@@ -31,6 +40,21 @@ from lifecycle.errors import TransitionNotAllowed
 from lifecycle.states import State, allowed_from
 
 TRANSITION_TEMPLATE = "admin/apis/api/transition_confirmation.html"
+SINGLE_TRANSITION_TEMPLATE = "admin/apis/api/transition.html"
+IMPORT_TEMPLATE = "admin/apis/api/import.html"
+SUBSCRIPTION_DECISIONS: dict[str, Callable[..., Subscription]] = {
+    "approve": subscription_approve,
+    "reject": subscription_reject,
+}
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    """The `next` address of a form, when it stays on this site."""
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if target and allowed else None
 
 
 class TransitionForm(forms.Form):
@@ -70,6 +94,21 @@ def _transition_failure(api: Api, exc: PortcullisError) -> str:
     return message
 
 
+class ImportForm(OpenApiSourceFields):
+    """The import page: a document, and optionally the API it updates."""
+
+    api = forms.ModelChoiceField(
+        queryset=Api.objects.none(),
+        required=False,
+        label="Update this API",
+        help_text="Empty: the API of the document's title and version, or a new one in design.",
+    )
+
+    def __init__(self, *args: Any, apis: QuerySet[Api], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["api"].queryset = apis
+
+
 class PlanInline(admin.TabularInline):
     model = Plan
     fields = ["name", "rate_limit", "monthly_quota", "token_quota", "requires_approval"]
@@ -97,8 +136,9 @@ class UpstreamTargetInline(admin.TabularInline):
         return f"{state}: {circuit.reason} (trial in {circuit.reopens_in} s)"
 
 
-class ApiForm(forms.ModelForm):
-    """The API's fields, plus its upstream credential: write-only, sealed when saved."""
+class ApiForm(OpenApiSourceFields, forms.ModelForm):
+    """The API's fields, its upstream credential (write-only, sealed when saved) and its
+    OpenAPI document (uploaded or fetched, validated)."""
 
     upstream_credential = forms.CharField(
         required=False,
@@ -130,24 +170,148 @@ class ApiAdmin(admin.ModelAdmin):
     list_display = ["name", "version", "slug", "kind", "state", "sunset", "updated_at"]
     list_filter = ["state", "kind", "tags"]
     search_fields = ["slug", "name", "description"]
-    readonly_fields = ["state", "sunset", "upstream_credential_stored", "created_at", "updated_at"]
+    readonly_fields = api_pages.READONLY_FIELDS
     filter_horizontal = ["tags"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     raw_id_fields = ["owner"]
     inlines = [UpstreamTargetInline, PlanInline, LifecycleEventInline]
     actions = ["publish", "deprecate", "retire"]
 
+    class Media:
+        css = {"all": ["console/console.css"]}
+        js = ["console/api_form.js"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Api | None = None) -> api_pages.Fieldsets:
+        return api_pages.api_fieldsets(obj.kind if obj is not None else None)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Api | None = None) -> list[str]:
+        # An API keeps its kind: its plans, subscriptions and clients were made for it.
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "kind"] if obj is not None else fields
+
     @admin.display(description="Upstream credential stored", boolean=True)
     def upstream_credential_stored(self, api: Api) -> bool:
         return bool(api.upstream_secret)
 
+    @admin.display(description="As developers see it")
+    def openapi_preview(self, api: Api) -> str:
+        return api_pages.openapi_preview(api)
+
+    @admin.display(description="Prompt")
+    def prompt_summary(self, api: Api) -> str:
+        return api_pages.prompt_summary(api)
+
     def save_model(self, request: HttpRequest, obj: Api, form: Any, change: bool) -> None:
         if not change and obj.owner_id is None:
             obj.owner = request.user
-        super().save_model(request, obj, form, change)
+        # The form has set the fields; the service validates and saves, as for the REST API.
+        api_update(api=obj)
         credential = form.cleaned_data.get("upstream_credential")
         if credential or form.cleaned_data.get("clear_upstream_credential"):
             api_set_upstream_credential(api=obj, header=obj.upstream_header, value=credential)
+        document = form.cleaned_data.get("openapi_document")
+        if document is not None:
+            api_set_openapi(api=obj, document=document, actor=request.user)
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="apis_api_import",
+            ),
+            path(
+                "<int:pk>/transition/<str:to>/",
+                self.admin_site.admin_view(self.transition_view),
+                name="apis_api_transition",
+            ),
+        ]
+        return [*own, *super().get_urls()]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        api = self.get_object(request, object_id)
+        context = api_pages.change_page_context(api) if api is not None else {}
+        return super().change_view(
+            request, object_id, form_url, {**context, **(extra_context or {})}
+        )
+
+    def transition_view(self, request: HttpRequest, pk: int, to: str) -> HttpResponse:
+        """One API's move from its change page: asks for the note (and sunset), then moves."""
+        api = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, api):
+            raise PermissionDenied
+        change_url = reverse("admin:apis_api_change", args=[api.pk])
+        if to not in allowed_from(api.state):
+            allowed = ", ".join(allowed_from(api.state)) or "none (terminal state)"
+            self.message_user(
+                request,
+                f"{api.slug} cannot move from '{api.state}' to '{to}'. Allowed: {allowed}.",
+                messages.ERROR,
+            )
+            return redirect(change_url)
+        form = TransitionForm(request.POST if request.method == "POST" else None, to=to)
+        if form.is_valid():
+            self._apply_transition(
+                request, Api.objects.filter(pk=api.pk), to=to, **form.cleaned_data
+            )
+            return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Move {api} to {to}?",
+            "opts": self.model._meta,
+            "api": api,
+            "original": api,
+            "form": form,
+            "to": to,
+        }
+        return TemplateResponse(request, SINGLE_TRANSITION_TEMPLATE, context)
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Create or update an API from an OpenAPI document, as POST /api/v1/apis/import/ does."""
+        if not self.has_add_permission(request) or not self.has_change_permission(request):
+            raise PermissionDenied
+        posted = request.method == "POST"
+        form = ImportForm(
+            request.POST if posted else None,
+            request.FILES if posted else None,
+            apis=self.get_queryset(request),
+        )
+        if form.is_valid():
+            api = self._import(request, form)
+            if api is not None:
+                return redirect(reverse("admin:apis_api_change", args=[api.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import an API from its OpenAPI document",
+            "opts": self.model._meta,
+            "form": form,
+        }
+        return TemplateResponse(request, IMPORT_TEMPLATE, context)
+
+    def _import(self, request: HttpRequest, form: ImportForm) -> Api | None:
+        """The API created or updated from the form's document; None with the form's errors."""
+        document = form.cleaned_data.get("openapi_document")
+        if document is None:
+            form.add_error("openapi_file", "Upload a document or give its URL.")
+            return None
+        try:
+            api, created = api_import(
+                document=document, actor=request.user, api=form.cleaned_data["api"]
+            )
+        except (PortcullisError, ValidationError) as exc:
+            form.add_error(
+                None, getattr(exc, "detail", "") or "; ".join(getattr(exc, "messages", [str(exc)]))
+            )
+            return None
+        verb = "Created" if created else "Updated"
+        self.message_user(request, f"{verb} {api.slug} from its OpenAPI document.")
+        return api
 
     @admin.action(description="Publish selected APIs…", permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Api]) -> TemplateResponse | None:
@@ -246,6 +410,25 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Subscription | None = None) -> bool:
         return False
+
+    def get_urls(self) -> list[URLPattern]:
+        decide = re_path(
+            r"^(?P<pk>\d+)/(?P<decision>approve|reject)/$",
+            self.admin_site.admin_view(self.decide_view),
+            name="apis_subscription_decide",
+        )
+        return [decide, *super().get_urls()]
+
+    def decide_view(self, request: HttpRequest, pk: str, decision: str) -> HttpResponse:
+        """Approve or reject one subscription (the dashboard's buttons), then go back."""
+        service = SUBSCRIPTION_DECISIONS[decision]
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        subscription = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, subscription):
+            raise PermissionDenied
+        self._decide(request, Subscription.objects.filter(pk=pk), service, done=f"{decision}d")
+        return redirect(_safe_next(request) or "admin:index")
 
     @admin.display(description="owner", ordering="application__owner__username")
     def owner(self, subscription: Subscription) -> str:

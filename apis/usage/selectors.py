@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
-from apis.models import Api, UsageRollup
+from apis.models import Api, Subscription, UsageEvent, UsageRejected, UsageRollup
 from apis.selectors import VISIBLE_STATES
+from apis.usage.series import WINDOWS, series
+from apis.usage.stream import usage_stream
 from keys.models import Application
 
 
@@ -49,3 +52,35 @@ def usage_apis(*, user: AbstractBaseUser) -> QuerySet[Api]:
         return Api.objects.all()
     used = UsageRollup.objects.filter(application__owner=user).values("api")
     return Api.objects.filter(Q(state__in=VISIBLE_STATES) | Q(pk__in=used))
+
+
+def usage_backlog() -> dict[str, int | None]:
+    """What has not reached the rollups yet: stream entries (None without Redis), stored events
+    not rolled up, and entries the database refused."""
+    stream = usage_stream()
+    return {
+        "stream": stream.length() if stream is not None else None,
+        "pending_rollup": UsageEvent.objects.filter(rolled_up=False).count(),
+        "rejected": UsageRejected.objects.count(),
+    }
+
+
+def api_usage_series(*, api: Api, now: datetime | None = None) -> dict[str, list]:
+    """Calls and errors of one API per day over the last 30 days, all applications together."""
+    window = WINDOWS[1]
+    starts = window.starts(now or timezone.now())
+    rows = UsageRollup.objects.filter(
+        api=api, granularity=window.granularity, period_start__gte=starts[0]
+    )
+    return series(rows, starts, window.granularity)
+
+
+def api_subscribers(*, api: Api) -> QuerySet[Subscription]:
+    """The API's subscriptions by status and application, each with its `last_call`."""
+    latest = UsageEvent.objects.filter(api=api, application=OuterRef("application")).order_by("-at")
+    return (
+        Subscription.objects.filter(api=api)
+        .select_related("application__owner", "plan")
+        .annotate(last_call=Subquery(latest.values("at")[:1]))
+        .order_by("status", "application__name")
+    )

@@ -20,13 +20,6 @@ APIS = "/admin/apis/api/"
 SUBSCRIPTIONS = "/admin/apis/subscription/"
 
 
-@pytest.fixture
-def admin_client(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
-
-
 def action(client: Client, url: str, name: str, objects, **extra):
     """Submit a changelist action for `objects`, as the admin's action bar does."""
     data = {"action": name, ACTION_CHECKBOX_NAME: [obj.pk for obj in objects], **extra}

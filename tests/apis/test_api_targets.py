@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from apis.catalog_document import catalog_apply, catalog_export, catalog_plan
 from apis.models import Api
 from apis.services import api_transition
 from tests.factories import PlanFactory
@@ -81,3 +82,18 @@ def test_developers_never_see_the_targets(staff_client, alice_client):
 
     assert "targets" not in shown
     assert "health_path" not in shown
+
+
+def test_the_catalog_document_carries_the_targets_both_ways(staff_client):
+    staff_client.post("/api/v1/apis/", BALANCED, format="json")
+    entry = next(e for e in catalog_export()["apis"] if e["slug"] == "ledger")
+    Api.objects.filter(slug="ledger").delete()
+
+    catalog_apply(catalog_plan({"version": 1, "apis": [entry]}))
+
+    api = Api.objects.get(slug="ledger")
+    assert entry["targets"] == BALANCED["targets"]
+    assert [(t.url, t.weight) for t in api.targets.order_by("id")] == [
+        (t["url"], t["weight"]) for t in BALANCED["targets"]
+    ]
+    assert (api.balancing, api.circuit_failures) == ("least_in_flight", 3)

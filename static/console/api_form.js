@@ -1,0 +1,14 @@
+// On the add page of an API, shows only the sections of the kind chosen (REST, AI, prompt...).
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  const kind = document.getElementById("id_kind");
+  if (!kind || kind.tagName !== "SELECT") return;
+  const show = () => {
+    for (const section of document.querySelectorAll("fieldset.kind-section")) {
+      section.hidden = !section.classList.contains(`kind-${kind.value}`);
+    }
+  };
+  kind.addEventListener("change", show);
+  show();
+});
