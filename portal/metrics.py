@@ -31,6 +31,16 @@ TOTALS = {
     "errors": ("portcullis_request_errors", "Calls answered with a status of 400 or more."),
     "prompt_tokens": ("portcullis_ai_prompt_tokens", "AI prompt tokens, as the providers count."),
     "completion_tokens": ("portcullis_ai_completion_tokens", "AI completion tokens."),
+    "cache_read_tokens": ("portcullis_ai_cache_read_tokens", "AI prompt tokens read from cache."),
+    "cache_write_tokens": (
+        "portcullis_ai_cache_write_tokens",
+        "AI prompt tokens written to cache.",
+    ),
+    "reasoning_tokens": ("portcullis_ai_reasoning_tokens", "AI completion tokens of reasoning."),
+    "estimated_tokens": (
+        "portcullis_ai_estimated_tokens",
+        "AI tokens counted by the gateway because the provider reported none (in the totals).",
+    ),
     "bytes_in": ("portcullis_request_bytes", "Request body bytes received from clients."),
     "bytes_out": ("portcullis_response_bytes", "Response body bytes sent to clients."),
 }

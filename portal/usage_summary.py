@@ -25,6 +25,8 @@ class Totals:
     errors: int = 0
     p95_ms: int = 0
     tokens: int = 0
+    # Of the tokens, those the gateway counted because the provider reported none.
+    estimated_tokens: int = 0
     cost: Decimal = field(default_factory=Decimal)
 
     def add(self, row: UsageRollup) -> None:
@@ -33,6 +35,7 @@ class Totals:
         self.errors += row.errors
         self.p95_ms = max(self.p95_ms, row.p95_ms)
         self.tokens += row.prompt_tokens + row.completion_tokens
+        self.estimated_tokens += row.estimated_tokens
         self.cost += row.cost
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 from apis.ai import chat
@@ -142,7 +143,7 @@ def parse(data: dict[str, Any], *, model: str) -> tuple[dict[str, Any], Usage]:
         for b in data.get("content", [])
         if b.get("type") == "tool_use"
     ]
-    usage = _usage(data.get("usage") or {})
+    usage = usage_of(data.get("usage") or {})
     answer = chat.completion(
         model=model,
         content="".join(texts) if texts or not calls else None,
@@ -154,13 +155,16 @@ def parse(data: dict[str, Any], *, model: str) -> tuple[dict[str, Any], Usage]:
     return answer, usage
 
 
-def _usage(usage: dict[str, Any]) -> Usage:
+def usage_of(usage: dict[str, Any]) -> Usage:
     # Cached input is billed apart by Anthropic but is input all the same.
-    prompt = sum(
-        usage.get(k) or 0
-        for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    read = usage.get("cache_read_input_tokens") or 0
+    written = usage.get("cache_creation_input_tokens") or 0
+    return Usage(
+        (usage.get("input_tokens") or 0) + read + written,
+        usage.get("output_tokens") or 0,
+        cache_read_tokens=read,
+        cache_write_tokens=written,
     )
-    return Usage(prompt, usage.get("output_tokens") or 0)
 
 
 async def stream(
@@ -172,7 +176,8 @@ async def stream(
         kind = event.get("type")
         if kind == "message_start":
             message = event.get("message") or {}
-            state.usage = _usage(message.get("usage") or {})
+            # Its output count is a placeholder; message_delta brings the real one.
+            state.usage = replace(usage_of(message.get("usage") or {}), completion_tokens=0)
             yield state.chunk({"role": "assistant", "content": ""})
         elif kind == "content_block_start":
             for chunk in _block_start(event, state, tool_index):
@@ -181,10 +186,7 @@ async def stream(
             for chunk in _block_delta(event, state, tool_index):
                 yield chunk
         elif kind == "message_delta":
-            output = (event.get("usage") or {}).get("output_tokens")
-            state.usage.completion_tokens = (
-                output if output is not None else state.usage.completion_tokens
-            )
+            state.usage = final_usage(state.usage, event.get("usage") or {})
             state.finish_reason = FINISH.get(
                 (event.get("delta") or {}).get("stop_reason") or "", "stop"
             )
@@ -193,6 +195,16 @@ async def stream(
             raise StreamFailed(chat_error_text(event))
     if include_usage:
         yield state.usage_chunk()
+
+
+def final_usage(started: Usage, usage: dict[str, Any]) -> Usage:
+    """message_start's counts, updated by message_delta's (which may repeat the input ones)."""
+    if usage.get("input_tokens") is not None:
+        return replace(usage_of(usage), completion_tokens=usage.get("output_tokens") or 0)
+    output = usage.get("output_tokens")
+    return replace(
+        started, completion_tokens=started.completion_tokens if output is None else output
+    )
 
 
 def _block_start(

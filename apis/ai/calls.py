@@ -7,7 +7,7 @@ and read timeouts and, when it has one, its total deadline, which all attempts s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,10 @@ RETRYABLE = frozenset({408, 429, 500, 502, 503, 504, 529})
 # Provider statuses passed on as they are; other failures become 502, or 503 when overloaded.
 KEPT = frozenset({400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 502, 503, 504})
 SERVER_STATUSES = {529: 503}
+
+
+# How one target is called: its provider's request for this call, streamed or not.
+Build = Callable[[Target, bool], Outgoing]
 
 
 @dataclass(frozen=True)
@@ -66,32 +70,56 @@ class OpenStream:
         await self.response.aclose()
 
 
+def chat_build(body: dict[str, Any]) -> Build:
+    """The Chat Completions body as each target's adapter writes it for its provider."""
+
+    def build(target: Target, stream: bool) -> Outgoing:
+        return target.adapter.build(
+            kind=target.provider.kind,
+            base_url=target.provider.base_url,
+            api_key=target.provider.api_key(),
+            model=target.model,
+            body=body,
+            stream=stream,
+        )
+
+    return build
+
+
 async def complete(targets: list[Target], body: dict[str, Any], *, budget: Budget) -> Answer:
-    """The first target's answer that is not a retryable failure."""
-    response, target = await _first_answer(targets, body, stream=False, budget=budget)
-    try:
-        data = response.json()
-    except ValueError as exc:
-        raise GatewayError(
-            502, "Bad gateway", f"{target.ref} answered something other than JSON."
-        ) from exc
+    """The first target's answer that is not a retryable failure, as a chat.completion."""
+    data, target = await answer_json(targets, chat_build(body), budget=budget)
     answer, usage = target.adapter.parse(data, model=target.ref)
     return Answer(answer, usage, target)
 
 
-async def open_stream(targets: list[Target], body: dict[str, Any], *, budget: Budget) -> OpenStream:
+async def answer_json(targets: list[Target], build: Build, *, budget: Budget) -> tuple[Any, Target]:
+    """The JSON answer of the first target that does not fail in a retryable way."""
+    response, target = await _first_answer(targets, build, stream=False, budget=budget)
+    try:
+        return response.json(), target
+    except ValueError as exc:
+        raise GatewayError(
+            502, "Bad gateway", f"{target.ref} answered something other than JSON."
+        ) from exc
+
+
+async def open_stream(
+    targets: list[Target], body: dict[str, Any], *, budget: Budget, build: Build | None = None
+) -> OpenStream:
     """The first target's stream that starts with success."""
-    response, target = await _first_answer(targets, body, stream=True, budget=budget)
+    build = build or chat_build(body)
+    response, target = await _first_answer(targets, build, stream=True, budget=budget)
     return OpenStream(response, target)
 
 
 async def _first_answer(
-    targets: list[Target], body: dict[str, Any], *, stream: bool, budget: Budget
+    targets: list[Target], build: Build, *, stream: bool, budget: Budget
 ) -> tuple[httpx.Response, Target]:
     failure: GatewayError | None = None
     for target in targets:
         try:
-            return await _attempt(target, body, stream=stream, budget=budget), target
+            return await _attempt(target, build, stream=stream, budget=budget), target
         except GatewayError as error:
             if error.status not in RETRYABLE or budget.spent():
                 raise
@@ -99,10 +127,8 @@ async def _first_answer(
     raise failure
 
 
-async def _attempt(
-    target: Target, body: dict[str, Any], *, stream: bool, budget: Budget
-) -> httpx.Response:
-    request = _request(target, body, stream=stream, timeout=budget.timeout)
+async def _attempt(target: Target, build: Build, *, stream: bool, budget: Budget) -> httpx.Response:
+    request = _request(build(target, stream), timeout=budget.timeout)
     try:
         response = await until(budget.deadline, upstream_client().send(request, stream=True))
         if response.status_code < 400 and not stream:
@@ -123,17 +149,7 @@ async def _attempt(
     return response
 
 
-def _request(
-    target: Target, body: dict[str, Any], *, stream: bool, timeout: httpx.Timeout
-) -> httpx.Request:
-    outgoing: Outgoing = target.adapter.build(
-        kind=target.provider.kind,
-        base_url=target.provider.base_url,
-        api_key=target.provider.api_key(),
-        model=target.model,
-        body=body,
-        stream=stream,
-    )
+def _request(outgoing: Outgoing, *, timeout: httpx.Timeout) -> httpx.Request:
     return upstream_client().build_request(
         outgoing.method,
         outgoing.url,

@@ -1,4 +1,11 @@
-"""OpenAI Chat Completions shapes the adapters translate to and from."""
+"""The translation core's one representation: OpenAI Chat Completions shapes.
+
+Every surface (`apis.ai.formats`) turns its request into a Chat Completions body, every
+provider adapter (`apis.ai.openai`, `anthropic`, `gemini`, `ollama`) turns that body into its
+provider's call and the provider's answer back into a chat.completion and its Usage, or its
+stream into chat.completion.chunk objects and a StreamState; each surface then writes those in
+its own shape. Adding a provider kind is one adapter; adding a surface is one format.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +20,50 @@ FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter"})
 
 @dataclass
 class Usage:
-    """Token counts as the provider reported them."""
+    """Token counts as the provider reported them, or as counted here when it did not.
+
+    `prompt_tokens` is all input, cache reads and writes included; `completion_tokens` is all
+    output, reasoning included: the parts are priced apart, the totals are what quotas count.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    # Counted with the offline tokenizer: the provider's own count never arrived.
+    estimated: bool = False
 
-    def as_openai(self) -> dict[str, int]:
-        """OpenAI's usage object."""
+    @property
+    def reported(self) -> bool:
+        """Whether any count is known."""
+        return bool(self.prompt_tokens or self.completion_tokens)
+
+    def as_openai(self) -> dict[str, Any]:
+        """OpenAI's usage object, with the cached and reasoning parts when there are any."""
         total = self.prompt_tokens + self.completion_tokens
-        return {
+        usage: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": total,
         }
+        if self.cache_read_tokens:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cache_read_tokens}
+        if self.reasoning_tokens:
+            usage["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
+        return usage
+
+
+def openai_usage(usage: dict[str, Any]) -> Usage:
+    """OpenAI's (and Mistral's) usage object, its cached and reasoning details included."""
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+    return Usage(
+        usage.get("prompt_tokens") or 0,
+        usage.get("completion_tokens") or 0,
+        cache_read_tokens=cached,
+        reasoning_tokens=reasoning,
+    )
 
 
 @dataclass

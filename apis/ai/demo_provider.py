@@ -1,7 +1,9 @@
-"""The demo AI provider under /demo-upstream/v1/: a deterministic echo model, OpenAI's format."""
+"""The demo AI provider under /demo-upstream/v1/: a deterministic echo model (chat and
+embeddings), in OpenAI's format."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -16,6 +18,8 @@ from apis.ai.chat import StreamState, Usage, completion, text_of
 from apis.ai.sse import DONE, event
 
 MODEL = "echo-1"
+# The size of the demo's embeddings: one per byte of a SHA-256 digest.
+DIMENSIONS = 32
 
 
 @require_GET
@@ -43,6 +47,32 @@ def chat_completions(request: HttpRequest) -> HttpResponse:
         model=MODEL, content=answer, tool_calls=[], finish_reason="stop", usage=usage
     )
     return JsonResponse(reply)
+
+
+@csrf_exempt
+@require_POST
+def embeddings(request: HttpRequest) -> HttpResponse:
+    """A deterministic vector per text, from its digest: the same text, the same vector."""
+    try:
+        body = json.loads(request.body or b"null")
+        texts = [body["input"]] if isinstance(body["input"], str) else list(body["input"])
+        size = int(body.get("dimensions") or DIMENSIONS)
+    except (ValueError, KeyError, TypeError):
+        return _error(400, "Send a JSON object with an 'input' string or list.")
+    if not 0 < size <= DIMENSIONS:
+        return _error(400, f"'dimensions' must be from 1 to {DIMENSIONS}.")
+    data = [
+        {"object": "embedding", "index": i, "embedding": _vector(str(text), size)}
+        for i, text in enumerate(texts)
+    ]
+    tokens = _words(texts)
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return JsonResponse({"object": "list", "data": data, "model": MODEL, "usage": usage})
+
+
+def _vector(text: str, size: int) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [round(byte / 255 - 0.5, 4) for byte in digest[:size]]
 
 
 def echo_answer(messages: list[dict[str, Any]], *, json_mode: bool) -> str:
@@ -82,4 +112,5 @@ def _error(status: int, message: str) -> JsonResponse:
 urlpatterns = [
     path("models", models, name="demo-ai-models"),
     path("chat/completions", chat_completions, name="demo-ai-chat"),
+    path("embeddings", embeddings, name="demo-ai-embeddings"),
 ]

@@ -1,4 +1,4 @@
-"""The gateway's forward step for `ai` and `prompt` APIs: the OpenAI face over the providers.
+"""The gateway's forward step for `ai` and `prompt` APIs: every surface over every provider.
 
 Everything here runs on the event loop; the provider calls keep to the API's connect, read and
 total timeouts, and a stream the client abandons ends the provider's call at once.
@@ -13,16 +13,20 @@ from typing import Any
 
 import httpx
 
-from apis.ai import calls, prices, prompts
+from apis.ai import calls, prices, prompts, tokens
 from apis.ai.calls import Answer, Budget, OpenStream
 from apis.ai.chat import StreamFailed, StreamState, Usage
-from apis.ai.sse import DONE, event
+from apis.ai.formats import SURFACE_PATHS, Format, embeddings, json_object
+from apis.ai.formats.chat import Chat
+from apis.ai.formats.messages import Messages, count_tokens_build
+from apis.ai.formats.responses import Responses
+from apis.ai.outgoing import Outgoing
 from apis.ai.targets import Target, prompt_of, targets_for
 from apis.gateway.context import GatewayContext, ReleasingStream
 from apis.gateway.errors import GatewayError
 from apis.gateway.forward import until, upstream_deadline, upstream_timeout
 from apis.gateway.request_body import read_body
-from apis.models import PromptEndpoint
+from apis.models import PromptEndpoint, Provider
 from core.parsers import strict_json
 
 logger = logging.getLogger(__name__)
@@ -31,37 +35,76 @@ JSON = {"Content-Type": "application/json"}
 EVENT_STREAM = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 
 
-async def forward_chat(ctx: GatewayContext) -> None:
-    """/chat/completions (streamed or not) and /models of an `ai` API."""
+SURFACES: dict[str, Format] = {
+    "chat/completions": Chat(),
+    "responses": Responses(),
+    "v1/messages": Messages(),
+}
+
+
+async def forward_ai(ctx: GatewayContext) -> None:
+    """The surfaces of an `ai` API: chat, responses, messages (streamed or not), embeddings,
+    count_tokens and models."""
     path = ctx.path.strip("/")
-    if path == "chat/completions":
+    if path in SURFACES:
         _require_method(ctx, "POST")
-        await chat_completions(ctx, await _chat_request(ctx))
+        await converse(ctx, SURFACES[path], await _json_body(ctx))
+    elif path == "embeddings":
+        _require_method(ctx, "POST")
+        await embed(ctx, await _json_body(ctx))
+    elif path == "v1/messages/count_tokens":
+        _require_method(ctx, "POST")
+        await count_tokens(ctx, await _json_body(ctx))
     elif path == "models" or path.startswith("models/"):
         _require_method(ctx, "GET")
         models(ctx, path.removeprefix("models").strip("/"))
     else:
-        raise GatewayError(
-            404, "Not found", f"No route '/{path}': use /chat/completions or /models."
-        )
+        raise GatewayError(404, "Not found", f"No route '/{path}': use {', '.join(SURFACE_PATHS)}.")
 
 
-async def chat_completions(ctx: GatewayContext, body: dict[str, Any]) -> None:
-    """Answer a chat request from the first target that answers."""
-    targets = await targets_for(_refs(ctx), preferred=str(body.get("model") or ""))
+async def converse(ctx: GatewayContext, fmt: Format, body: Any) -> None:
+    """Answer a request in the format's surface from the first target that answers.
+
+    The request becomes the core's Chat Completions body; each target is called natively
+    when its provider speaks the surface, else through its adapter.
+    """
+    request = fmt.request(body)
+    targets = await targets_for(_refs(ctx), preferred=str(request.get("model") or ""))
     budget = call_budget(ctx)
-    if body.get("stream"):
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        opened = await calls.open_stream(targets, body, budget=budget)
+    build = _build(fmt, body, request)
+    if request.get("stream"):
+        opened = await calls.open_stream(targets, request, budget=budget, build=build)
         _set_answer(ctx, 200, EVENT_STREAM, opened.target)
-        ctx.response_body = translated_body(
-            ctx, opened, include_usage=include_usage, deadline=budget.deadline
-        )
+        ctx.response_body = translated_body(ctx, opened, fmt, request, deadline=budget.deadline)
         return
-    answer = await calls.complete(targets, body, budget=budget)
-    _set_answer(ctx, 200, JSON, answer.target)
-    _charge(ctx, answer.target, answer.usage)
-    ctx.response_body = json.dumps(answer.body).encode()
+    data, target = await calls.answer_json(targets, build, budget=budget)
+    if fmt.is_native(target):
+        reply, usage = fmt.native_answer(data, target.ref)
+        usage = tokens.settled(usage, request=request, output="", complete=True)
+    else:
+        answer, usage = target.adapter.parse(data, model=target.ref)
+        usage = tokens.settled(usage, request=request, output=_text(answer), complete=True)
+        reply = fmt.answer(answer, usage)
+    _set_answer(ctx, 200, JSON, target)
+    _charge(ctx, target, usage)
+    ctx.response_body = json.dumps(reply).encode()
+
+
+def _build(fmt: Format, body: dict[str, Any], request: dict[str, Any]) -> calls.Build:
+    translated = calls.chat_build(request)
+
+    def build(target: Target, stream: bool) -> Outgoing:
+        if fmt.is_native(target):
+            return fmt.native_build(target, body, stream)
+        return translated(target, stream)
+
+    return build
+
+
+def _text(answer: dict[str, Any]) -> str:
+    message = answer["choices"][0].get("message") or {}
+    calls_text = json.dumps(message["tool_calls"]) if message.get("tool_calls") else ""
+    return (message.get("content") or "") + calls_text
 
 
 def call_budget(ctx: GatewayContext) -> Budget:
@@ -70,42 +113,116 @@ def call_budget(ctx: GatewayContext) -> Budget:
 
 
 def translated_body(
-    ctx: GatewayContext, opened: OpenStream, *, include_usage: bool, deadline: float | None
+    ctx: GatewayContext,
+    opened: OpenStream,
+    fmt: Format,
+    request: dict[str, Any],
+    *,
+    deadline: float | None,
 ) -> ReleasingStream:
-    """The answer's body: the provider's stream as OpenAI events; closing it ends the call."""
-    events = translated_stream(ctx, opened, include_usage=include_usage, deadline=deadline)
+    """The answer's body: the provider's stream in the format's events; closing it ends the
+    call."""
+    events = translated_stream(ctx, opened, fmt, request, deadline=deadline)
     return ReleasingStream(events, opened.aclose)
 
 
 async def translated_stream(
-    ctx: GatewayContext, opened: OpenStream, *, include_usage: bool, deadline: float | None
+    ctx: GatewayContext,
+    opened: OpenStream,
+    fmt: Format,
+    request: dict[str, Any],
+    *,
+    deadline: float | None,
 ) -> AsyncIterator[bytes]:
-    """The provider's stream as OpenAI events, each sent on as soon as it is translated.
+    """The provider's stream in the format's events, each sent on as soon as it is written.
 
     However it ends (its last event, a failure, the total deadline, or the client gone, which
     cancels the task or closes this body), the provider's connection is dropped at once, so it
-    stops generating, and the tokens it reported so far are charged.
+    stops generating, and the call is charged: with the provider's counts when its stream
+    ended with them, else with the tokens counted here, marked estimated.
     """
     target = opened.target
     state = StreamState(model=target.ref)
-    chunks = target.adapter.stream(opened.lines(), state, include_usage=include_usage)
+    if fmt.is_native(target):
+        items = fmt.native_events(opened.lines(), state)
+        writer = fmt.native_writer(state)
+    else:
+        items = target.adapter.stream(opened.lines(), state, include_usage=False)
+        writer = fmt.writer(state, request)
+    complete = False
+
+    def usage() -> Usage:
+        output = "".join(writer.output)
+        return tokens.settled(state.usage, request=request, output=output, complete=complete)
+
     try:
-        while (chunk := await until(deadline, anext(chunks, None))) is not None:
-            yield event(chunk)
+        while (item := await until(deadline, anext(items, None))) is not None:
+            for piece in writer.write(item):
+                yield piece
+        complete = True
+        for piece in writer.end(usage()):
+            yield piece
     except (StreamFailed, ValueError, httpx.TransportError, TimeoutError) as exc:
-        # Headers are gone already; OpenAI's SDKs read an `error` event as a failure.
+        # Headers are gone already: each surface has its own event for a failure.
         logger.warning("stream of %s failed: %s", target.ref, str(exc) or "total timeout")
-        yield _stream_error(target, exc)
+        message = f"{target.ref}: {exc}" if str(exc) else f"{target.ref} did not finish in time."
+        for piece in writer.error(message):
+            yield piece
     finally:
         await opened.aclose()
-        await chunks.aclose()
-        _charge(ctx, target, state.usage)
-    yield DONE
+        await items.aclose()
+        _charge(ctx, target, usage())
 
 
-def _stream_error(target: Target, exc: Exception) -> bytes:
-    message = f"{target.ref}: {exc}" if str(exc) else f"{target.ref} did not finish in time."
-    return event({"error": {"message": message, "type": "api_error", "code": "stream_failed"}})
+async def embed(ctx: GatewayContext, body: Any) -> None:
+    """Embeddings from the first of the API's models whose provider has them."""
+    request = embeddings.request(body)
+    targets = await targets_for(_refs(ctx), preferred=request.model)
+    able = _offering(
+        targets,
+        [t for t in targets if hasattr(t.adapter, "embeddings_build")],
+        "embeddings",
+        "have no embeddings: this API cannot answer /embeddings",
+    )
+    data, target = await calls.answer_json(able, request.build, budget=call_budget(ctx))
+    vectors, usage = target.adapter.embeddings_parse(data)
+    if not usage.reported:
+        usage = Usage(sum(map(tokens.count, request.texts)), estimated=True)
+    _set_answer(ctx, 200, JSON, target)
+    _charge(ctx, target, usage)
+    ctx.response_body = json.dumps(embeddings.answer(request, vectors, usage, target.ref)).encode()
+
+
+def _offering(targets: list[Target], able: list[Target], what: str, why: str) -> list[Target]:
+    """The targets able to answer, or 400 naming the provider kinds that are not."""
+    if not able:
+        kinds = ", ".join(sorted({t.provider.kind for t in targets}))
+        raise GatewayError(
+            400,
+            f"No {what} here",
+            f"Providers of kind '{kinds}' {why}.",
+            code=f"{what}_not_offered",
+        )
+    return able
+
+
+async def count_tokens(ctx: GatewayContext, body: Any) -> None:
+    """Anthropic's count_tokens, from the API's first Anthropic provider; not charged."""
+    body = json_object(body)
+    targets = await targets_for(_refs(ctx), preferred=str(body.get("model") or ""))
+    able = _offering(
+        targets,
+        [t for t in targets if t.provider.kind == Provider.Kind.ANTHROPIC],
+        "count_tokens",
+        "cannot count tokens: only anthropic providers can",
+    )
+
+    def build(target: Target, stream: bool) -> Outgoing:
+        return count_tokens_build(target, body)
+
+    data, target = await calls.answer_json(able, build, budget=call_budget(ctx))
+    _set_answer(ctx, 200, JSON, target)
+    ctx.response_body = json.dumps(data).encode()
 
 
 def models(ctx: GatewayContext, model_id: str) -> None:
@@ -206,28 +323,6 @@ def _content(answer: Answer) -> str:
     return answer.body["choices"][0]["message"].get("content") or ""
 
 
-async def _chat_request(ctx: GatewayContext) -> dict[str, Any]:
-    body = await _json_body(ctx)
-    if not isinstance(body, dict):
-        raise GatewayError(
-            400, "Invalid request", "The body must be a JSON object.", code="invalid_request"
-        )
-    messages = body.get("messages")
-    if (
-        not isinstance(messages, list)
-        or not messages
-        or not all(isinstance(m, dict) for m in messages)
-    ):
-        raise GatewayError(
-            400,
-            "Invalid request",
-            "'messages' must be a non-empty list of messages.",
-            code="invalid_request",
-            param="messages",
-        )
-    return body
-
-
 async def _json_body(ctx: GatewayContext) -> Any:
     body = await read_body(ctx)
     try:
@@ -255,8 +350,13 @@ def _set_answer(ctx: GatewayContext, status: int, headers: dict[str, str], targe
 
 
 def _charge(ctx: GatewayContext, target: Target, usage: Usage) -> None:
-    """The provider's own token counts and their cost, for quotas and usage."""
+    """The provider's own token counts (or the estimate) and their cost, for quotas and usage."""
     ctx.prompt_tokens, ctx.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+    ctx.cache_read_tokens, ctx.cache_write_tokens = (
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+    )
+    ctx.reasoning_tokens, ctx.tokens_estimated = usage.reasoning_tokens, usage.estimated
     ctx.cost = prices.call_cost(
         provider=target.provider, model=target.model, prices=target.prices, usage=usage
     )

@@ -141,10 +141,13 @@ def _call(function_call: dict[str, Any]) -> dict[str, Any]:
 
 
 def _usage(metadata: dict[str, Any]) -> Usage:
-    completion = (metadata.get("candidatesTokenCount") or 0) + (
-        metadata.get("thoughtsTokenCount") or 0
+    thoughts = metadata.get("thoughtsTokenCount") or 0
+    return Usage(
+        metadata.get("promptTokenCount") or 0,
+        (metadata.get("candidatesTokenCount") or 0) + thoughts,
+        cache_read_tokens=metadata.get("cachedContentTokenCount") or 0,
+        reasoning_tokens=thoughts,
     )
-    return Usage(metadata.get("promptTokenCount") or 0, completion)
 
 
 async def stream(
@@ -175,3 +178,29 @@ async def stream(
     yield state.chunk({}, state.finish_reason or "stop")
     if include_usage:
         yield state.usage_chunk()
+
+
+def embeddings_build(
+    *,
+    kind: str,
+    base_url: str,
+    api_key: str,
+    model: str,
+    texts: list[str],
+    dimensions: int | None,
+) -> Outgoing:
+    """POST /v1beta/models/<model>:batchEmbedContents, one request per text."""
+    extra = {"outputDimensionality": dimensions} if dimensions else {}
+    requests = [
+        {"model": f"models/{model}", "content": {"parts": [{"text": text}]}, **extra}
+        for text in texts
+    ]
+    headers = {"x-goog-api-key": api_key} if api_key else {}
+    url = join(base_url, f"v1beta/models/{model}:batchEmbedContents")
+    return Outgoing(url, {"requests": requests}, headers)
+
+
+def embeddings_parse(data: dict[str, Any]) -> tuple[list[list[float]], Usage]:
+    """The vectors; Gemini reports no tokens for them (counted offline, as estimated)."""
+    vectors = [e.get("values") or [] for e in data.get("embeddings") or []]
+    return vectors, _usage(data.get("usageMetadata") or {})

@@ -125,3 +125,25 @@ async def stream(
     yield state.chunk({}, state.finish_reason or "stop")
     if include_usage:
         yield state.usage_chunk()
+
+
+def embeddings_build(
+    *,
+    kind: str,
+    base_url: str,
+    api_key: str,
+    model: str,
+    texts: list[str],
+    dimensions: int | None,
+) -> Outgoing:
+    """POST /api/embed with every text at once."""
+    body: dict[str, Any] = {"model": model, "input": texts}
+    if dimensions:
+        body["dimensions"] = dimensions
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return Outgoing(join(base_url, "api/embed"), body, headers)
+
+
+def embeddings_parse(data: dict[str, Any]) -> tuple[list[list[float]], Usage]:
+    """The vectors and the prompt tokens Ollama counted."""
+    return data.get("embeddings") or [], Usage(data.get("prompt_eval_count") or 0)

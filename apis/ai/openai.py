@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from apis.ai.chat import StreamState, Usage
+from apis.ai.chat import StreamState, Usage, openai_usage
 from apis.ai.outgoing import Outgoing, join
 from apis.ai.sse import sse_json
 
@@ -61,9 +61,7 @@ def _mistral_message(message: dict[str, Any]) -> dict[str, Any]:
 
 def parse(data: dict[str, Any], *, model: str) -> tuple[dict[str, Any], Usage]:
     """The provider's answer as it is, named after the model used, and its usage."""
-    usage = data.get("usage") or {}
-    counts = Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
-    return {**data, "model": model}, counts
+    return {**data, "model": model}, openai_usage(data.get("usage") or {})
 
 
 async def stream(
@@ -77,9 +75,7 @@ async def stream(
     async for chunk in sse_json(lines):
         usage = chunk.pop("usage", None)
         if usage:
-            state.usage = Usage(
-                usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
-            )
+            state.usage = openai_usage(usage)
         state.id = chunk.get("id") or state.id
         if not chunk.get("choices"):
             continue
@@ -88,3 +84,28 @@ async def stream(
         yield {**chunk, "model": state.model}
     if include_usage:
         yield state.usage_chunk()
+
+
+def embeddings_build(
+    *,
+    kind: str,
+    base_url: str,
+    api_key: str,
+    model: str,
+    texts: list[str],
+    dimensions: int | None,
+) -> Outgoing:
+    """POST /embeddings with floats asked for; Mistral names the dimensions its own way."""
+    body: dict[str, Any] = {"model": model, "input": texts}
+    if kind == "mistral":
+        body |= {"output_dimension": dimensions} if dimensions else {}
+    else:
+        body |= {"encoding_format": "float", **({"dimensions": dimensions} if dimensions else {})}
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return Outgoing(join(base_url, "embeddings"), body, headers)
+
+
+def embeddings_parse(data: dict[str, Any]) -> tuple[list[list[float]], Usage]:
+    """The vectors in input order, and the tokens the provider counted."""
+    rows = sorted(data.get("data") or [], key=lambda row: row.get("index", 0))
+    return [row.get("embedding") or [] for row in rows], openai_usage(data.get("usage") or {})

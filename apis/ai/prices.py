@@ -38,7 +38,13 @@ def call_cost(
 
 def table_cost(*, provider: Provider, model: str, usage: Usage) -> Decimal:
     """The cost from the bundled genai-prices table, or zero for a model it does not list."""
-    tokens = PriceUsage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
+    # genai-prices counts cache reads and writes inside the input, as Usage does.
+    tokens = PriceUsage(
+        input_tokens=usage.prompt_tokens,
+        cache_read_tokens=usage.cache_read_tokens or None,
+        cache_write_tokens=usage.cache_write_tokens or None,
+        output_tokens=usage.completion_tokens,
+    )
     where = _where(provider)
     try:
         return Decimal(calc_price(tokens, model, **where).total_price)

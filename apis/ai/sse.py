@@ -1,4 +1,4 @@
-"""Server-sent events and NDJSON: reading a provider's stream, writing OpenAI's."""
+"""Server-sent events and NDJSON: reading a provider's stream, writing each surface's."""
 
 from __future__ import annotations
 
@@ -41,3 +41,9 @@ async def ndjson(lines: AsyncIterable[str]) -> AsyncIterator[dict[str, Any]]:
 def event(payload: dict[str, Any]) -> bytes:
     """One OpenAI streaming event."""
     return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
+def named_event(name: str, payload: dict[str, Any]) -> bytes:
+    """One event with its name, as the Responses and Messages streams send them."""
+    data = json.dumps(payload, separators=(",", ":"))
+    return f"event: {name}\ndata: {data}\n\n".encode()

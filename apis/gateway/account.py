@@ -42,4 +42,8 @@ def usage_record(ctx: GatewayContext) -> UsageRecord:
         channel=ctx.channel,
         request_id=ctx.request_id,
         model=ctx.model_used,
+        cache_read_tokens=ctx.cache_read_tokens,
+        cache_write_tokens=ctx.cache_write_tokens,
+        reasoning_tokens=ctx.reasoning_tokens,
+        estimated=ctx.tokens_estimated,
     )

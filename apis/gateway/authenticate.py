@@ -26,20 +26,28 @@ async def authenticate(ctx: GatewayContext) -> None:
         raise _invalid("This API accepts only encrypted access tokens.")
 
 
-async def _verified(ctx: GatewayContext) -> AccessClaims:
+def _token(ctx: GatewayContext) -> str:
+    """The bearer token, or for an `ai` API (whose Anthropic SDK sends it so) `x-api-key`."""
     scheme, _, token = ctx.header("Authorization").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _invalid("Send an access token as 'Authorization: Bearer <token>'.")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    if ctx.api.kind == "ai" and not scheme and ctx.header("x-api-key").strip():
+        return ctx.header("x-api-key").strip()
+    raise _invalid("Send an access token as 'Authorization: Bearer <token>'.")
+
+
+async def _verified(ctx: GatewayContext) -> AccessClaims:
+    token = _token(ctx)
     encrypted = ctx.api.require_encrypted_token
     try:
         try:
-            return await averify_access_token(token.strip(), require_encrypted=encrypted)
+            return await averify_access_token(token, require_encrypted=encrypted)
         except SHARED_CACHE_ERRORS:
             if not gateway_settings.FAIL_OPEN:
                 raise
             logger.warning("request %s: revocation list unreachable, failing open", ctx.request_id)
             return await averify_access_token(
-                token.strip(), require_encrypted=encrypted, check_revocation=False
+                token, require_encrypted=encrypted, check_revocation=False
             )
     except InvalidToken as exc:
         error = _invalid(exc.detail or str(exc))

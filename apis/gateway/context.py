@@ -60,6 +60,11 @@ class GatewayContext:
     rate_limit: list[Any] | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Parts of the two counts above, priced apart; estimated: counted offline, not reported.
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    tokens_estimated: bool = False
     cost: Decimal = Decimal(0)
     model_used: str = ""
 

@@ -63,7 +63,7 @@ async def forward(ctx: GatewayContext) -> None:
     from apis.ai import forward as ai_forward
 
     if ctx.api.kind == "ai":
-        await ai_forward.forward_chat(ctx)
+        await ai_forward.forward_ai(ctx)
     else:
         await ai_forward.forward_prompt(ctx)
 

@@ -38,11 +38,28 @@ class GatewayResponse:
     set_cookies: list[str] = field(default_factory=list)
 
 
+# Anthropic's error `type` per status, for its SDK on the Messages surface.
+ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    410: "not_found_error",
+    413: "request_too_large",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    529: "overloaded_error",
+}
+MESSAGES_SURFACE = "v1/messages"
+
+
 def render_error(ctx: GatewayContext, error: GatewayError) -> None:
-    """Set the error as the call's answer: OpenAI's envelope for ai APIs, else problem+json."""
+    """Set the error as the call's answer: on ai APIs the envelope of the surface's SDK
+    (Anthropic's on /v1/messages, OpenAI's elsewhere), else problem+json."""
     ctx.status = error.status
     if ctx.api is not None and ctx.api.kind == "ai":
-        body, content_type = _openai_error(error), "application/json"
+        body, content_type = _ai_error(ctx, error), "application/json"
     else:
         body, content_type = error.problem(), PROBLEM_JSON
     ctx.response_headers = {"Content-Type": content_type, **error.headers}
@@ -93,10 +110,20 @@ def _portal_url(ctx: GatewayContext) -> str:
     return f"{ctx.scheme}://{ctx.host}{path}" if ctx.host else path
 
 
+def _ai_error(ctx: GatewayContext, error: GatewayError) -> dict:
+    if ctx.path.strip("/").startswith(MESSAGES_SURFACE):
+        kind = ANTHROPIC_TYPES.get(error.status, "api_error")
+        return {"type": "error", "error": {"type": kind, "message": error.detail or error.title}}
+    return _openai_error(error)
+
+
 def _openai_error(error: GatewayError) -> dict:
     code = error.extra.get("code") or error.title.lower().replace(" ", "_")
     kind = OPENAI_TYPES.get(error.status, "api_error")
-    return {"error": {"message": error.detail or error.title, "type": kind, "code": code}}
+    message = error.detail or error.title
+    return {
+        "error": {"message": message, "type": kind, "code": code, "param": error.extra.get("param")}
+    }
 
 
 class AccountedBody:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from apis.ai.formats import SURFACE_PATHS
 from apis.gateway.lookups import cached_lookup
 from apis.mcp import openapi
 from apis.mcp.selectors import prompt_variables_schema, subscribed_apis
@@ -122,6 +123,8 @@ def _tool(api: Api, name: str, schema: dict[str, Any], description: str) -> Tool
 
 def _describe(api: Api, action: str) -> str:
     text = f"{action} {api.name} {api.version}."
+    if api.kind == Api.Kind.AI:
+        text += f" Over HTTP it answers at /gw/{api.slug}: {', '.join(SURFACE_PATHS)}."
     return f"{text} {api.description}".strip() if api.description else text
 
 

@@ -25,6 +25,12 @@ class UsageEvent(models.Model):
     bytes_out = models.PositiveBigIntegerField(default=0)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
+    # Parts of the two counts above, as the provider reported them.
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    # The tokens were counted by the gateway: the provider's own count never arrived.
+    estimated = models.BooleanField(default=False)
     cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     channel = models.CharField(max_length=8, default="http")
     request_id = models.CharField(max_length=128, blank=True)
@@ -77,6 +83,11 @@ class UsageRollup(models.Model):
     errors = models.PositiveIntegerField(default=0)
     prompt_tokens = models.PositiveBigIntegerField(default=0)
     completion_tokens = models.PositiveBigIntegerField(default=0)
+    cache_read_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    # Of prompt and completion tokens, those counted by the gateway rather than the provider.
+    estimated_tokens = models.PositiveBigIntegerField(default=0)
     cost = models.DecimalField(max_digits=18, decimal_places=6, default=0)
     p50_ms = models.PositiveIntegerField(default=0)
     p95_ms = models.PositiveIntegerField(default=0)

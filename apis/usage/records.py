@@ -35,6 +35,10 @@ class UsageRecord:
     channel: str
     request_id: str
     model: str = ""
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    estimated: bool = False
     # The gateway's own id of the event, whichever way it is stored: a copy that reaches the
     # database twice (the stream took it, but its reply was lost) is stored once.
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -53,6 +57,9 @@ class UsageRecord:
             bytes_out=_clamp(self.bytes_out, BIGINT_MAX),
             prompt_tokens=_clamp(self.prompt_tokens, INT_MAX),
             completion_tokens=_clamp(self.completion_tokens, INT_MAX),
+            cache_read_tokens=_clamp(self.cache_read_tokens, INT_MAX),
+            cache_write_tokens=_clamp(self.cache_write_tokens, INT_MAX),
+            reasoning_tokens=_clamp(self.reasoning_tokens, INT_MAX),
             cost=min(max(self.cost, Decimal(0)), COST_MAX),
         )
 
@@ -81,5 +88,9 @@ class UsageRecord:
             channel=fields["channel"],
             request_id=fields["request_id"],
             model=fields.get("model", ""),
+            cache_read_tokens=int(fields.get("cache_read_tokens") or 0),
+            cache_write_tokens=int(fields.get("cache_write_tokens") or 0),
+            reasoning_tokens=int(fields.get("reasoning_tokens") or 0),
+            estimated=fields.get("estimated") == "True",
             event_id=fields.get("event_id", ""),
         )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 
 from apis.models import Api, UsageEvent, UsageLock, UsageRejected, UsageRollup
@@ -72,6 +72,10 @@ def _event_row(source_id: str, record: UsageRecord) -> UsageEvent:
         bytes_out=record.bytes_out,
         prompt_tokens=record.prompt_tokens,
         completion_tokens=record.completion_tokens,
+        cache_read_tokens=record.cache_read_tokens,
+        cache_write_tokens=record.cache_write_tokens,
+        reasoning_tokens=record.reasoning_tokens,
+        estimated=record.estimated,
         cost=record.cost,
         channel=record.channel[:8],
         request_id=record.request_id[:128],
@@ -210,10 +214,18 @@ def _recompute(period: Period) -> None:
         errors=Count("id", filter=Q(status__gte=400)),
         prompt_tokens=Coalesce(Sum("prompt_tokens"), 0),
         completion_tokens=Coalesce(Sum("completion_tokens"), 0),
+        cache_read_tokens=Coalesce(Sum("cache_read_tokens"), 0),
+        cache_write_tokens=Coalesce(Sum("cache_write_tokens"), 0),
+        reasoning_tokens=Coalesce(Sum("reasoning_tokens"), 0),
         cost=Sum("cost"),
         bytes_in=Coalesce(Sum("bytes_in"), 0),
         bytes_out=Coalesce(Sum("bytes_out"), 0),
     )
+    # Apart: inside the aggregate above, the token names are already the totals'.
+    estimated = events.filter(estimated=True).aggregate(
+        tokens=Coalesce(Sum(F("prompt_tokens") + F("completion_tokens")), 0)
+    )
+    totals["estimated_tokens"] = estimated["tokens"]
     latencies = list(events.order_by("latency_ms").values_list("latency_ms", flat=True))
     totals.update(
         cost=totals["cost"] or 0,

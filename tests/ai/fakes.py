@@ -4,7 +4,9 @@ The model name chooses the behaviour: `ok-model` answers text, `tool-model` call
 `json-ok` answers JSON, `json-bad` answers prose, `json-flaky` answers prose then JSON on the
 retry, `error-<status>` refuses with that status in the provider's error format, `slow` answers
 after two seconds, `breaks-midway` (Anthropic) sends an error event inside its
-stream. Every request is kept in `requests` as (path, headers, JSON body).
+stream, `no-usage` (OpenAI's format) streams without a usage chunk. OpenAI's Responses API,
+Anthropic's count_tokens and every kind's embeddings answer too. Every request is kept in
+`requests` as (path, headers, JSON body).
 """
 
 from __future__ import annotations
@@ -58,8 +60,15 @@ class FakeHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         self.server.requests.append((self.path, dict(self.headers.items()), body))
+        if self.path.endswith(("/embeddings", ":batchEmbedContents", "/api/embed")):
+            self._send_json(200, embeddings_answer(self.path, body))
+            return
+        if self.path.endswith("/v1/messages/count_tokens"):
+            self._send_json(200, {"input_tokens": PROMPT_TOKENS})
+            return
         kind, model, stream = self._route(body)
         messages = body.get("messages") or body.get("contents") or []
+        messages = messages if isinstance(messages, list) else []
         behaviour = Behaviour(model, retried=any(_is_assistant(m) for m in messages))
         if model == "slow":
             time.sleep(2)
@@ -73,6 +82,8 @@ class FakeHandler(BaseHTTPRequestHandler):
     def _route(self, body: dict[str, Any]) -> tuple[str, str, bool]:
         if self.path.endswith("/chat/completions"):
             return "openai", body["model"], bool(body.get("stream"))
+        if self.path.endswith("/v1/responses"):
+            return "responses", body["model"], bool(body.get("stream"))
         if self.path.endswith("/v1/messages"):
             return "anthropic", body["model"], bool(body.get("stream"))
         if "/v1beta/models/" in self.path:
@@ -176,7 +187,9 @@ def openai_stream(b: Behaviour, flavour: str) -> list[bytes]:
     else:
         events += [chunk({"content": piece}) for piece in b.pieces]
     finish = "tool_calls" if b.tool else "stop"
-    if flavour == "mistral":
+    if b.model == "no-usage":
+        events.append(chunk({}, finish))
+    elif flavour == "mistral":
         # Mistral puts the usage on the closing chunk itself.
         events.append(chunk({}, finish, usage=_openai_usage()))
     else:
@@ -229,7 +242,8 @@ def anthropic_answer(b: Behaviour, flavour: str) -> dict[str, Any]:
 def anthropic_stream(b: Behaviour, flavour: str) -> list[bytes]:
     if b.model == "breaks-midway":
         error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-        return [*anthropic_stream(Behaviour("ok-model", False), flavour)[:3], _sse(error, "error")]
+        # message_start, the text block's start, a ping and two text deltas, then the error.
+        return [*anthropic_stream(Behaviour("ok-model", False), flavour)[:5], _sse(error, "error")]
     message = {**anthropic_answer(b, flavour), "content": [], "stop_reason": None}
     message["usage"] = {"input_tokens": PROMPT_TOKENS, "output_tokens": 1}
     events = [("message_start", {"type": "message_start", "message": message})]
@@ -393,20 +407,129 @@ def ollama_error(status: int) -> dict[str, Any]:
     return {"error": f"Fake refusal {status}"}
 
 
+# OpenAI's Responses API ----------------------------------------------------------------------
+
+
+def responses_answer(b: Behaviour, flavour: str) -> dict[str, Any]:
+    return {
+        "id": "resp_fake",
+        "object": "response",
+        "created_at": 1_700_000_000,
+        "status": "completed",
+        "model": b.model,
+        "output": [_responses_item(b)],
+        "usage": {
+            "input_tokens": PROMPT_TOKENS,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": COMPLETION_TOKENS,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+        },
+    }
+
+
+def _responses_item(b: Behaviour, status: str = "completed") -> dict[str, Any]:
+    if b.tool:
+        return {
+            "type": "function_call",
+            "id": "fc_fake",
+            "call_id": "call_abc123",
+            "name": "get_weather",
+            "arguments": TOOL_ARGS if status == "completed" else "",
+            "status": status,
+        }
+    part = {"type": "output_text", "text": b.text, "annotations": []}
+    content = [part] if status == "completed" else []
+    return {
+        "type": "message",
+        "id": "msg_fake",
+        "status": status,
+        "role": "assistant",
+        "content": content,
+    }
+
+
+def responses_stream(b: Behaviour, flavour: str) -> list[bytes]:
+    done = responses_answer(b, flavour)
+    started = {**done, "status": "in_progress", "output": [], "usage": None}
+    where = {"item_id": "fc_fake" if b.tool else "msg_fake", "output_index": 0}
+    events = [
+        {"type": "response.created", "response": started},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": _responses_item(b, "in_progress"),
+        },
+    ]
+    if b.tool:
+        events += [
+            {"type": "response.function_call_arguments.delta", **where, "delta": piece}
+            for piece in ('{"city": ', '"Paris"}')
+        ]
+        events.append(
+            {"type": "response.function_call_arguments.done", **where, "arguments": TOOL_ARGS}
+        )
+    else:
+        part = {"type": "output_text", "text": "", "annotations": []}
+        events.append(
+            {"type": "response.content_part.added", **where, "content_index": 0, "part": part}
+        )
+        events += [
+            {"type": "response.output_text.delta", **where, "content_index": 0, "delta": piece}
+            for piece in b.pieces
+        ]
+        events.append(
+            {"type": "response.output_text.done", **where, "content_index": 0, "text": b.text}
+        )
+    events.append(
+        {"type": "response.output_item.done", "output_index": 0, "item": _responses_item(b)}
+    )
+    events.append({"type": "response.completed", "response": done})
+    return [_sse({**e, "sequence_number": n}, e["type"]) for n, e in enumerate(events)]
+
+
+# Embeddings, each kind's own ----------------------------------------------------------------
+
+
+def vector(index: int, dimensions: int | None) -> list[float]:
+    """The fake's embedding of the index-th text: 0.5 then the index, padded to the size."""
+    return ([0.5, float(index)] + [0.25] * 6)[: dimensions or 8]
+
+
+def embeddings_answer(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    if path.endswith(":batchEmbedContents"):
+        requests = body["requests"]
+        sizes = [r.get("outputDimensionality") for r in requests]
+        return {"embeddings": [{"values": vector(i, n)} for i, n in enumerate(sizes)]}
+    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    size = body.get("dimensions") or body.get("output_dimension")
+    if path.endswith("/api/embed"):
+        vectors = [vector(i, size) for i in range(len(texts))]
+        return {"model": body["model"], "embeddings": vectors, "prompt_eval_count": PROMPT_TOKENS}
+    data = [
+        {"object": "embedding", "index": i, "embedding": vector(i, size)} for i in range(len(texts))
+    ]
+    usage = {"prompt_tokens": PROMPT_TOKENS, "total_tokens": PROMPT_TOKENS}
+    return {"object": "list", "data": data, "model": body["model"], "usage": usage}
+
+
 ANSWERS = {
     "openai": openai_answer,
+    "responses": responses_answer,
     "anthropic": anthropic_answer,
     "gemini": gemini_answer,
     "ollama": ollama_answer,
 }
 STREAMS = {
     "openai": openai_stream,
+    "responses": responses_stream,
     "anthropic": anthropic_stream,
     "gemini": gemini_stream,
     "ollama": ollama_stream,
 }
 ERRORS = {
     "openai": openai_error,
+    "responses": openai_error,
     "anthropic": anthropic_error,
     "gemini": gemini_error,
     "ollama": ollama_error,

@@ -44,6 +44,16 @@ def test_echo_model_streams_word_by_word(echo):
     assert chunks[-1].usage.completion_tokens == 4
 
 
+def test_echo_model_embeds_the_same_text_the_same_way(echo):
+    first = echo.embeddings.create(model="echo-1", input=["alpha", "beta"], dimensions=8)
+    again = echo.embeddings.create(model="echo-1", input="alpha", dimensions=8)
+
+    alpha, beta = (row.embedding for row in first.data)
+    assert len(alpha) == 8
+    assert alpha == again.data[0].embedding
+    assert alpha != beta
+
+
 def test_echo_model_lists_itself(echo):
     assert [m.id for m in echo.models.list()] == ["echo-1"]
 

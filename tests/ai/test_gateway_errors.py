@@ -88,7 +88,7 @@ def test_unknown_route_of_an_ai_api_answers_404(provider, live_server, alice):
     sdk = client_for(publish_ai_api(provider), live_server, alice)
 
     with pytest.raises(openai.NotFoundError):
-        sdk.embeddings.create(model="x", input="hello")
+        sdk.images.generate(model="x", prompt="hello")
 
 
 def test_streamed_call_falls_back_before_the_first_byte(provider, live_server, alice):

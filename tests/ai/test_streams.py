@@ -11,6 +11,7 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from apis.ai import calls
+from apis.ai.formats.chat import Chat
 from apis.ai.forward import translated_body
 from apis.ai.services import provider_save
 from apis.ai.targets import Target
@@ -118,6 +119,7 @@ def test_closing_the_answer_mid_stream_drops_the_provider_call_at_once(events):
     assert provider.cut_short, "the provider's stream was not cut short"
     assert provider.cut_short[0] - closed < 1.0
     assert ctx.completion_tokens == max(events - 1, 0)
+    assert ctx.tokens_estimated == bool(events)
 
 
 @async_to_sync
@@ -135,7 +137,7 @@ async def read_then_close(
     ctx = GatewayContext(method="POST", slug="chat")
     try:
         opened = await calls.open_stream([target], STREAM, budget=calls.Budget(httpx.Timeout(5)))
-        body = translated_body(ctx, opened, include_usage=False, deadline=None)
+        body = translated_body(ctx, opened, Chat(), STREAM, deadline=None)
         for _ in range(events):
             await anext(body)
         closed = time.monotonic()

@@ -99,3 +99,17 @@ def test_anonymous_caller_is_refused(anon_client):
     response = anon_client.get(URL)
     assert response.status_code in (401, 403)
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_estimated_tokens_are_a_total_of_their_own(api, alice_app, alice_client):
+    usage_events_store(
+        entries=[
+            ("1-0", record(api, alice_app, prompt_tokens=10, completion_tokens=5, estimated=True)),
+            ("2-0", record(api, alice_app, prompt_tokens=20, reasoning_tokens=3)),
+        ]
+    )
+    usage_rollup()
+
+    row = rows(alice_client, granularity="day")[0]
+
+    assert (row["prompt_tokens"], row["estimated_tokens"], row["reasoning_tokens"]) == (30, 15, 3)

@@ -100,3 +100,20 @@ def test_staff_may_read_them_from_anywhere(api, staff):
     client.force_login(staff)
 
     assert samples(client.get("/metrics"))
+
+
+def test_estimated_and_cached_tokens_are_shown_apart(api, alice_app):
+    usage_events_store(
+        entries=[
+            ("1-0", record(api, alice_app, prompt_tokens=10, completion_tokens=5, estimated=True)),
+            ("2-0", record(api, alice_app, prompt_tokens=20, cache_read_tokens=8)),
+        ]
+    )
+    usage_rollup()
+
+    seen = samples(Client(**LOOPBACK).get("/metrics"))
+
+    weather = (("api", "weather"),)
+    assert seen[("portcullis_ai_prompt_tokens_total", weather)] == 30
+    assert seen[("portcullis_ai_estimated_tokens_total", weather)] == 15
+    assert seen[("portcullis_ai_cache_read_tokens_total", weather)] == 8
