@@ -29,7 +29,8 @@ FRESH = int(os.environ.get("BENCH_USAGE_FRESH", "100000"))
 APIS, APPLICATIONS, DAYS, QUERIES = 10, 100, 40, 50
 COLUMNS = (
     "source_id, at, api_id, application_id, status, latency_ms, bytes_in, bytes_out, "
-    "prompt_tokens, completion_tokens, cost, channel, request_id, model, rolled_up"
+    "prompt_tokens, completion_tokens, cost, channel, request_id, model, rolled_up, "
+    "cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated"
 )
 
 
@@ -96,7 +97,7 @@ def _row(source_id, at, rng, api_ids, app_ids, rolled_up) -> tuple:
     status = 200 if rng.random() < 0.97 else 502
     return (
         source_id, at, rng.choice(api_ids), rng.choice(app_ids), status, rng.randint(5, 400),
-        200, 2000, 0, 0, 0, "http", source_id, "", rolled_up,
+        200, 2000, 0, 0, 0, "http", source_id, "", rolled_up, 0, 0, 0, False,
     )  # fmt: skip
 
 
@@ -110,12 +111,13 @@ def _rollups_of_loaded() -> None:
                 """
                 INSERT INTO apis_usagerollup (granularity, period_start, api_id, application_id,
                   requests, errors, prompt_tokens, completion_tokens, cost, p50_ms, p95_ms,
-                  bytes_in, bytes_out, updated_at)
+                  bytes_in, bytes_out, updated_at, cache_read_tokens, cache_write_tokens,
+                  estimated_tokens, reasoning_tokens)
                 SELECT %s, date_trunc(%s, at), api_id, application_id, count(*),
                   count(*) FILTER (WHERE status >= 400), 0, 0, 0,
                   percentile_disc(0.5) WITHIN GROUP (ORDER BY latency_ms),
                   percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms),
-                  sum(bytes_in), sum(bytes_out), now()
+                  sum(bytes_in), sum(bytes_out), now(), 0, 0, 0, 0
                 FROM apis_usageevent WHERE rolled_up GROUP BY 2, 3, 4
                 """,
                 [granularity, granularity],

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apis', '0007_upstream_targets'),
+        ('apis', '0008_upstream_targets'),
         ('keys', '0002_token_keys'),
     ]
 

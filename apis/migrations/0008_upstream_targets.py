@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apis', '0006_usage_rejected'),
+        ('apis', '0007_usage_token_parts_and_estimates'),
     ]
 
     operations = [
