@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from apis import selectors, services
 from apis.conf import catalog_settings
 from apis.errors import InvalidOpenApi
-from apis.models import Api, Plan, Subscription
+from apis.models import Api, Plan, Subscription, UpstreamTarget
 from apis.openapi_documents import openapi_read
 from apis.permissions import RunsCatalog
 from core.schema import STAFF_ONLY
@@ -34,6 +34,27 @@ class TagsField(serializers.ListField):
         return [tag.name for tag in data.all()]
 
 
+# How a REST API's calls are balanced over its targets, and when a target counts as down.
+TARGET_FIELDS = (
+    "targets",
+    "balancing",
+    "health_path",
+    "failure_statuses",
+    "circuit_failures",
+    "circuit_window",
+    "circuit_cool_down",
+)
+
+
+class TargetSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """One upstream target of a REST API."""
+
+    class Meta:
+        model = UpstreamTarget
+        fields = ["url", "weight"]
+        extra_kwargs = {"weight": {"min_value": 1, "max_value": 1000}}
+
+
 class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """An API as the management API shows it; its state changes only by transition.
 
@@ -42,8 +63,18 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """
 
     staff_only_fields = ("upstream_url", "upstream_header", "has_upstream_credential")
+    staff_only_fields += TARGET_FIELDS
 
     tags = TagsField(required=False, max_length=20)
+    targets = TargetSerializer(
+        many=True,
+        required=False,
+        max_length=50,
+        help_text=f"{STAFF_ONLY} Upstreams the calls are balanced over, instead of upstream_url.",
+    )
+    failure_statuses = serializers.ListField(
+        child=serializers.IntegerField(min_value=500, max_value=599), required=False, max_length=100
+    )
     openapi = JSONDocumentField(required=False, allow_null=True)
     fallbacks = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, max_length=10
@@ -78,6 +109,7 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "timeout",
             "connect_timeout",
             "total_timeout",
+            *TARGET_FIELDS,
             "upstream_header",
             "upstream_credential",
             "has_upstream_credential",
@@ -96,6 +128,9 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "timeout": {"min_value": 1, "max_value": 600},
             "connect_timeout": {"min_value": 1, "max_value": 60},
             "total_timeout": {"min_value": 1, "max_value": 86_400},
+            "circuit_failures": {"min_value": 1, "max_value": 1000},
+            "circuit_window": {"min_value": 1, "max_value": 3600},
+            "circuit_cool_down": {"min_value": 1, "max_value": 3600},
             "upstream_url": {"help_text": f"{STAFF_ONLY} Where the gateway forwards calls."},
             "team": {"help_text": "The provider team that manages the API; staff set it."},
             "upstream_header": {

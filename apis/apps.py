@@ -20,11 +20,12 @@ class ApisConfig(AppConfig):
             ProviderModel,
             Subscription,
             UpstreamCredential,
+            UpstreamTarget,
         )
         from apis.services import catalog_changed
         from keys.models import Application
 
-        catalog = (Api, Plan, Subscription, Provider, ProviderModel, PromptEndpoint)
+        catalog = (Api, Plan, Subscription, Provider, ProviderModel, PromptEndpoint, UpstreamTarget)
         for model in (*catalog, McpSnapshot, UpstreamCredential):
             post_save.connect(catalog_changed, sender=model, dispatch_uid=f"gw-{model.__name__}")
             post_delete.connect(catalog_changed, sender=model, dispatch_uid=f"gw-{model.__name__}-")

@@ -47,6 +47,12 @@ API_FIELDS = (
     "mcp_revision",
     "require_encrypted_token",
     "openapi",
+    "balancing",
+    "health_path",
+    "failure_statuses",
+    "circuit_failures",
+    "circuit_window",
+    "circuit_cool_down",
 )
 PLAN_FIELDS = ("rate_limit", "monthly_quota", "token_quota", "requires_approval", "allowed_tools")
 MODEL_FIELDS = ("input_cost_per_mtok", "output_cost_per_mtok")
@@ -89,6 +95,15 @@ SCHEMA = {
                     "slug": {"type": "string"},
                     "state": {"type": "string"},
                     "tags": {"type": "array", "items": {"type": "string"}},
+                    "targets": {
+                        "type": "array",
+                        "items": {
+                            **_entry,
+                            "required": ["url"],
+                            "additionalProperties": False,
+                            "properties": {"url": {"type": "string"}, "weight": {}},
+                        },
+                    },
                     "plans": {
                         "type": "array",
                         "items": {
@@ -165,6 +180,7 @@ def api_entry(api: Api) -> dict[str, Any]:
         variable = secret_variable("api", api.slug, "upstream_credential")
         entry["upstream_credential"] = f"${{{variable}}}"
     entry["tags"] = sorted(tag.name for tag in api.tags.all())
+    entry["targets"] = [{"url": t.url, "weight": t.weight} for t in api.targets.order_by("id")]
     entry["state"] = api.state
     entry["sunset"] = api.sunset.isoformat() if api.sunset else None
     entry["plans"] = [
@@ -266,7 +282,7 @@ def _api_changes(entry: dict[str, Any], *, prune: bool) -> tuple[list[Change], l
     slug = entry["slug"]
     api = Api.objects.filter(slug=slug).prefetch_related("tags", "plans").first()
     current = api_entry(api) if api is not None else None
-    fields = {name: entry[name] for name in API_FIELDS if name in entry}
+    fields = _fields_of(entry)
     credential = _resolve(entry.get("upstream_credential"), f"api {slug}: upstream_credential")
     changes: list[Change] = []
     if api is None:
@@ -278,8 +294,16 @@ def _api_changes(entry: dict[str, Any], *, prune: bool) -> tuple[list[Change], l
     return changes, _moves(slug, current["state"] if current else "design", entry)
 
 
-def _api_create(entry: dict[str, Any], credential: str) -> Api:
+def _fields_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The API's fields in the document, its targets included (each weight 1 unless named)."""
     fields = {name: entry[name] for name in API_FIELDS if name in entry}
+    if "targets" in entry:
+        fields["targets"] = [{"weight": 1, **target} for target in entry["targets"]]
+    return fields
+
+
+def _api_create(entry: dict[str, Any], credential: str) -> Api:
+    fields = _fields_of(entry)
     return services.api_create(
         owner=None,
         slug=entry["slug"],

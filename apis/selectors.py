@@ -128,6 +128,7 @@ def _api_for_gateway(slug: str) -> Api | None:
     api = Api.objects.filter(slug=slug).first()
     if api is not None:
         api.deprecated_at = _deprecated_at(api)
+        api.listed_targets = list(api.targets.all())
     return api
 
 

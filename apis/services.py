@@ -21,7 +21,7 @@ from apis.errors import (
     SubscriptionStateError,
 )
 from apis.gateway.lookups import bump_catalog_version
-from apis.models import Api, Plan, Subscription, Tag
+from apis.models import Api, Plan, Subscription, Tag, UpstreamTarget
 from apis.openapi_documents import ApiDescription, openapi_description, openapi_validate
 from apis.openapi_outline import operations
 from apis.selectors import api_managed_by
@@ -45,14 +45,21 @@ def api_create(
     owner: AbstractBaseUser | None,
     tags: list[str] | None = None,
     upstream_credential: str = "",
+    targets: list[dict[str, Any]] | None = None,
     **fields: Any,
 ) -> Api:
-    """A new API, in the design state; `upstream_credential` is sealed before it is stored."""
+    """A new API, in the design state; `upstream_credential` is sealed before it is stored.
+
+    `targets` (`[{"url", "weight"}]`) balances a REST API's calls instead of one upstream_url.
+    """
     api = Api(owner=owner, **fields)
     _seal_upstream_credential(api, upstream_credential)
+    api.listed_targets = targets or []
     api.full_clean()
     api.save()
     api_set_tags(api=api, tags=tags or [])
+    if targets:
+        api_set_targets(api=api, targets=targets)
     return api
 
 
@@ -62,21 +69,35 @@ def api_update(
     api: Api,
     tags: list[str] | None = None,
     upstream_credential: str | None = None,
+    targets: list[dict[str, Any]] | None = None,
     **fields: Any,
 ) -> Api:
     """Change an API's description; its state moves only through api_transition().
 
-    `upstream_credential` None keeps the stored one, "" removes it, anything else replaces it.
+    `upstream_credential` None keeps the stored one, "" removes it, anything else replaces it;
+    `targets` None keeps them, a list replaces them.
     """
     for name, value in fields.items():
         setattr(api, name, value)
     if upstream_credential is not None:
         _seal_upstream_credential(api, upstream_credential)
+    if targets is not None:
+        api.listed_targets = targets
+        api_set_targets(api=api, targets=targets)
     api.full_clean()
     api.save()
     if tags is not None:
         api_set_tags(api=api, tags=tags)
     return api
+
+
+def api_set_targets(*, api: Api, targets: list[dict[str, Any]]) -> None:
+    """Replace the API's upstream targets (`[{"url", "weight"}]`)."""
+    api.targets.all().delete()
+    rows = [UpstreamTarget(api=api, url=t["url"], weight=t.get("weight", 1)) for t in targets]
+    for row in rows:
+        row.full_clean(exclude=["api"])
+    UpstreamTarget.objects.bulk_create(rows)
 
 
 @transaction.atomic

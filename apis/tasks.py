@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apis.gateway import probes
 from apis.usage import services
 from apis.usage.conf import usage_settings
 
@@ -47,3 +48,15 @@ def mcp_audit_ingest() -> int:
     from apis.mcp.audit import audit_ingest
 
     return audit_ingest()
+
+
+@shared_task(name="apis.usage_prune")
+def usage_prune() -> int:
+    """Delete raw usage events past the retention, in bounded batches (rollups stay)."""
+    return services.usage_prune()
+
+
+@shared_task(name="apis.targets_probe")
+def targets_probe() -> dict[str, int]:
+    """Probe the health path of every upstream target that has one."""
+    return probes.targets_probe()

@@ -14,13 +14,18 @@ PROVIDER = "bench-mock"
 
 def reset_stores(database_url: str, redis_url: str) -> None:
     """Drop and recreate the benchmark database; empty the benchmark Redis database."""
+    reset_database(database_url)
+    redis.Redis.from_url(redis_url).flushdb()
+
+
+def reset_database(database_url: str) -> None:
+    """Drop and recreate the database at `database_url`."""
     parts = urlsplit(database_url)
     name = parts.path.lstrip("/")
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
-    redis.Redis.from_url(redis_url).flushdb()
 
 
 def prepare(*, database_url: str, redis_url: str, origin: str, mock: str) -> str:

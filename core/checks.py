@@ -8,6 +8,7 @@ import redis
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from core import redis_clients
 from core.redis_policy import durability_problem, eviction_problem
 
 
@@ -31,9 +32,19 @@ def redis_policy_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
 
 
 def redis_info(url: str) -> dict[str, Any]:
-    """The memory and persistence sections of a Redis's INFO."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    """The memory and persistence sections of a Redis's INFO; of a cluster, those of the
+    primary that would fail the checks first (a cluster is as safe as its weakest node)."""
+    client = redis_clients.sync_client(url, socket_connect_timeout=1, socket_timeout=1)
     try:
-        return {**client.info("memory"), **client.info("persistence")}
+        return weakest(redis_clients.infos(client))
     finally:
         client.close()
+
+
+def weakest(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """The INFO that may evict, else one without an append-only file, else the first."""
+    for problem in (eviction_problem, durability_problem):
+        found = next((info for info in infos if problem(info)), None)
+        if found is not None:
+            return found
+    return infos[0]

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache, RedisSerializer
 
+from core import redis_clients
+
 _serializer = RedisSerializer()
 # A Redis that is down refuses at once; one that does not answer is given this long. On the
 # event loop a reply is read only when the loop comes round to it, so a burst of calls delays
@@ -44,10 +46,22 @@ def client() -> aioredis.Redis:
     return client_at(settings.CACHES["default"]["LOCATION"])
 
 
+def on_cluster() -> bool:
+    """Whether the shared cache is a Redis Cluster (a script's keys must share one slot)."""
+    return on_redis() and redis_clients.is_cluster(settings.CACHES["default"]["LOCATION"])
+
+
 def client_at(url: str) -> aioredis.Redis:
     """The running event loop's client of the Redis at `url` (a pool must not cross loops)."""
     clients = _clients.setdefault(asyncio.get_running_loop(), {})
     found = clients.get(url)
+    if found is None and redis_clients.is_cluster(url):
+        found = clients[url] = redis_clients.async_client(
+            url,
+            max_connections=POOL_SIZE,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=REPLY_TIMEOUT,
+        )
     if found is None:
         # A bounded pool that makes a burst of calls wait their turn for a connection, rather
         # than open one each at once (each an extra round trip, none of them needed).
@@ -68,7 +82,10 @@ def client_at(url: str) -> aioredis.Redis:
 async def close_clients() -> None:
     """Close the running loop's Redis clients (at the ASGI lifespan's shutdown)."""
     for found in _clients.pop(asyncio.get_running_loop(), {}).values():
-        await found.aclose(close_connection_pool=True)
+        if isinstance(found, aioredis.Redis):
+            await found.aclose(close_connection_pool=True)
+        else:
+            await found.aclose()
 
 
 def raw_key(key: str) -> str:
@@ -122,3 +139,10 @@ async def touch(key: str, timeout: int) -> bool:
     if not on_redis():
         return cache.touch(key, timeout)
     return bool(await client().expire(raw_key(key), timeout))
+
+
+def sync_client() -> Any:
+    """The shared cache's own sync Redis client, for sync code that needs more than get/set."""
+    # Django's RedisCache keeps its redis-py client behind `_cache`; this is the one place
+    # the project reaches for it.
+    return caches["default"]._cache.get_client(write=True)

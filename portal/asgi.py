@@ -19,7 +19,8 @@ from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from redis.exceptions import RedisError  # noqa: E402
 
 from apis.gateway.http_client import close_upstream_client  # noqa: E402
-from core import shared  # noqa: E402
+from core import redis_clients, shared  # noqa: E402
+from core.checks import weakest  # noqa: E402
 from core.redis_policy import eviction_problem  # noqa: E402
 from core.streaming import StreamingHandler  # noqa: E402
 
@@ -67,7 +68,7 @@ async def redis_eviction_problem() -> str:
         return ""
     client = shared.client_at(settings.REDIS_URL)
     try:
-        info = {**await client.info("memory"), **await client.info("persistence")}
+        info = weakest(await redis_clients.ainfos(client))
     except RedisError:
         # A Redis that is down now is the gateway's 503 to answer, not a reason not to start.
         return ""

@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from apis.models import Api, Subscription, ToolCallAudit, UsageRollup
+from apis.gateway.circuits import CLOSED, HALF_OPEN, OPEN, circuits_of
+from apis.models import Api, Subscription, ToolCallAudit, UpstreamTarget, UsageRollup
 from apis.selectors import runs_catalog
 from apis.usage.selectors import usage_backlog
 from core.addresses import client_address, is_direct_loopback
@@ -79,6 +80,7 @@ class PortcullisCollector:
         yield keys
         yield _mcp_calls()
         yield from _backlog()
+        yield from _upstream_targets()
 
 
 def _usage_totals() -> Iterator[Metric]:
@@ -139,6 +141,29 @@ def _backlog() -> Iterator[Metric]:
             "Usage events on the Redis stream, not yet stored.",
             value=backlog["stream"],
         )
+
+
+def _upstream_targets() -> Iterator[Metric]:
+    labels = ["api", "target"]
+    states = GaugeMetricFamily(
+        "portcullis_upstream_target_state",
+        "Circuit of each upstream target: 1 for its current state.",
+        labels=[*labels, "state"],
+    )
+    failures = GaugeMetricFamily(
+        "portcullis_upstream_target_failures",
+        "Failures counted against each upstream target in its current window.",
+        labels=labels,
+    )
+    targets = list(UpstreamTarget.objects.select_related("api").order_by("api__slug", "id"))
+    found = circuits_of(targets)
+    for target in targets:
+        circuit = found[target.pk]
+        for state in (CLOSED, OPEN, HALF_OPEN):
+            states.add_metric([target.api.slug, target.url, state], int(circuit.state == state))
+        failures.add_metric([target.api.slug, target.url], circuit.failures)
+    yield states
+    yield failures
 
 
 def _presented_token(request: HttpRequest) -> str | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.redis_clients import is_cluster
 from portal.secret_key import local_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -118,10 +119,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache, counters, broker -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_CLUSTER = is_cluster(REDIS_URL)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "core.cluster_cache.RedisClusterCache"
+            if REDIS_CLUSTER
+            else "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "pc",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
@@ -133,9 +137,17 @@ else:
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 RATELIMIT_USE_CACHE = "default"
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Celery's Redis transport speaks to one Redis, not a cluster: with a cluster, the broker is a
+# Redis (or RabbitMQ) of its own.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="" if REDIS_CLUSTER else REDIS_URL)
+if REDIS_CLUSTER and not CELERY_BROKER_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL names a Redis Cluster, which cannot be Celery's broker: "
+        "set CELERY_BROKER_URL to a plain Redis (redis://…) or RabbitMQ (amqp://…)."
+    )
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -149,6 +161,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": env.float("PORTCULLIS_USAGE_INGEST_SECONDS", default=5.0),
     },
     "usage-ingest-and-rollup": {"task": "apis.usage_ingest_and_rollup", "schedule": 60.0},
+    "usage-prune": {"task": "apis.usage_prune", "schedule": 3600.0},
+    "targets-probe": {
+        "task": "apis.targets_probe",
+        "schedule": env.float("PORTCULLIS_PROBE_SECONDS", default=10.0),
+    },
     "refresh-tokens-forget-expired": {
         "task": "portal.refresh_tokens_forget_expired",
         "schedule": 3600.0,
@@ -230,6 +247,7 @@ PORTCULLIS = {
         "BATCH_SIZE": env.int("PORTCULLIS_USAGE_BATCH_SIZE", default=500),
         "MAX_BATCHES": env.int("PORTCULLIS_USAGE_MAX_BATCHES", default=200),
         "CLAIM_IDLE_SECONDS": env.float("PORTCULLIS_USAGE_CLAIM_IDLE_SECONDS", default=60),
+        "RETENTION_DAYS": env.int("PORTCULLIS_USAGE_RETENTION_DAYS", default=30),
     },
     "TEAMS": {
         "INVITATION_DAYS": env.int("PORTCULLIS_INVITATION_DAYS", default=7),

@@ -157,10 +157,13 @@ class QuietServer(ThreadingHTTPServer):
 
 
 class Upstream:
-    """A threaded loopback HTTP upstream; `url` is its base, `hits` counts requests per path."""
+    """A threaded loopback HTTP upstream; `url` is its base, `hits` counts requests per path.
 
-    def __init__(self) -> None:
-        self.server = QuietServer(("127.0.0.1", 0), UpstreamHandler)
+    Given the `port` of one that was stopped, it comes back at the same address.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self.server = QuietServer(("127.0.0.1", port), UpstreamHandler)
         self.server.hits = Counter()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(
@@ -474,3 +477,93 @@ class CountingUpstream(LoopThreadServer):
             raise
         finally:
             hung_up.cancel()
+
+
+class RedisClusterServers:
+    """A Redis Cluster on loopback: `masters` primaries, each with one replica, on fixed ports.
+
+    Node i listens on `first_port + i` and talks to the others on `bus_port + i`; each keeps
+    its files in a directory of its own. `url` is the cluster's `redis+cluster://` URL.
+    """
+
+    def __init__(self, *, masters: int = 3, first_port: int = 7100, bus_port: int = 7110) -> None:
+        self.ports = [first_port + i for i in range(masters * 2)]
+        self.bus_ports = [bus_port + i for i in range(masters * 2)]
+        self.url = "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports[:3])
+        self.dir = tempfile.TemporaryDirectory(prefix="redis-cluster-")
+        self.processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> RedisClusterServers:
+        try:
+            for port, bus in zip(self.ports, self.bus_ports, strict=True):
+                self._start_node(port, bus)
+            nodes = [f"127.0.0.1:{port}" for port in self.ports]
+            create = ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "1"]
+            subprocess.run([*create, "--cluster-yes"], check=True, stdout=subprocess.DEVNULL)
+            self.wait_until_settled()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _start_node(self, port: int, bus: int) -> None:
+        node_dir = Path(self.dir.name) / str(port)
+        node_dir.mkdir()
+        command = ["redis-server", "--port", str(port), "--cluster-port", str(bus)]
+        command += ["--bind", "127.0.0.1", "--cluster-enabled", "yes", "--dir", str(node_dir)]
+        command += ["--save", "", "--appendonly", "yes", "--cluster-node-timeout", "2000"]
+        self.processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        wait_for_port(port)
+
+    def cli(self, port: int, *args: str) -> str:
+        """A redis-cli command on one node; its output."""
+        command = ["redis-cli", "-p", str(port), *args]
+        return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+    def wait_until_settled(self, timeout: float = 30) -> None:
+        """Until every node says the cluster is ok and each primary has its replica."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = [self.cli(port, "cluster", "info") for port in self.ports]
+            views = [self.cli(port, "cluster", "nodes") for port in self.ports]
+            replicas = [
+                sum("slave" in line.split()[2] for line in view.splitlines()) for view in views
+            ]
+            ok = all("cluster_state:ok" in state for state in states)
+            if ok and replicas == [len(self.ports) // 2] * len(self.ports):
+                return
+            time.sleep(0.1)
+        raise TimeoutError("the Redis Cluster did not settle")
+
+    def master_of(self, key: str) -> int:
+        """The port of the primary that serves `key`'s slot now."""
+        slot = int(self.cli(self.ports[0], "cluster", "keyslot", key))
+        for line in self.cli(self.ports[0], "cluster", "nodes").splitlines():
+            address, flags = line.split()[1:3]
+            if "master" in flags and _serves(line, slot):
+                return int(address.split(":")[1].split("@")[0])
+        raise LookupError(f"no primary serves slot {slot}")
+
+    def replica_of(self, master_port: int) -> int:
+        """The port of a replica of the primary on `master_port`."""
+        lines = self.cli(self.ports[0], "cluster", "nodes").splitlines()
+        master_id = next(line.split()[0] for line in lines if f":{master_port}@" in line)
+        replica = next(line for line in lines if line.split()[3] == master_id)
+        return int(replica.split()[1].split(":")[1].split("@")[0])
+
+    def __exit__(self, *exc: object) -> None:
+        for process in self.processes:
+            process.kill()
+        for process in self.processes:
+            process.wait()
+        self.dir.cleanup()
+
+
+def _serves(node_line: str, slot: int) -> bool:
+    for part in node_line.split()[8:]:
+        if part.startswith("["):
+            continue  # a slot being migrated
+        low, _, high = part.partition("-")
+        if int(low) <= slot <= int(high or low):
+            return True
+    return False

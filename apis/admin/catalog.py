@@ -23,7 +23,8 @@ from apis.admin import api_pages
 from apis.admin.api_pages import OpenApiSourceFields
 from apis.admin.fields import https_form_field
 from apis.admin.mcp import mcp_fields, plan_form_for, refresh_snapshots
-from apis.models import Api, Plan, Subscription, Tag
+from apis.gateway.circuits import CLOSED, circuits_of
+from apis.models import Api, Plan, Subscription, Tag, UpstreamTarget
 from apis.selectors import apis_managed_by
 from apis.services import (
     api_import,
@@ -163,6 +164,26 @@ class PlanInline(admin.TabularInline):
         return super().get_formset(request, obj, form=plan_form_for(obj), **kwargs)
 
 
+class UpstreamTargetInline(admin.TabularInline):
+    """A REST API's targets, each with its circuit as every gateway process sees it."""
+
+    model = UpstreamTarget
+    fields = ["url", "weight", "circuit"]
+    readonly_fields = ["circuit"]
+    extra = 0
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(description="Circuit")
+    def circuit(self, target: UpstreamTarget) -> str:
+        if target.pk is None:
+            return "-"
+        circuit = circuits_of([target])[target.pk]
+        if circuit.state == CLOSED:
+            return f"closed ({circuit.failures} recent failures)"
+        state = circuit.state.replace("_", "-")
+        return f"{state}: {circuit.reason} (trial in {circuit.reopens_in} s)"
+
+
 class ApiForm(OpenApiSourceFields, forms.ModelForm):
     """The API's fields, its upstream credential (write-only, sealed when saved) and its
     OpenAPI document (uploaded or fetched, validated)."""
@@ -201,7 +222,7 @@ class ApiAdmin(ProviderTeamScope, admin.ModelAdmin):
     filter_horizontal = ["tags"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     raw_id_fields = ["owner"]
-    inlines = [PlanInline, LifecycleEventInline]
+    inlines = [UpstreamTargetInline, PlanInline, LifecycleEventInline]
     actions = ["publish", "deprecate", "retire", refresh_snapshots]
 
     class Media:

@@ -1,14 +1,16 @@
 """Per-subscription counters in the shared cache: one atomic round trip per call.
 
-On Redis a Lua script counts the rate window and the monthly quotas together, and reads the
+On Redis a Lua script counts the rate window and the monthly quotas together (their keys share
+the application's hash tag, so on a Redis Cluster they lie in one slot), and reads the
 call's cached answer on the way (so a cache hit costs no extra round trip), from the event loop;
 on the embedded local-memory cache (one process) the same logic runs on the cache API.
 """
 
 from __future__ import annotations
 
+import asyncio
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -103,6 +105,13 @@ def _script(name: str, source: str):
 
 
 async def _redis_take(request: Take) -> Counts:
+    if request.peek_key and shared.on_cluster():
+        # The cached answer lives in the API's slot, not the application's: read it beside
+        # the script, in the same moment rather than one more round trip later.
+        counts, peeked = await asyncio.gather(
+            _redis_take(replace(request, peek_key="")), shared.get(request.peek_key)
+        )
+        return replace(counts, peeked=peeked)
     keys = [
         shared.raw_key(key)
         for key in (request.rate_key, request.month_key, request.token_key, request.peek_key)

@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote
 import httpx
 
 from apis.conf import gateway_settings
-from apis.gateway import capacity
+from apis.gateway import capacity, targets
 from apis.gateway.context import GatewayContext, ReleasingStream
 from apis.gateway.errors import GatewayError
 from apis.gateway.http_client import upstream_client
@@ -91,17 +91,18 @@ async def check_body_size(ctx: GatewayContext) -> None:
 
 
 async def forward_rest(ctx: GatewayContext) -> None:
-    """Stream the request to upstream_url + path and the upstream's answer back, untouched."""
+    """Stream the request to the upstream (or a target) + path and its answer back, untouched."""
     deadline = upstream_deadline(ctx)
-    request = upstream_client().build_request(
-        ctx.method,
-        upstream_url(ctx.api.upstream_url, ctx.raw_path or ctx.path, ctx.query_string),
-        headers=upstream_headers(ctx),
-        content=body_chunks(ctx) if ctx.content_length or ctx.chunked else None,
-        timeout=upstream_timeout(ctx),
-    )
+
+    async def send(base: str) -> httpx.Response:
+        return await _send(ctx, base, deadline)
+
     try:
-        response = await until(deadline, upstream_client().send(request, stream=True))
+        if ctx.api.listed_targets:
+            response, release = await targets.send_balanced(ctx, send)
+        else:
+            response = await send(ctx.api.upstream_url)
+            release = response.aclose
     except (httpx.TimeoutException, TimeoutError) as exc:
         raise GatewayError(504, "Upstream timeout", _no_answer(ctx, "in time")) from exc
     except httpx.TransportError as exc:
@@ -113,7 +114,18 @@ async def forward_rest(ctx: GatewayContext) -> None:
         for line in response.headers.get_list("set-cookie")
         if line.partition("=")[0].strip() not in gateway_settings.PORTAL_COOKIES
     ]
-    ctx.response_body = ReleasingStream(upstream_body(response, deadline), response.aclose)
+    ctx.response_body = ReleasingStream(upstream_body(response, deadline), release)
+
+
+async def _send(ctx: GatewayContext, base: str, deadline: float | None) -> httpx.Response:
+    request = upstream_client().build_request(
+        ctx.method,
+        upstream_url(base, ctx.raw_path or ctx.path, ctx.query_string),
+        headers=upstream_headers(ctx),
+        content=body_chunks(ctx) if ctx.content_length or ctx.chunked else None,
+        timeout=upstream_timeout(ctx),
+    )
+    return await until(deadline, upstream_client().send(request, stream=True))
 
 
 def upstream_timeout(ctx: GatewayContext) -> httpx.Timeout:

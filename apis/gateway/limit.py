@@ -2,10 +2,10 @@
 
 The rate window belongs to the application and the API, the monthly quotas to the application
 and the plan: neither starts afresh when a subscription is revoked and taken again. The rate
-limit is django-ratelimit's fixed window with its own cache keys (group `portcullis.gateway`,
-key `app:<id>:api:<id>`), so `django_ratelimit.core.get_usage` reads the same counter; the
-window and the quotas are counted together in one round trip (counters.py), which also fetches
-the call's cached answer for the cache step.
+limit is a fixed window, aligned as django-ratelimit aligns its own; the window and the quotas
+are counted together in one round trip (counters.py), which also fetches the call's cached
+answer for the cache step. Every counter of an application carries the hash tag
+`{app:<id>}`, so on a Redis Cluster the script that counts them finds them in one slot.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django_ratelimit import ALL
-from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key
+from django_ratelimit.core import EXPIRATION_FUDGE, _get_window
 
 from apis.conf import gateway_settings
 from apis.gateway import cache, counters
@@ -24,7 +23,6 @@ from apis.gateway.context import GatewayContext
 from apis.gateway.errors import QUOTA_EXCEEDED, SHARED_CACHE_ERRORS, GatewayError, unavailable
 from apis.models import Subscription, rate_parts
 
-RATE_GROUP = "portcullis.gateway"
 MONTH_FUDGE = 86_400
 
 
@@ -62,10 +60,13 @@ async def add_tokens(ctx: GatewayContext) -> None:
 
 
 def rate_key(subscription: Subscription, rate: str) -> str:
-    """django-ratelimit's cache key of the current rate window of the application on the API."""
-    value = _rate_value(subscription)
-    window_end = _get_window(value, rate_parts(rate)[1])
-    return _make_cache_key(RATE_GROUP, window_end, rate, value, ALL)
+    """The cache key of the current rate window of the application on the API."""
+    window_end = _get_window(_rate_value(subscription), rate_parts(rate)[1])
+    return f"gw:rate:{_tag(subscription)}:api:{subscription.api_id}:{rate}:{window_end}"
+
+
+def _tag(subscription: Subscription) -> str:
+    return f"{{app:{subscription.application_id}}}"
 
 
 def _rate_value(subscription: Subscription) -> str:
@@ -78,7 +79,7 @@ def _take_for(subscription: Subscription, plan, peek_key: str) -> counters.Take:
         rate_key=rate_key(subscription, plan.rate_limit),
         rate_ttl=period + EXPIRATION_FUDGE,
         rate_limit=count,
-        month_key=f"gw:quota:{_owner(subscription)}:{_month()}",
+        month_key=f"gw:quota:{_tag(subscription)}:{subscription.plan_id}:{_month()}",
         token_key=_token_key(subscription),
         quota=plan.monthly_quota or 0,
         token_quota=plan.token_quota or 0,
@@ -122,13 +123,9 @@ def _over(policy: str, detail: str, retry_after: int | None = None) -> None:
     )
 
 
-def _owner(subscription: Subscription) -> str:
-    # Quotas are the application's on a plan, whichever subscription row carries them.
-    return f"{subscription.application_id}:{subscription.plan_id}"
-
-
 def _token_key(subscription: Subscription) -> str:
-    return f"gw:tokens:{_owner(subscription)}:{_month()}"
+    # Quotas are the application's on a plan, whichever subscription row carries them.
+    return f"gw:tokens:{_tag(subscription)}:{subscription.plan_id}:{_month()}"
 
 
 def _month() -> str:

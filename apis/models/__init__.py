@@ -3,6 +3,7 @@
 from apis.models.ai import PromptEndpoint, PromptVersion, Provider, ProviderModel
 from apis.models.catalog import Api, Plan, Subscription, Tag, rate_parts, validate_rate
 from apis.models.mcp import McpSnapshot, ToolCallAudit, UpstreamCredential
+from apis.models.targets import UpstreamTarget
 from apis.models.usage import UsageEvent, UsageLock, UsageRejected, UsageRollup
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Tag",
     "ToolCallAudit",
     "UpstreamCredential",
+    "UpstreamTarget",
     "UsageEvent",
     "UsageLock",
     "UsageRejected",

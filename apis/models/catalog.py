@@ -51,6 +51,19 @@ def validate_allowed_tools(value: object) -> None:
         )
 
 
+def default_failure_statuses() -> list[int]:
+    """Answers that say the upstream itself is failing, not the call."""
+    return [500, 502, 503, 504]
+
+
+def validate_statuses(value: object) -> None:
+    """A list of at most 100 HTTP statuses from 500 to 599."""
+    if not isinstance(value, list) or len(value) > 100:
+        raise ValidationError("Enter a list of at most 100 statuses.", code="invalid_statuses")
+    if not all(isinstance(code, int) and 500 <= code <= 599 for code in value):
+        raise ValidationError("Statuses that count as failures lie from 500 to 599.")
+
+
 class Tag(models.Model):
     """A label for finding APIs in the catalog."""
 
@@ -77,6 +90,10 @@ class Api(LifecycleModel):
         V2025_06_18 = "2025-06-18", "2025-06-18"
         V2025_11_25 = "2025-11-25", "2025-11-25"
         V2026_07_28 = "2026-07-28", "2026-07-28"
+
+    class Balancing(models.TextChoices):
+        ROUND_ROBIN = "round_robin", "Weighted round robin"
+        LEAST_IN_FLIGHT = "least_in_flight", "Fewest calls in flight"
 
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=120)
@@ -108,6 +125,37 @@ class Api(LifecycleModel):
         help_text=(
             "Seconds the whole upstream call may last, streamed answer included; empty: no limit"
         ),
+    )
+    # With targets (apis.models.targets): how calls are spread, and when a target counts as down.
+    balancing = models.CharField(
+        max_length=16, choices=Balancing.choices, default=Balancing.ROUND_ROBIN
+    )
+    health_path = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[RegexValidator(r"^/[^\s?#]*$", "Enter a path like /healthz.")],
+        help_text="Path probed on every target on a schedule; empty: no active probes",
+    )
+    failure_statuses = models.JSONField(
+        default=default_failure_statuses,
+        blank=True,
+        validators=[validate_statuses],
+        help_text="Upstream statuses that count against a target, besides connect errors",
+    )
+    circuit_failures = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Failures within the window that open a target's circuit",
+    )
+    circuit_window = models.PositiveIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="Seconds in which those failures are counted",
+    )
+    circuit_cool_down = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="Seconds an open circuit stays open before one trial call",
     )
     upstream_header = models.CharField(
         max_length=100,
@@ -144,6 +192,10 @@ class Api(LifecycleModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The targets this instance carries in memory: those a service is about to save with it
+    # (clean() must know of them), or those the gateway loaded with it (no query per call).
+    listed_targets: list = []
+
     class Meta:
         ordering = ["name", "version"]
         verbose_name = "API"
@@ -158,15 +210,21 @@ class Api(LifecycleModel):
         return reverse("portal:api-detail", args=[self.slug])
 
     def clean(self) -> None:
-        if self.kind in (self.Kind.REST, self.Kind.MCP) and not self.upstream_url:
-            what = "A REST API" if self.kind == self.Kind.REST else "An MCP server"
-            raise ValidationError({"upstream_url": f"{what} needs an upstream URL."})
+        if self.kind == self.Kind.REST and not (self.upstream_url or self.has_targets):
+            raise ValidationError({"upstream_url": "A REST API needs an upstream URL or targets."})
+        if self.kind == self.Kind.MCP and not self.upstream_url:
+            raise ValidationError({"upstream_url": "An MCP server needs an upstream URL."})
         if self.credential_per_application and not self.upstream_header:
             raise ValidationError(
                 {"upstream_header": "Name the header that carries each developer's credential."}
             )
         if self.kind == self.Kind.AI and "/" not in self.model:
             raise ValidationError({"model": "Name the model as '<provider>/<model>'."})
+
+    @property
+    def has_targets(self) -> bool:
+        """Whether calls are balanced over targets (given with the API, or saved)."""
+        return bool(self.listed_targets) or (self.pk is not None and self.targets.exists())
 
     @property
     def accepts_subscriptions(self) -> bool:

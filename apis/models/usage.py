@@ -43,6 +43,8 @@ class UsageEvent(models.Model):
             models.Index(fields=["api", "application", "at"], name="usage_event_period"),
             # The rollup's work queue: events not yet reflected in a rollup.
             models.Index(fields=["id"], condition=Q(rolled_up=False), name="usage_event_pending"),
+            # The pruning's way to the oldest events.
+            models.Index(fields=["at"], name="usage_event_at"),
         ]
 
     def __str__(self) -> str:
@@ -100,6 +102,14 @@ class UsageRollup(models.Model):
                 fields=["granularity", "period_start", "api", "application"],
                 name="usage_rollup_period",
             )
+        ]
+        # The usage API's filters (by API, by application) over a window: rows read are the
+        # window's rollups, however many events they sum up.
+        indexes = [
+            models.Index(fields=["granularity", "api", "period_start"], name="usage_rollup_api"),
+            models.Index(
+                fields=["granularity", "application", "period_start"], name="usage_rollup_app"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,5 +15,11 @@ usage_settings = AppSettings(
         "MAX_BATCHES": 200,
         # Entries pending this long on a consumer are taken over: that worker is presumed dead.
         "CLAIM_IDLE_SECONDS": 60,
+        # Raw events are kept this many days, then pruned (rollups are kept); events older
+        # than that arriving late are not stored, since their rollups were already final.
+        "RETENTION_DAYS": 30,
+        # Events deleted per batch (each its own short transaction), batches per task run.
+        "PRUNE_BATCH_SIZE": 5000,
+        "PRUNE_MAX_BATCHES": 200,
     },
 )

@@ -42,13 +42,17 @@ def usage_events_store(*, entries: Iterable[tuple[str, UsageRecord]]) -> int:
             "pk", flat=True
         )
     )
+    kept_from = retention_cutoff()
     rows = [
         _event_row(source_id, record)
         for source_id, record in entries
-        if record.api_id in api_ids and record.application_id in app_ids
+        if record.api_id in api_ids and record.application_id in app_ids and record.at >= kept_from
     ]
     if len(rows) < len(entries):
-        logger.info("%d usage events dropped: API or application deleted", len(entries) - len(rows))
+        logger.info(
+            "%d usage events dropped: API or application deleted, or older than the retention",
+            len(entries) - len(rows),
+        )
     # The unique source id makes a second delivery of the same entry a no-op.
     UsageEvent.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
@@ -243,3 +247,29 @@ def percentile(ordered: list[int], rank: int) -> int:
         return 0
     index = max(0, -(-rank * len(ordered) // 100) - 1)
     return ordered[index]
+
+
+def retention_cutoff(now: datetime | None = None) -> datetime:
+    """Events before this instant are past the retention: start of the UTC day, RETENTION_DAYS
+    ago, so that a pruned day's rollups never lose events they were computed from."""
+    now = now or datetime.now(UTC)
+    return period_start(now, "day") - timedelta(days=usage_settings.RETENTION_DAYS)
+
+
+def usage_prune(*, now: datetime | None = None, max_batches: int | None = None) -> int:
+    """Delete rolled-up events older than the retention, in bounded batches; returns how many.
+
+    Each batch is one short transaction over at most PRUNE_BATCH_SIZE rows found through the
+    index on `at`: the table is never locked for long and memory stays flat, however many
+    events are due. Events not yet rolled up are kept until they are.
+    """
+    due = UsageEvent.objects.filter(at__lt=retention_cutoff(now), rolled_up=True)
+    pruned = 0
+    for _ in range(max_batches or usage_settings.PRUNE_MAX_BATCHES):
+        ids = list(
+            due.order_by("at").values_list("id", flat=True)[: usage_settings.PRUNE_BATCH_SIZE]
+        )
+        if not ids:
+            break
+        pruned += UsageEvent.objects.filter(pk__in=ids).delete()[0]
+    return pruned

@@ -8,6 +8,7 @@ import redis
 from django.conf import settings
 
 from apis.usage.conf import usage_settings
+from core import redis_clients
 
 StreamEntry = tuple[str, dict[str, str]]
 
@@ -61,11 +62,10 @@ class UsageStream:
 
 @cache
 def usage_redis(url: str) -> redis.Redis:
-    """A Redis client for usage events on its own connection pool, one per process and URL."""
-    pool = redis.ConnectionPool.from_url(
+    """A Redis (or cluster) client for usage events on its own pools, one per process and URL."""
+    return redis_clients.sync_client(
         url, socket_connect_timeout=0.5, socket_timeout=0.5, decode_responses=True
     )
-    return redis.Redis(connection_pool=pool)
 
 
 def usage_stream() -> UsageStream | None:

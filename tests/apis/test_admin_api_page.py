@@ -30,6 +30,8 @@ pytestmark = pytest.mark.django_db
 
 APIS = "/admin/apis/api/"
 INLINES = {
+    "targets-TOTAL_FORMS": "0",
+    "targets-INITIAL_FORMS": "0",
     "plans-TOTAL_FORMS": "0",
     "plans-INITIAL_FORMS": "0",
     "lifecycle-lifecycleevent-content_type-object_id-TOTAL_FORMS": "0",

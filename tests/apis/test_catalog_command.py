@@ -284,7 +284,8 @@ def test_a_value_the_model_refuses_applies_nothing(tmp_path, db):
     )
 
     with pytest.raises(
-        CommandError, match=r"Nothing applied: upstream_url: A REST API needs an upstream URL\."
+        CommandError,
+        match=r"Nothing applied: upstream_url: A REST API needs an upstream URL or targets\.",
     ):
         apply(tmp_path, text)
 

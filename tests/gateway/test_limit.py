@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import override_settings
-from django_ratelimit.core import get_usage
+from redis.crc import key_slot
 
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import GatewayError
-from apis.gateway.limit import RATE_GROUP, add_tokens, limit
+from apis.gateway.limit import _take_for, add_tokens, limit
 from apis.services import subscription_revoke
+from core.shared import raw_key
 from tests.asgi import AsgiClient
 from tests.factories import ApplicationFactory, SubscriptionFactory
 from tests.gateway.reading import body_of, json_of
@@ -83,20 +82,12 @@ def test_rate_limit_is_counted_per_subscription(gw, subscription, api):
     assert gw.get("/gw/orders/x").status_code == 429
 
 
-def test_rate_window_is_django_ratelimits_own_counter(gw, subscription):
-    _plan(subscription, rate_limit="5/h")
-    for _ in range(2):
-        gw.get("/gw/orders/x")
+def test_every_counter_of_one_call_lies_in_one_cluster_slot(subscription):
+    take = _take_for(subscription, subscription.plan, peek_key="")
 
-    usage = get_usage(
-        SimpleNamespace(method="GET"),
-        group=RATE_GROUP,
-        key=lambda group, request: f"app:{subscription.application_id}:api:{subscription.api_id}",
-        rate="5/h",
-    )
+    keys = [raw_key(key) for key in (take.rate_key, take.month_key, take.token_key)]
 
-    assert usage["count"] == 2
-    assert usage["limit"] == 5
+    assert len({key_slot(key.encode()) for key in keys}) == 1
 
 
 def test_monthly_quota_admits_exactly_the_quota(gw, subscription, upstream):

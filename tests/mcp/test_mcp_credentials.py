@@ -7,7 +7,8 @@ from django.test import Client
 
 from apis.models import McpSnapshot, UpstreamCredential
 from apis.tasks import mcp_snapshots_refresh
-from tests.factories import ApplicationFactory, SubscriptionFactory
+from teams.models import Role
+from tests.factories import ApplicationFactory, SubscriptionFactory, TeamFactory
 from tests.mcp.agents import with_client
 from tests.mcp.conftest import mcp_api
 from tests.tokens import token_for
@@ -116,3 +117,23 @@ def test_the_scheduled_task_refreshes_every_snapshot(tools_api, upstream_server)
 
     assert mcp_snapshots_refresh() == 1
     assert len(McpSnapshot.objects.get(api=tools_api).tools) == 4
+
+
+def test_a_developer_of_the_team_cannot_store_its_credentials_its_admin_can(
+    own_credential_api, alice, bob
+):
+    team = TeamFactory(name="acme", members={alice: Role.OWNER, bob: Role.DEVELOPER})
+    application = ApplicationFactory(team=team, name="shared")
+    SubscriptionFactory(application=application, api=own_credential_api)
+    url = f"/apps/{application.pk}/mcp/"
+    form = {"api": "personal", "credential": "team-secret"}
+    as_bob, as_alice = _portal(bob), _portal(alice)
+    for client in (as_bob, as_alice):
+        client.post("/teams/switch/", {"team": team.pk})
+
+    refused = as_bob.post(url, form)
+    stored_by_bob = UpstreamCredential.objects.exists()
+    as_alice.post(url, form)
+
+    assert refused.status_code == 403 and not stored_by_bob
+    assert UpstreamCredential.objects.filter(application=application).exists()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,7 +20,10 @@ needs_postgres = pytest.mark.skipif(
     reason="needs PostgreSQL: a Celery worker process must share the tests' database",
 )
 
-NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+# Noon two days ago: well inside the retention of raw events, whenever the tests run.
+NOON = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=2)
+DAY = f"{NOON:%Y-%m-%d}"
+NEXT_DAY = f"{NOON + timedelta(days=1):%Y-%m-%d}"
 
 
 @pytest.fixture(autouse=True)

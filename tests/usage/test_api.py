@@ -9,7 +9,7 @@ import pytest
 from apis.services import api_transition
 from apis.usage.services import usage_events_store, usage_rollup
 from tests.factories import ApiFactory
-from tests.usage.conftest import NOON, record
+from tests.usage.conftest import DAY, NEXT_DAY, NOON, record
 
 pytestmark = pytest.mark.django_db
 
@@ -47,15 +47,15 @@ def test_staff_sees_every_application(usage, staff_client):
 
 
 def test_rows_carry_the_contract_fields(usage, alice_client):
-    row = rows(alice_client, granularity="day", since="2026-03-02T00:00:00Z")[-1]
-    assert row["period_start"] == "2026-03-02T00:00:00Z"
+    row = rows(alice_client, granularity="day", since=f"{DAY}T00:00:00Z")[-1]
+    assert row["period_start"] == f"{DAY}T00:00:00Z"
     assert row["api"] == "weather"
     assert (row["requests"], row["errors"]) == (2, 1)
     assert {"prompt_tokens", "completion_tokens", "cost", "p50_ms", "p95_ms"} <= row.keys()
 
 
 def test_since_and_api_narrow_the_rows(usage, alice_client):
-    assert len(rows(alice_client, since="2026-03-03")) == 1
+    assert len(rows(alice_client, since=NEXT_DAY)) == 1
     assert rows(alice_client, api=ApiFactory(slug="other", published=True).slug) == []
 
 

@@ -1,0 +1,228 @@
+"""`python -m bench.usage`: usage storage at scale — ingest, rollup, the usage API, pruning.
+
+Loads BENCH_USAGE_EVENTS (10 million by default) events spread over the last 40 days into a
+fresh PostgreSQL database (BENCH_USAGE_DATABASE_URL, recreated), 10 APIs x 100 applications,
+everything but the last hour already rolled up, as a gateway that has run for 40 days leaves
+it. Then measures: the ingest path (the stream's batches into the table), the rollup of the
+fresh hour, the usage API's p95 over a 30-day window, and pruning the 10 days past the
+retention in bounded batches, beside dropping a table of the same rows (what dropping a
+monthly partition would cost).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from bench.catalog import reset_database
+
+DATABASE_URL = os.environ.get(
+    "BENCH_USAGE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portcullis_bench_usage"
+)
+EVENTS = int(os.environ.get("BENCH_USAGE_EVENTS", "10000000"))
+FRESH = int(os.environ.get("BENCH_USAGE_FRESH", "100000"))
+APIS, APPLICATIONS, DAYS, QUERIES = 10, 100, 40, 50
+COLUMNS = (
+    "source_id, at, api_id, application_id, status, latency_ms, bytes_in, bytes_out, "
+    "prompt_tokens, completion_tokens, cost, channel, request_id, model, rolled_up, "
+    "cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated"
+)
+
+
+def main() -> None:
+    reset_database(DATABASE_URL)
+    os.environ.update(DATABASE_URL=DATABASE_URL, LOG_LEVEL="WARNING")
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    api_ids, app_ids, staff = _catalog()
+    now = datetime.now(UTC)
+    figures = [("events loaded (COPY)", *_timed_rate(lambda: _load(api_ids, app_ids, now)))]
+    figures.append(("rollups of the loaded days (SQL)", _timed(_rollups_of_loaded), ""))
+    figures.append(
+        ("ingest path (500-event batches)", *_timed_rate(lambda: _ingest(api_ids, app_ids, now)))
+    )
+    figures.append(("rollup of the fresh hour", *_timed_rate(_rollup)))
+    figures.extend(_usage_api(staff, api_ids, now))
+    figures.append(("drop a table of the expired rows", _timed(_drop_stand_in), ""))
+    figures.append(("prune the expired rows (batches)", *_timed_rate(_prune)))
+    _print(figures)
+
+
+def _catalog() -> tuple[list[int], list[int], object]:
+    from django.contrib.auth import get_user_model
+
+    from apis.models import Api
+    from keys.models import Application
+
+    staff = get_user_model().objects.create_user("bench", is_staff=True)
+    apis = [
+        Api.objects.create(slug=f"api-{n}", name=f"API {n}", upstream_url="http://127.0.0.1:9/")
+        for n in range(APIS)
+    ]
+    apps = [Application.objects.create(owner=staff, name=f"app-{n}") for n in range(APPLICATIONS)]
+    return [api.pk for api in apis], [app.pk for app in apps], staff
+
+
+def _load(api_ids: list[int], app_ids: list[int], now: datetime) -> int:
+    """EVENTS rows over DAYS days, oldest first, rolled up but for the last hour."""
+    from django.db import connection
+
+    span = DAYS * 86_400
+    rng = random.Random(16)  # noqa: S311 - made-up traffic, not secrets
+    fresh_from = now - timedelta(hours=1)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY apis_usageevent ({COLUMNS}) FROM STDIN") as copy,
+    ):
+        for n in range(EVENTS):
+            at = now - timedelta(seconds=span * (1 - n / EVENTS) + 3600)
+            copy.write_row(_row(f"b{n}", at, rng, api_ids, app_ids, at < fresh_from))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE apis_usageevent")
+    return EVENTS
+
+
+def _row(source_id, at, rng, api_ids, app_ids, rolled_up) -> tuple:
+    status = 200 if rng.random() < 0.97 else 502
+    return (
+        source_id, at, rng.choice(api_ids), rng.choice(app_ids), status, rng.randint(5, 400),
+        200, 2000, 0, 0, 0, "http", source_id, "", rolled_up, 0, 0, 0, False,
+    )  # fmt: skip
+
+
+def _rollups_of_loaded() -> None:
+    """The rollups the loaded days would have, in one statement per granularity."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for granularity in ("hour", "day"):
+            cursor.execute(
+                """
+                INSERT INTO apis_usagerollup (granularity, period_start, api_id, application_id,
+                  requests, errors, prompt_tokens, completion_tokens, cost, p50_ms, p95_ms,
+                  bytes_in, bytes_out, updated_at, cache_read_tokens, cache_write_tokens,
+                  estimated_tokens, reasoning_tokens)
+                SELECT %s, date_trunc(%s, at), api_id, application_id, count(*),
+                  count(*) FILTER (WHERE status >= 400), 0, 0, 0,
+                  percentile_disc(0.5) WITHIN GROUP (ORDER BY latency_ms),
+                  percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms),
+                  sum(bytes_in), sum(bytes_out), now(), 0, 0, 0, 0
+                FROM apis_usageevent WHERE rolled_up GROUP BY 2, 3, 4
+                """,
+                [granularity, granularity],
+            )
+        cursor.execute("ANALYZE apis_usagerollup")
+
+
+def _ingest(api_ids: list[int], app_ids: list[int], now: datetime) -> int:
+    """FRESH events of the last hour through the stream's storing path, 500 at a time."""
+    from apis.usage.records import UsageRecord
+    from apis.usage.services import usage_entries_store
+
+    batch: list = []
+    rng = random.Random(61)  # noqa: S311
+    for n in range(FRESH):
+        row = _row(f"f{n}", now - timedelta(seconds=rng.uniform(0, 3600)), rng, api_ids, app_ids, 0)
+        record = UsageRecord(
+            at=row[1], api_id=row[2], application_id=row[3], subscription_id=None,
+            status=row[4], latency_ms=row[5], bytes_in=200, bytes_out=2000, prompt_tokens=0,
+            completion_tokens=0, cost=Decimal(0), channel="http", request_id=row[0],
+        )  # fmt: skip
+        batch.append((f"{n}-0", record.to_fields()))
+        if len(batch) == 500:
+            usage_entries_store(batch)
+            batch = []
+    return FRESH
+
+
+def _rollup() -> int:
+    from apis.usage.services import usage_rollup
+
+    folded = 0
+    while batch := usage_rollup():
+        folded += batch
+    return folded
+
+
+def _usage_api(staff, api_ids: list[int], now: datetime) -> list[tuple[str, float, str]]:
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(staff)
+    since = (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    queries = {
+        "usage API p95, 30 days by day": f"/api/v1/usage/?granularity=day&since={since}",
+        "usage API p95, 30 days, one API": (
+            f"/api/v1/usage/?granularity=day&since={since}&api=api-{len(api_ids) // 2}"
+        ),
+    }
+    figures = []
+    for name, url in queries.items():
+        took = []
+        for _ in range(QUERIES):
+            start = time.perf_counter()
+            assert client.get(url, HTTP_ACCEPT="application/json").status_code == 200
+            took.append((time.perf_counter() - start) * 1000)
+        figures.append((name, statistics.quantiles(took, n=20)[18] / 1000, ""))
+    return figures
+
+
+def _drop_stand_in() -> None:
+    """A table holding the rows past the retention, dropped: a partition's way out."""
+    from django.db import connection
+
+    from apis.usage.services import retention_cutoff
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE bench_expired AS SELECT * FROM apis_usageevent WHERE at < %s",
+            [retention_cutoff()],
+        )
+        start = time.perf_counter()
+        cursor.execute("DROP TABLE bench_expired")
+    _drop_stand_in.took = time.perf_counter() - start
+
+
+def _prune() -> int:
+    from apis.usage.services import usage_prune
+
+    pruned = 0
+    while batch := usage_prune(max_batches=1000):
+        pruned += batch
+    return pruned
+
+
+def _timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return getattr(work, "took", time.perf_counter() - start)
+
+
+def _timed_rate(work) -> tuple[float, str]:
+    start = time.perf_counter()
+    count = work()
+    seconds = time.perf_counter() - start
+    return seconds, f"{count:,} rows, {count / seconds:,.0f}/s"
+
+
+def _print(figures: list[tuple[str, float, str]]) -> None:
+    print(f"usage storage with {EVENTS:,} events over {DAYS} days (PostgreSQL)")
+    print(f"{'step':<36} {'seconds':>9}  detail")
+    for name, seconds, detail in figures:
+        print(f"{name:<36} {seconds:>9.3f}  {detail}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The shared state on a real Redis Cluster: three primaries with a replica each, on loopback.
+
+The cluster is started once for the module (ports 7100-7105, buses 7110-7115) and stopped at
+its end; each test points the cache and the data plane at it and empties it first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from django.core.cache import cache
+
+from apis.gateway.circuits import OPEN, circuits_of
+from apis.gateway.lookups import bump_catalog_version
+from apis.models import UsageEvent
+from apis.usage.services import usage_ingest
+from keys.tokens import revoke_access_token, verify_access_token
+from tests.gateway.balancing import balance, dead_url
+from tests.gateway.conftest import needs_postgres
+from tests.servers import GatewayServer, RedisClusterServers
+from tests.tokens import token_for
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="needs redis-server to start a cluster"
+)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with RedisClusterServers() as servers:
+        yield servers
+
+
+@pytest.fixture
+def on_cluster(cluster, settings):
+    """The cache, counters, revocations and usage stream of this test live on the cluster."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "core.cluster_cache.RedisClusterCache",
+            "LOCATION": cluster.url,
+            "KEY_PREFIX": "pc",
+        }
+    }
+    settings.REDIS_URL = cluster.url
+    cache.clear()
+    bump_catalog_version()
+    return cluster
+
+
+def _plan(subscription, **fields) -> None:
+    for name, value in fields.items():
+        setattr(subscription.plan, name, value)
+    subscription.plan.save()
+
+
+def test_the_rate_limit_is_exact_on_a_cluster(on_cluster, gw, subscription):
+    _plan(subscription, rate_limit="4/h", monthly_quota=5)
+
+    statuses = [gw.get("/gw/orders/x").status_code for _ in range(6)]
+
+    assert statuses == [200] * 4 + [429] * 2
+
+
+def test_a_revoked_token_is_refused_on_a_cluster(on_cluster, gw, subscription):
+    token = token_for(subscription.application)
+    assert gw.get("/gw/orders/x", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+    revoke_access_token(verify_access_token(token))
+
+    assert gw.get("/gw/orders/x", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+
+def test_answers_are_cached_on_a_cluster(on_cluster, gw, api, upstream):
+    api.cache_ttl = 60
+    api.save()
+
+    first, second = gw.get("/gw/orders/cached"), gw.get("/gw/orders/cached")
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second["X-Cache"] == "HIT"
+    assert upstream.hits["/base/cached"] == 1
+
+
+def test_usage_events_travel_the_stream_on_a_cluster(on_cluster, gw):
+    for _ in range(3):
+        gw.get("/gw/orders/x")
+
+    ingested = usage_ingest()
+
+    assert ingested == 3
+    assert UsageEvent.objects.count() == 3
+
+
+def test_a_circuit_opens_for_everyone_on_a_cluster(on_cluster, gw, api, upstream):
+    _, dead = balance(api, (upstream.url, 1), (dead_url(), 1))
+
+    statuses = [gw.get("/gw/orders/x").status_code for _ in range(4)]
+
+    assert statuses == [200] * 4
+    assert circuits_of([dead])[dead.pk].state == OPEN
+
+
+class Load:
+    """Threads calling the gateway until told to stop; every status kept, in order."""
+
+    def __init__(self, url: str, headers: dict[str, str], threads: int = 6) -> None:
+        self.url, self.headers = url, headers
+        self.statuses: list[int] = []
+        self.stop = threading.Event()
+        self.pool = ThreadPoolExecutor(max_workers=threads)
+        self.futures = [self.pool.submit(self._run) for _ in range(threads)]
+
+    def _run(self) -> None:
+        with httpx.Client(headers=self.headers, timeout=30) as client:
+            while not self.stop.is_set():
+                self.statuses.append(client.get(self.url).status_code)
+
+    def wait_for(self, answered: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.statuses) < answered and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def finish(self) -> Counter:
+        self.stop.set()
+        for future in self.futures:
+            future.result()
+        self.pool.shutdown()
+        return Counter(self.statuses)
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_limits_stay_exact_through_a_failover_under_load(cluster, subscription):
+    limit = 250
+    _plan(subscription, rate_limit=f"{limit}/h")
+    env = {"REDIS_URL": cluster.url, "CELERY_BROKER_URL": os.environ.get("REDIS_URL", "")}
+    headers = {"Authorization": f"Bearer {token_for(subscription.application)}"}
+    tag = f"{{app:{subscription.application_id}}}"
+    replica = cluster.replica_of(cluster.master_of(tag))
+
+    with GatewayServer(env=env, workers=2) as gateway:
+        load = Load(f"{gateway.url}/gw/orders/x", headers)
+        load.wait_for(50)
+        cluster.cli(replica, "cluster", "failover")
+        deadline = time.monotonic() + 30
+        while cluster.master_of(tag) != replica and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after_failover = len(load.statuses)
+        load.wait_for(max(after_failover + 100, limit + 50))
+        statuses = load.finish()
+
+    assert cluster.master_of(tag) == replica
+    assert sum(statuses.values()) - after_failover >= 100
+    assert statuses == {200: limit, 429: sum(statuses.values()) - limit}

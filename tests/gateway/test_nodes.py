@@ -1,0 +1,104 @@
+"""Two gateway nodes (separate processes on their own ports) sharing PostgreSQL and Redis.
+
+Each test runs on one plain Redis and again on a Redis Cluster started for the module. Nothing
+stands in front of the nodes: the test calls each one itself.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import ExitStack
+
+import httpx
+import pytest
+from django.core.cache import cache
+
+from apis.services import api_transition
+from core.redis_clients import is_cluster
+from keys.tokens import revoke_access_token, verify_access_token
+from tests.gateway.balancing import balance
+from tests.gateway.conftest import needs_postgres, needs_redis
+from tests.servers import GatewayServer, RedisClusterServers
+from tests.tokens import token_for
+
+pytestmark = [needs_postgres, needs_redis, pytest.mark.django_db(transaction=True)]
+
+# How long a node may go on serving what it knew: the catalog's refresh, one second.
+PROPAGATION_SECONDS = 1.0
+
+
+@pytest.fixture(scope="module", params=["redis", "redis-cluster"])
+def shared_redis(request):
+    """The environment that points a node at the shared Redis, or at a Redis Cluster."""
+    if request.param == "redis":
+        yield {"REDIS_URL": os.environ["REDIS_URL"]}
+        return
+    with RedisClusterServers() as cluster:
+        yield {"REDIS_URL": cluster.url, "CELERY_BROKER_URL": os.environ["REDIS_URL"]}
+
+
+@pytest.fixture
+def nodes(shared_redis, settings):
+    """Two nodes on the shared Redis, which this process writes its changes to as well."""
+    url = shared_redis["REDIS_URL"]
+    if is_cluster(url):
+        backend = "core.cluster_cache.RedisClusterCache"
+        settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": url, "KEY_PREFIX": "pc"}}
+        settings.REDIS_URL = url
+        cache.clear()
+    with ExitStack() as stack:
+        yield [stack.enter_context(GatewayServer(env=shared_redis)) for _ in range(2)]
+
+
+def answers(nodes, token: str, each: int = 3) -> list[httpx.Response]:
+    """`each` calls to /gw/orders/x on every node, in turn."""
+    headers = {"Authorization": f"Bearer {token}"}
+    url = "/gw/orders/x"
+    return [httpx.get(f"{node.url}{url}", headers=headers) for node in nodes for _ in range(each)]
+
+
+def statuses(nodes, token: str, each: int = 3) -> set[int]:
+    return {answer.status_code for answer in answers(nodes, token, each)}
+
+
+def test_a_catalog_change_is_seen_by_both_nodes_within_a_second(nodes, subscription):
+    headers = {"Authorization": f"Bearer {token_for(subscription.application)}"}
+    url = "/gw/orders/x"
+    assert not any(
+        "Deprecation" in httpx.get(f"{n.url}{url}", headers=headers).headers for n in nodes
+    )
+
+    api_transition(api=subscription.api, to="deprecated", actor=None)
+    time.sleep(PROPAGATION_SECONDS)
+
+    answers = [httpx.get(f"{node.url}{url}", headers=headers) for node in nodes for _ in range(3)]
+    assert {answer.status_code for answer in answers} == {200}
+    assert all("Deprecation" in answer.headers for answer in answers)
+
+
+def test_a_revocation_is_seen_by_both_nodes_within_a_second(nodes, subscription):
+    token = token_for(subscription.application)
+    assert statuses(nodes, token) == {200}
+
+    revoke_access_token(verify_access_token(token))
+    time.sleep(PROPAGATION_SECONDS)
+
+    assert statuses(nodes, token) == {401}
+
+
+def test_a_circuit_opened_on_one_node_keeps_the_other_off_the_target(nodes, subscription, upstream):
+    failing = f"{upstream.url}/status/503"
+    balance(subscription.api, (upstream.url, 1), (failing, 1), circuit_cool_down=60)
+    token = token_for(subscription.application)
+    first, second = nodes
+    time.sleep(PROPAGATION_SECONDS)  # both nodes know the targets
+    seen_by_first = statuses([first], token, each=4)
+    failures = upstream.hits["/status/503/x"]
+
+    seen_by_second = statuses([second], token, each=6)
+
+    assert seen_by_first == {200, 503}
+    assert failures == 2
+    assert seen_by_second == {200}
+    assert upstream.hits["/status/503/x"] == 2
