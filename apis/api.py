@@ -167,6 +167,8 @@ class PlanSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "rate_limit",
             "monthly_quota",
             "token_quota",
+            "monthly_budget",
+            "max_output_tokens",
             "requires_approval",
             "created_at",
         ]

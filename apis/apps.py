@@ -21,3 +21,5 @@ class ApisConfig(AppConfig):
         # A deleted application's tokens must stop opening anything (cached as existing until
         # then), even when it had no subscription whose deletion would have bumped the version.
         post_delete.connect(catalog_changed, sender=Application, dispatch_uid="gw-Application-")
+        # Its budget is read with its subscriptions.
+        post_save.connect(catalog_changed, sender=Application, dispatch_uid="gw-Application")

@@ -46,7 +46,14 @@ API_FIELDS = (
     "require_encrypted_token",
     "openapi",
 )
-PLAN_FIELDS = ("rate_limit", "monthly_quota", "token_quota", "requires_approval")
+PLAN_FIELDS = (
+    "rate_limit",
+    "monthly_quota",
+    "token_quota",
+    "monthly_budget",
+    "max_output_tokens",
+    "requires_approval",
+)
 MODEL_FIELDS = ("input_cost_per_mtok", "output_cost_per_mtok")
 REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 NOTE = "catalog apply"
@@ -166,7 +173,10 @@ def api_entry(api: Api) -> dict[str, Any]:
     entry["state"] = api.state
     entry["sunset"] = api.sunset.isoformat() if api.sunset else None
     entry["plans"] = [
-        {"name": plan.name, **{name: getattr(plan, name) for name in PLAN_FIELDS}}
+        {
+            "name": plan.name,
+            **{name: _plan_field(name, getattr(plan, name)) for name in PLAN_FIELDS},
+        }
         for plan in sorted(api.plans.all(), key=lambda plan: plan.name)
     ]
     prompt = getattr(api, "prompt", None)
@@ -185,6 +195,16 @@ def _price(value: Decimal | None) -> str | None:
 
 
 # Plan ----------------------------------------------------------------------------------------
+
+
+def _plan_field(name: str, value: Any) -> Any:
+    """A plan's field as documents hold it: a budget as its decimal string (when it is one)."""
+    if name != "monthly_budget" or value is None or isinstance(value, bool):
+        return value
+    try:
+        return _price(Decimal(str(value)))
+    except ArithmeticError:
+        return value
 
 
 def catalog_plan(document: Any, *, prune: bool = False) -> list[Change]:
@@ -320,7 +340,7 @@ def _plan_changes(
     existing = {plan["name"]: plan for plan in (current or {}).get("plans", [])}
     changes = []
     for plan in plans:
-        fields = {name: plan[name] for name in PLAN_FIELDS if name in plan}
+        fields = {name: _plan_field(name, plan[name]) for name in PLAN_FIELDS if name in plan}
         before = existing.get(plan["name"])
         if before is None:
             run = _plan_creator(slug, plan["name"], fields)

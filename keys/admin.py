@@ -12,11 +12,11 @@ from keys.services import token_keys_rotate
 
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "client_id", "created_at", "secret_rotated_at"]
+    list_display = ["name", "owner", "client_id", "monthly_budget", "created_at"]
     search_fields = ["name", "client_id", "owner__username"]
     list_select_related = ["owner"]
     readonly_fields = ["client_id", "created_at", "secret_rotated_at"]
-    fields = ["owner", "name", *readonly_fields]
+    fields = ["owner", "name", "monthly_budget", *readonly_fields]
     raw_id_fields = ["owner"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -110,7 +110,15 @@ class ImportForm(OpenApiSourceFields):
 
 class PlanInline(admin.TabularInline):
     model = Plan
-    fields = ["name", "rate_limit", "monthly_quota", "token_quota", "requires_approval"]
+    fields = [
+        "name",
+        "rate_limit",
+        "monthly_quota",
+        "token_quota",
+        "monthly_budget",
+        "max_output_tokens",
+        "requires_approval",
+    ]
     extra = 0
     show_change_link = True
 
@@ -356,6 +364,7 @@ class PlanAdmin(admin.ModelAdmin):
         "rate_limit",
         "monthly_quota",
         "token_quota",
+        "monthly_budget",
         "requires_approval",
     ]
     list_filter = ["requires_approval", "api"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from apis.ai import calls, prices, prompts, tokens
+from apis.ai import calls, prices, prompts, spend, tokens
 from apis.ai.calls import Answer, Budget, OpenStream
 from apis.ai.chat import StreamFailed, StreamState, Usage
 from apis.ai.formats import SURFACE_PATHS, Format, embeddings, json_object
@@ -70,6 +70,13 @@ async def converse(ctx: GatewayContext, fmt: Format, body: Any) -> None:
     """
     request = fmt.request(body)
     targets = await targets_for(_refs(ctx), preferred=str(request.get("model") or ""))
+    cap = spend.output_cap(ctx, request)
+    if cap:
+        # The reservation's worst case holds only if the provider is held to it.
+        request["max_completion_tokens"] = cap
+        if fmt.max_output_field:
+            body = {**body, fmt.max_output_field: cap}
+    await _reserve(ctx, targets, request)
     budget = call_budget(ctx)
     build = _build(fmt, body, request)
     if request.get("stream"):
@@ -99,6 +106,11 @@ def _build(fmt: Format, body: dict[str, Any], request: dict[str, Any]) -> calls.
         return translated(target, stream)
 
     return build
+
+
+async def _reserve(ctx: GatewayContext, targets: list[Target], request: dict[str, Any]) -> None:
+    input_tokens, output_tokens = spend.chat_worst_case(request)
+    await spend.reserve(ctx, targets, input_tokens=input_tokens, output_tokens=output_tokens)
 
 
 def _text(answer: dict[str, Any]) -> str:
@@ -184,6 +196,8 @@ async def embed(ctx: GatewayContext, body: Any) -> None:
         "embeddings",
         "have no embeddings: this API cannot answer /embeddings",
     )
+    input_tokens = sum(map(tokens.count, request.texts))
+    await spend.reserve(ctx, able, input_tokens=input_tokens, output_tokens=0)
     data, target = await calls.answer_json(able, request.build, budget=call_budget(ctx))
     vectors, usage = target.adapter.embeddings_parse(data)
     if not usage.reported:
@@ -277,8 +291,12 @@ async def _prompt_answer(
     request: dict[str, Any] = {"messages": messages}
     if prompt.output == PromptEndpoint.Output.JSON:
         request["response_format"] = {"type": "json_object"}
+    cap = spend.output_cap(ctx, request)
+    if cap:
+        request["max_completion_tokens"] = cap
     # The retry shares the first attempt's total deadline: the API's limit is for the call.
     budget = call_budget(ctx)
+    await _reserve(ctx, targets, request)
     answer = await calls.complete(targets, request, budget=budget)
     usage = Usage(answer.usage.prompt_tokens, answer.usage.completion_tokens)
     if prompt.output != PromptEndpoint.Output.JSON:
@@ -291,7 +309,9 @@ async def _prompt_answer(
             {"role": "assistant", "content": _content(answer)},
             {"role": "user", "content": f"{problem} Answer again with valid JSON only."},
         ]
-        answer = await calls.complete(targets, {**request, "messages": retry}, budget=budget)
+        retried = {**request, "messages": retry}
+        await _reserve(ctx, targets, retried)
+        answer = await calls.complete(targets, retried, budget=budget)
         usage.prompt_tokens += answer.usage.prompt_tokens
         usage.completion_tokens += answer.usage.completion_tokens
         output, problem = _json_output(_content(answer), prompt.output_schema)

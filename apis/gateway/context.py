@@ -67,6 +67,8 @@ class GatewayContext:
     tokens_estimated: bool = False
     cost: Decimal = Decimal(0)
     model_used: str = ""
+    # What the call reserved of its budgets and token quota (apis.ai.spend), settled at the end.
+    holds: list[Any] = field(default_factory=list)
 
     def header(self, name: str, default: str = "") -> str:
         """A request header, whatever the case of its name."""

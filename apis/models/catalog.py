@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -151,6 +152,19 @@ class Plan(models.Model):
     )
     token_quota = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="AI tokens per calendar month (UTC); empty for none"
+    )
+    monthly_budget = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="USD per subscription per calendar month (UTC) on AI calls; empty for none",
+    )
+    max_output_tokens = models.PositiveIntegerField(
+        default=4096,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="Output tokens an AI call may use when it does not say (its budget's worst case)",
     )
     requires_approval = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -10,9 +10,10 @@ from django.conf import settings
 from django.test import override_settings
 from django_ratelimit.core import get_usage
 
+from apis.gateway import counters
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import GatewayError
-from apis.gateway.limit import RATE_GROUP, add_tokens, limit
+from apis.gateway.limit import RATE_GROUP, limit, spend_keys
 from apis.services import subscription_revoke
 from tests.asgi import AsgiClient
 from tests.factories import ApplicationFactory, SubscriptionFactory
@@ -124,9 +125,7 @@ def test_calls_refused_by_the_rate_limit_do_not_use_up_the_monthly_quota(gw, sub
 
 def test_used_up_token_quota_answers_429(gw, subscription):
     _plan(subscription, token_quota=100)
-    ctx = GatewayContext(method="POST", slug="orders", subscription=subscription)
-    ctx.plan, ctx.prompt_tokens, ctx.completion_tokens = subscription.plan, 60, 40
-    async_to_sync(add_tokens)(ctx)
+    _use_tokens(subscription, 100)
 
     response = gw.get("/gw/orders/x")
 
@@ -137,11 +136,15 @@ def test_used_up_token_quota_answers_429(gw, subscription):
 @pytest.mark.parametrize("tokens", [0, 99])
 def test_token_quota_not_yet_used_up_admits(gw, subscription, tokens):
     _plan(subscription, token_quota=100)
-    ctx = GatewayContext(method="POST", slug="orders", subscription=subscription)
-    ctx.plan, ctx.prompt_tokens = subscription.plan, tokens
-    async_to_sync(add_tokens)(ctx)
+    _use_tokens(subscription, tokens)
 
     assert gw.get("/gw/orders/x").status_code == 200
+
+
+def _use_tokens(subscription, tokens: int) -> None:
+    """What AI calls of the application on the plan have used this month."""
+    hold = counters.Hold(spend_keys(subscription), 0, tokens, (-1, -1, -1), 3600)
+    assert async_to_sync(counters.reserve)(hold).taken
 
 
 def _dead_redis_cache() -> dict:
