@@ -11,11 +11,19 @@ class ApisConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from apis.models import Api, Plan, PromptEndpoint, Provider, ProviderModel, Subscription
+        from apis.models import (
+            Api,
+            Deployment,
+            Plan,
+            PromptEndpoint,
+            Provider,
+            ProviderModel,
+            Subscription,
+        )
         from apis.services import catalog_changed
         from keys.models import Application
 
-        for model in (Api, Plan, Subscription, Provider, ProviderModel, PromptEndpoint):
+        for model in (Api, Plan, Subscription, Provider, ProviderModel, PromptEndpoint, Deployment):
             post_save.connect(catalog_changed, sender=model, dispatch_uid=f"gw-{model.__name__}")
             post_delete.connect(catalog_changed, sender=model, dispatch_uid=f"gw-{model.__name__}-")
         # A deleted application's tokens must stop opening anything (cached as existing until

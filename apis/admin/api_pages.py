@@ -39,7 +39,7 @@ KIND_FIELDSETS: dict[str, Fieldsets] = {
         ("Caching", {"fields": ["cache_ttl", "public_cache"]}),
     ],
     Api.Kind.AI: [
-        ("AI model", {"fields": ["model", "fallbacks"]}),
+        ("AI model", {"fields": ["model", "fallbacks", "routing", "cooldown"]}),
     ],
     Api.Kind.PROMPT: [
         ("Prompt", {"fields": ["prompt_summary"]}),

@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from apis.admin import api_pages
 from apis.admin.api_pages import OpenApiSourceFields
 from apis.admin.fields import https_form_field
-from apis.models import Api, Plan, Subscription, Tag
+from apis.models import Api, Deployment, Plan, Subscription, Tag
 from apis.services import (
     api_import,
     api_set_openapi,
@@ -123,6 +123,12 @@ class PlanInline(admin.TabularInline):
     show_change_link = True
 
 
+class DeploymentInline(admin.TabularInline):
+    model = Deployment
+    fields = ["name", "provider", "model", "weight", "rpm"]
+    extra = 0
+
+
 class ApiForm(OpenApiSourceFields, forms.ModelForm):
     """The API's fields, its upstream credential (write-only, sealed when saved) and its
     OpenAPI document (uploaded or fetched, validated)."""
@@ -161,7 +167,7 @@ class ApiAdmin(admin.ModelAdmin):
     filter_horizontal = ["tags"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     raw_id_fields = ["owner"]
-    inlines = [PlanInline, LifecycleEventInline]
+    inlines = [PlanInline, DeploymentInline, LifecycleEventInline]
     actions = ["publish", "deprecate", "retire"]
 
     class Media:
@@ -170,6 +176,12 @@ class ApiAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Api | None = None) -> api_pages.Fieldsets:
         return api_pages.api_fieldsets(obj.kind if obj is not None else None)
+
+    def get_inlines(self, request: HttpRequest, obj: Api | None = None) -> list:
+        # Deployments serve the model of an `ai` API only.
+        if obj is not None and obj.kind == Api.Kind.AI:
+            return self.inlines
+        return [inline for inline in self.inlines if inline is not DeploymentInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Api | None = None) -> list[str]:
         # An API keeps its kind: its plans, subscriptions and clients were made for it.

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from apis.ai import calls, prices, prompts, spend, tokens
+from apis.ai import calls, prices, prompts, routing, spend, tokens
 from apis.ai.calls import Answer, Budget, OpenStream
 from apis.ai.chat import StreamFailed, StreamState, Usage
 from apis.ai.formats import SURFACE_PATHS, Format, embeddings, json_object
@@ -21,7 +21,7 @@ from apis.ai.formats.chat import Chat
 from apis.ai.formats.messages import Messages, count_tokens_build
 from apis.ai.formats.responses import Responses
 from apis.ai.outgoing import Outgoing
-from apis.ai.targets import Target, prompt_of, targets_for
+from apis.ai.targets import Target, deployments_of, prompt_of, targets_for
 from apis.gateway.context import GatewayContext, ReleasingStream
 from apis.gateway.errors import GatewayError
 from apis.gateway.forward import until, upstream_deadline, upstream_timeout
@@ -69,7 +69,7 @@ async def converse(ctx: GatewayContext, fmt: Format, body: Any) -> None:
     when its provider speaks the surface, else through its adapter.
     """
     request = fmt.request(body)
-    targets = await targets_for(_refs(ctx), preferred=str(request.get("model") or ""))
+    targets = await _targets(ctx, preferred=str(request.get("model") or ""))
     cap = spend.output_cap(ctx, request)
     if cap:
         # The reservation's worst case holds only if the provider is held to it.
@@ -189,7 +189,7 @@ async def translated_stream(
 async def embed(ctx: GatewayContext, body: Any) -> None:
     """Embeddings from the first of the API's models whose provider has them."""
     request = embeddings.request(body)
-    targets = await targets_for(_refs(ctx), preferred=request.model)
+    targets = await _targets(ctx, preferred=request.model)
     able = _offering(
         targets,
         [t for t in targets if hasattr(t.adapter, "embeddings_build")],
@@ -360,13 +360,23 @@ def _require_method(ctx: GatewayContext, method: str) -> None:
         )
 
 
+async def _targets(ctx: GatewayContext, *, preferred: str) -> list[Target]:
+    """The API's deployments in its routing's order, then its fallbacks; without deployments,
+    its model and fallbacks, the client's choice first."""
+    deployments = await deployments_of(ctx.api.pk)
+    if not deployments:
+        return await targets_for(_refs(ctx), preferred=preferred)
+    fallbacks = await targets_for(ctx.api.fallbacks) if ctx.api.fallbacks else []
+    return [*routing.order(ctx.api.routing, deployments), *fallbacks]
+
+
 def _refs(ctx: GatewayContext) -> list[str]:
     return [ctx.api.model, *(ctx.api.fallbacks or [])]
 
 
 def _set_answer(ctx: GatewayContext, status: int, headers: dict[str, str], target: Target) -> None:
-    ctx.status, ctx.model_used = status, target.ref
-    ctx.response_headers = {**headers, "X-Model": target.ref}
+    ctx.status, ctx.model_used = status, target.label
+    ctx.response_headers = {**headers, "X-Model": target.label}
 
 
 def _charge(ctx: GatewayContext, target: Target, usage: Usage) -> None:

@@ -136,7 +136,7 @@ async def reserve(hold: Hold) -> Held:
     args = [hold.cost, hold.tokens, *hold.limits, hold.month_ttl]
     if shared.on_redis():
         keys = [shared.raw_key(key) for key in hold.keys]
-        fits, *spent = await _script("reserve", RESERVE_SCRIPT)(keys=keys, args=args)
+        fits, *spent = await script("reserve", RESERVE_SCRIPT)(keys=keys, args=args)
         return Held(bool(fits), tuple(int(n) for n in spent))
     # One process, and nothing here awaits: the event loop makes it atomic.
     now = [_local().get(key, 0) for key in hold.keys]
@@ -153,14 +153,14 @@ async def settle(hold: Hold, *, cost: int, tokens: int) -> None:
     if shared.on_redis():
         keys = [shared.raw_key(key) for key in hold.keys]
         args = [extra_cost, extra_tokens, hold.month_ttl]
-        await _script("settle", SETTLE_SCRIPT)(keys=keys, args=args)
+        await script("settle", SETTLE_SCRIPT)(keys=keys, args=args)
         return
     for key, amount in zip(hold.keys, (extra_cost, extra_cost, extra_tokens), strict=True):
         if amount:
             _incr(key, amount, hold.month_ttl)
 
 
-def _script(name: str, source: str):
+def script(name: str, source: str):
     """The script registered on the running loop's client (scripts hold their client)."""
     client = shared.client()
     registered = _scripts.get(client)
@@ -184,7 +184,7 @@ async def _redis_take(request: Take) -> Counts:
         request.token_quota,
         request.month_ttl,
     ]
-    rate, month, tokens, *cached = await _script("take", TAKE_SCRIPT)(keys=keys, args=args)
+    rate, month, tokens, *cached = await script("take", TAKE_SCRIPT)(keys=keys, args=args)
     peeked = shared.loads(cached[0]) if cached and cached[0] else None
     return Counts(int(rate), int(month), int(tokens), peeked)
 

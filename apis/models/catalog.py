@@ -68,6 +68,23 @@ class Api(LifecycleModel):
     upstream_url = models.URLField(max_length=500, blank=True)
     model = models.CharField(max_length=200, blank=True, help_text="<provider>/<model> for AI APIs")
     fallbacks = models.JSONField(default=list, blank=True)
+
+    class Routing(models.TextChoices):
+        WEIGHT = "weight", "By weight"
+        LEAST_BUSY = "least-busy", "Fewest calls in flight"
+        LATENCY = "latency", "Lowest recent latency"
+
+    routing = models.CharField(
+        max_length=12,
+        choices=Routing.choices,
+        default=Routing.WEIGHT,
+        help_text="How an AI API with deployments chooses the one to call first",
+    )
+    cooldown = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="Seconds a deployment answering 429, 5xx or timing out is left alone",
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="apis")
     cache_ttl = models.PositiveIntegerField(default=0, help_text="Seconds; 0 disables caching")
     public_cache = models.BooleanField(
