@@ -40,6 +40,7 @@ KIND_FIELDSETS: dict[str, Fieldsets] = {
     ],
     Api.Kind.AI: [
         ("AI model", {"fields": ["model", "fallbacks", "routing", "cooldown"]}),
+        ("Answer cache", {"fields": ["cache_ttl", "public_cache"]}),
     ],
     Api.Kind.PROMPT: [
         ("Prompt", {"fields": ["prompt_summary"]}),

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from apis.ai import calls, prices, prompts, routing, spend, tokens
+from apis.ai import answer_cache, calls, prices, prompts, routing, spend, tokens
 from apis.ai.calls import Answer, Budget, OpenStream
 from apis.ai.chat import StreamFailed, StreamState, Usage
 from apis.ai.formats import SURFACE_PATHS, Format, embeddings, json_object
@@ -69,6 +69,9 @@ async def converse(ctx: GatewayContext, fmt: Format, body: Any) -> None:
     when its provider speaks the surface, else through its adapter.
     """
     request = fmt.request(body)
+    cache_key = answer_cache.key_for(ctx, fmt.name, body)
+    if await answer_cache.serve(ctx, cache_key):
+        return
     targets = await _targets(ctx, preferred=str(request.get("model") or ""))
     cap = spend.output_cap(ctx, request)
     if cap:
@@ -82,7 +85,10 @@ async def converse(ctx: GatewayContext, fmt: Format, body: Any) -> None:
     if request.get("stream"):
         opened = await calls.open_stream(targets, request, budget=budget, build=build)
         _set_answer(ctx, 200, EVENT_STREAM, opened.target)
-        ctx.response_body = translated_body(ctx, opened, fmt, request, deadline=budget.deadline)
+        answer_cache.miss(ctx, cache_key)
+        ctx.response_body = translated_body(
+            ctx, opened, fmt, request, deadline=budget.deadline, cache_key=cache_key
+        )
         return
     data, target = await calls.answer_json(targets, build, budget=budget)
     if fmt.is_native(target):
@@ -95,6 +101,8 @@ async def converse(ctx: GatewayContext, fmt: Format, body: Any) -> None:
     _set_answer(ctx, 200, JSON, target)
     _charge(ctx, target, usage)
     ctx.response_body = json.dumps(reply).encode()
+    await answer_cache.keep(ctx, cache_key, [ctx.response_body])
+    answer_cache.miss(ctx, cache_key)
 
 
 def _build(fmt: Format, body: dict[str, Any], request: dict[str, Any]) -> calls.Build:
@@ -131,10 +139,11 @@ def translated_body(
     request: dict[str, Any],
     *,
     deadline: float | None,
+    cache_key: str = "",
 ) -> ReleasingStream:
     """The answer's body: the provider's stream in the format's events; closing it ends the
     call."""
-    events = translated_stream(ctx, opened, fmt, request, deadline=deadline)
+    events = translated_stream(ctx, opened, fmt, request, deadline=deadline, cache_key=cache_key)
     return ReleasingStream(events, opened.aclose)
 
 
@@ -145,13 +154,15 @@ async def translated_stream(
     request: dict[str, Any],
     *,
     deadline: float | None,
+    cache_key: str = "",
 ) -> AsyncIterator[bytes]:
     """The provider's stream in the format's events, each sent on as soon as it is written.
 
     However it ends (its last event, a failure, the total deadline, or the client gone, which
     cancels the task or closes this body), the provider's connection is dropped at once, so it
     stops generating, and the call is charged: with the provider's counts when its stream
-    ended with them, else with the tokens counted here, marked estimated.
+    ended with them, else with the tokens counted here, marked estimated. A stream that ended
+    well is kept under `cache_key`, when there is one.
     """
     target = opened.target
     state = StreamState(model=target.ref)
@@ -162,6 +173,7 @@ async def translated_stream(
         items = target.adapter.stream(opened.lines(), state, include_usage=False)
         writer = fmt.writer(state, request)
     complete = False
+    sent: list[bytes] = []
 
     def usage() -> Usage:
         output = "".join(writer.output)
@@ -170,10 +182,15 @@ async def translated_stream(
     try:
         while (item := await until(deadline, anext(items, None))) is not None:
             for piece in writer.write(item):
+                if cache_key:
+                    sent.append(piece)
                 yield piece
         complete = True
         for piece in writer.end(usage()):
+            if cache_key:
+                sent.append(piece)
             yield piece
+        await answer_cache.keep(ctx, cache_key, sent)
     except (StreamFailed, ValueError, httpx.TransportError, TimeoutError) as exc:
         # Headers are gone already: each surface has its own event for a failure.
         logger.warning("stream of %s failed: %s", target.ref, str(exc) or "total timeout")
@@ -189,6 +206,9 @@ async def translated_stream(
 async def embed(ctx: GatewayContext, body: Any) -> None:
     """Embeddings from the first of the API's models whose provider has them."""
     request = embeddings.request(body)
+    cache_key = answer_cache.key_for(ctx, "embeddings", body)
+    if await answer_cache.serve(ctx, cache_key):
+        return
     targets = await _targets(ctx, preferred=request.model)
     able = _offering(
         targets,
@@ -205,6 +225,8 @@ async def embed(ctx: GatewayContext, body: Any) -> None:
     _set_answer(ctx, 200, JSON, target)
     _charge(ctx, target, usage)
     ctx.response_body = json.dumps(embeddings.answer(request, vectors, usage, target.ref)).encode()
+    await answer_cache.keep(ctx, cache_key, [ctx.response_body])
+    answer_cache.miss(ctx, cache_key)
 
 
 def _offering(targets: list[Target], able: list[Target], what: str, why: str) -> list[Target]:

@@ -48,4 +48,5 @@ def usage_record(ctx: GatewayContext) -> UsageRecord:
         cache_write_tokens=ctx.cache_write_tokens,
         reasoning_tokens=ctx.reasoning_tokens,
         estimated=ctx.tokens_estimated,
+        cached=ctx.answer_cached,
     )

@@ -31,6 +31,8 @@ class UsageEvent(models.Model):
     reasoning_tokens = models.PositiveIntegerField(default=0)
     # The tokens were counted by the gateway: the provider's own count never arrived.
     estimated = models.BooleanField(default=False)
+    # Answered from the AI answer cache: no provider was called, nothing was spent.
+    cached = models.BooleanField(default=False)
     cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     channel = models.CharField(max_length=8, default="http")
     request_id = models.CharField(max_length=128, blank=True)
