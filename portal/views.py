@@ -42,6 +42,7 @@ from portal.forms import (
 )
 from portal.password_guard import password_guarded, posted_username, signed_in_username
 from portal.samples import prompt_example, prompt_example_json
+from portal.spend_summary import month_spend
 from portal.usage_summary import usage_window
 
 View = Callable[..., HttpResponse]
@@ -292,4 +293,7 @@ def usage(request: HttpRequest) -> HttpResponse:
     """Requests, errors, p95 latency, tokens and cost of the developer's applications."""
     windows = [usage_window(user=request.user, window=window) for window in WINDOWS]
     charts = {window["key"]: window["chart"] for window in windows}
-    return render(request, "portal/usage.html", {"windows": windows, "charts": charts})
+    spend = month_spend(user=request.user)
+    return render(
+        request, "portal/usage.html", {"windows": windows, "charts": charts, "spend": spend}
+    )

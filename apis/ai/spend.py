@@ -76,7 +76,11 @@ async def reserve(
         raise unavailable("Budgets cannot be checked right now; retry shortly.") from exc
     _add_policy(ctx, hold, held)
     if not held.taken:
-        _refuse(ctx, hold, held)
+        # Refused: as good as used up (what is left is less than this call may cost).
+        over = _over(hold, held)
+        used = tuple(cap if i in over else -1 for i, cap in enumerate(hold.limits))
+        await _alerts(ctx, hold.limits, used)
+        _refuse(ctx, hold, over, held)
     ctx.holds.append(hold)
 
 
@@ -90,10 +94,23 @@ async def settle(ctx: GatewayContext) -> None:
     """Replace the call's reservations by what it cost and used (nothing, if it failed)."""
     used = ctx.prompt_tokens + ctx.completion_tokens
     cost = nanos(ctx.cost)
-    for hold in ctx.holds:
-        await counters.settle(hold, cost=cost, tokens=used)
+    holds, ctx.holds = ctx.holds, []
+    for hold in holds:
+        now = await counters.settle(hold, cost=cost, tokens=used)
         cost = used = 0
-    ctx.holds.clear()
+    if holds:
+        await _alerts(ctx, holds[-1].limits, now)
+
+
+async def _alerts(ctx: GatewayContext, limits: tuple[int, int, int], now: tuple) -> None:
+    """The 80% and 100% alerts of the limits the call counts against."""
+    names = ("this subscription's monthly budget", "the application's monthly budget")
+    for index, what in enumerate(names):
+        await limit.alert(
+            ctx, policy="budget", used=now[index], cap=limits[index], what=what, whole=index == 1
+        )
+    what = f"the monthly quota of {ctx.plan.token_quota} AI tokens"
+    await limit.alert(ctx, policy="tokens", used=now[2], cap=limits[2], what=what)
 
 
 def nanos(usd: Decimal) -> int:
@@ -134,13 +151,17 @@ def _add_policy(ctx: GatewayContext, hold: counters.Hold, held: counters.Held) -
     ctx.rate_limit = [*(ctx.rate_limit or []), policy]
 
 
-def _refuse(ctx: GatewayContext, hold: counters.Hold, held: counters.Held) -> None:
+def _over(hold: counters.Hold, held: counters.Held) -> list[int]:
+    """Which of the hold's limits (subscription, application, tokens) it did not fit."""
     amounts = (hold.cost, hold.cost, hold.tokens)
-    over = [
+    return [
         i
         for i, (cap, spent, amount) in enumerate(zip(hold.limits, held.spent, amounts, strict=True))
         if cap >= 0 and spent + amount > cap
     ]
+
+
+def _refuse(ctx: GatewayContext, hold: counters.Hold, over: list[int], held: counters.Held) -> None:
     if over and over[0] == 2:
         limit.over(
             "tokens",
@@ -152,6 +173,6 @@ def _refuse(ctx: GatewayContext, hold: counters.Hold, held: counters.Held) -> No
     limit.over(
         "budget",
         f"This call may cost up to ${Decimal(hold.cost) / NANO:.6f}, more than is left of "
-        f"{whose} monthly budget of ${Decimal(cap) / NANO:.2f} "
+        f"{whose} monthly budget of ${Decimal(cap) / NANO:.4f} "
         f"(${Decimal(held.spent[over[0] if over else 0]) / NANO:.6f} spent or reserved).",
     )

@@ -65,15 +65,19 @@ return {fits, now[1], now[2], now[3]}
 
 # KEYS as above; ARGV: what the call cost beyond (or, negative, short of) its reservation in
 # nano-USD and in tokens, and the month's ttl.
+# The answer: the spends and tokens after.
 SETTLE_SCRIPT = """
+local now = {}
 for i = 1, 3 do
   local amount = tonumber(ARGV[i == 3 and 2 or 1])
   if amount ~= 0 then
-    redis.call('INCRBY', KEYS[i], amount)
+    now[i] = redis.call('INCRBY', KEYS[i], amount)
     redis.call('EXPIRE', KEYS[i], ARGV[3])
+  else
+    now[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
   end
 end
-return 1
+return now
 """
 
 
@@ -147,17 +151,19 @@ async def reserve(hold: Hold) -> Held:
     return Held(fits, tuple(now))
 
 
-async def settle(hold: Hold, *, cost: int, tokens: int) -> None:
-    """Replace the call's reservation by what it really cost and used."""
+async def settle(hold: Hold, *, cost: int, tokens: int) -> tuple[int, int, int]:
+    """Replace the call's reservation by what it really cost and used; the counters after."""
     extra_cost, extra_tokens = cost - hold.cost, tokens - hold.tokens
     if shared.on_redis():
         keys = [shared.raw_key(key) for key in hold.keys]
         args = [extra_cost, extra_tokens, hold.month_ttl]
-        await script("settle", SETTLE_SCRIPT)(keys=keys, args=args)
-        return
-    for key, amount in zip(hold.keys, (extra_cost, extra_cost, extra_tokens), strict=True):
-        if amount:
-            _incr(key, amount, hold.month_ttl)
+        now = await script("settle", SETTLE_SCRIPT)(keys=keys, args=args)
+        return tuple(int(n) for n in now)
+    amounts = (extra_cost, extra_cost, extra_tokens)
+    return tuple(
+        _incr(key, amount, hold.month_ttl) if amount else _local().get(key, 0)
+        for key, amount in zip(hold.keys, amounts, strict=True)
+    )
 
 
 def script(name: str, source: str):

@@ -19,7 +19,7 @@ from django_ratelimit import ALL
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key
 
 from apis.conf import gateway_settings
-from apis.gateway import cache, counters
+from apis.gateway import alerts, cache, counters
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import QUOTA_EXCEEDED, SHARED_CACHE_ERRORS, GatewayError, unavailable
 from apis.models import Subscription, rate_parts
@@ -50,7 +50,32 @@ async def limit(ctx: GatewayContext) -> None:
         raise unavailable("Rate limits cannot be checked right now; retry shortly.") from exc
     ctx.cache_entry, ctx.cache_peeked = counts.peeked, bool(peek_key)
     ctx.rate_limit = _policies(ctx, counts)
+    if ctx.plan.monthly_quota:
+        await alert(
+            ctx,
+            policy="monthly",
+            used=counts.month,
+            cap=ctx.plan.monthly_quota,
+            what=f"the monthly quota of {ctx.plan.monthly_quota} requests",
+        )
     _refuse_if_over(ctx, counts)
+
+
+async def alert(
+    ctx: GatewayContext, *, policy: str, used: int, cap: int, what: str, whole: bool = False
+) -> None:
+    """The 80% and 100% alerts of the call's application on one of its limits; `whole`: its
+    own budget, over every API."""
+    await alerts.check(
+        application_id=ctx.subscription.application_id,
+        api_id=None if whole else ctx.subscription.api_id,
+        policy=policy,
+        used=used,
+        cap=cap,
+        what=what,
+        month=month(),
+        ttl=month_ttl(),
+    )
 
 
 def spend_keys(subscription: Subscription) -> tuple[str, str, str]:
@@ -58,10 +83,10 @@ def spend_keys(subscription: Subscription) -> tuple[str, str, str]:
 
     One hash tag per application keeps the three in one Redis Cluster slot, for one script.
     """
-    tag, month = _tag(subscription), _month()
+    tag, this_month = _tag(subscription), month()
     return (
-        f"gw:{tag}:spend:api:{subscription.api_id}:{month}",
-        f"gw:{tag}:spend:{month}",
+        f"gw:{tag}:spend:api:{subscription.api_id}:{this_month}",
+        f"gw:{tag}:spend:{this_month}",
         _token_key(subscription),
     )
 
@@ -83,7 +108,7 @@ def _take_for(subscription: Subscription, plan, peek_key: str) -> counters.Take:
         rate_key=rate_key(subscription, plan.rate_limit),
         rate_ttl=period + EXPIRATION_FUDGE,
         rate_limit=count,
-        month_key=f"gw:quota:{_owner(subscription)}:{_month()}",
+        month_key=f"gw:quota:{_owner(subscription)}:{month()}",
         token_key=_token_key(subscription),
         quota=plan.monthly_quota or 0,
         token_quota=plan.token_quota or 0,
@@ -138,10 +163,11 @@ def _tag(subscription: Subscription) -> str:
 
 
 def _token_key(subscription: Subscription) -> str:
-    return f"gw:{_tag(subscription)}:tokens:plan:{subscription.plan_id}:{_month()}"
+    return f"gw:{_tag(subscription)}:tokens:plan:{subscription.plan_id}:{month()}"
 
 
-def _month() -> str:
+def month() -> str:
+    """The current calendar month (UTC), as YYYY-MM."""
     return datetime.now(UTC).strftime("%Y-%m")
 
 

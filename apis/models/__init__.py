@@ -2,7 +2,7 @@
 
 from apis.models.ai import Deployment, PromptEndpoint, PromptVersion, Provider, ProviderModel
 from apis.models.catalog import Api, Plan, Subscription, Tag, rate_parts, validate_rate
-from apis.models.usage import UsageEvent, UsageLock, UsageRejected, UsageRollup
+from apis.models.usage import SpendAlert, UsageEvent, UsageLock, UsageRejected, UsageRollup
 
 __all__ = [
     "Api",
@@ -12,6 +12,7 @@ __all__ = [
     "PromptVersion",
     "Provider",
     "ProviderModel",
+    "SpendAlert",
     "Subscription",
     "Tag",
     "UsageEvent",

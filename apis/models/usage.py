@@ -115,3 +115,35 @@ class UsageLock(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SpendAlert(models.Model):
+    """An application reached 80% or 100% of a budget or quota this month: its owner was told
+    once, by e-mail and on the portal, and staff see it here."""
+
+    class Policy(models.TextChoices):
+        BUDGET = "budget", "Money budget"
+        TOKENS = "tokens", "Token quota"
+        MONTHLY = "monthly", "Request quota"
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    # Empty for the application's own budget, over every API.
+    api = models.ForeignKey(Api, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    policy = models.CharField(max_length=8, choices=Policy.choices)
+    threshold = models.PositiveSmallIntegerField()
+    month = models.CharField(max_length=7, help_text="YYYY-MM (UTC)")
+    detail = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "api", "policy", "threshold", "month"],
+                nulls_distinct=False,
+                name="one_alert_per_threshold_and_month",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application}: {self.threshold}% of {self.get_policy_display()}"

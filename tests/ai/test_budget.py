@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from decimal import Decimal
 
 import anthropic
@@ -16,11 +17,13 @@ import httpx
 import openai
 import pytest
 from asgiref.sync import async_to_sync
+from django.core import mail
+from django.urls import reverse
 
 from apis.ai import spend
 from apis.ai.services import provider_save
 from apis.gateway.limit import spend_keys
-from apis.models import Subscription, UsageEvent
+from apis.models import SpendAlert, Subscription, UsageEvent
 from apis.usage.services import usage_ingest
 from core import shared
 from tests.ai.conftest import PROVIDER_KEY, accounted_event, client_for, publish_ai_api
@@ -43,8 +46,15 @@ def budgeted(provider, budget: str | None, *, model: str = "ok-model", **plan):
     return api
 
 
-def spent(subscription: Subscription) -> tuple[int, int, int]:
-    """The month's spend of the subscription and its application (nano-USD), and tokens."""
+def spent(subscription: Subscription, *, calls: int = 0) -> tuple[int, int, int]:
+    """The month's spend of the subscription and its application (nano-USD), and tokens,
+    once `calls` calls are accounted (the server settles a call before it records it)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        usage_ingest()
+        if UsageEvent.objects.count() >= calls:
+            break
+        time.sleep(0.02)
 
     async def read():
         return [await shared.get(key, 0) for key in spend_keys(subscription)]
@@ -65,11 +75,11 @@ def test_a_call_that_might_not_fit_the_budget_is_refused_before_the_provider_see
 
     response = raised.value.response
     assert len(fake.requests) == 2
-    assert "monthly budget of $0.00" in raised.value.message
+    assert "monthly budget of $0.0002" in raised.value.message
     assert raised.value.body["type"] == "rate_limit_error"
     assert '"budget";q=0;w=' in response.headers["RateLimit-Policy"]
     assert int(response.headers["Retry-After"]) > 0
-    assert spent(Subscription.objects.get())[0] == 2 * spend.nanos(CALL)
+    assert spent(Subscription.objects.get(), calls=3)[0] == 2 * spend.nanos(CALL)
 
 
 @one_kind
@@ -82,7 +92,7 @@ def test_a_call_without_max_tokens_reserves_and_is_held_to_the_plans_cap(
     sdk.chat.completions.create(model="x", messages=HELLO)
 
     assert fake.requests[0][2]["max_completion_tokens"] == 100
-    assert spent(Subscription.objects.get())[0] == spend.nanos(CALL)
+    assert spent(Subscription.objects.get(), calls=1)[0] == spend.nanos(CALL)
 
 
 @one_kind
@@ -92,7 +102,7 @@ def test_an_unbudgeted_call_is_sent_as_the_client_wrote_it(provider, fake, live_
     sdk.chat.completions.create(model="x", messages=HELLO)
 
     assert "max_completion_tokens" not in fake.requests[0][2]
-    assert spent(Subscription.objects.get()) == (0, 0, 0)
+    assert spent(Subscription.objects.get(), calls=1) == (0, 0, 0)
 
 
 @one_kind
@@ -158,7 +168,7 @@ def test_a_stream_the_client_abandons_settles_to_what_was_used(live_server, alic
     # Reserved: 4 in and 4,096 out; settled: the 5 in and few out reported before the cut.
     assert event.status == 499
     assert 0 < event.cost < Decimal("0.0001")
-    assert spent(Subscription.objects.get())[0] == spend.nanos(event.cost)
+    assert spent(Subscription.objects.get(), calls=1)[0] == spend.nanos(event.cost)
 
 
 @needs_postgres
@@ -185,7 +195,7 @@ def test_two_gateway_processes_never_spend_past_the_budget_nor_refuse_below_it(f
         calls = [(first if i % 2 else second, greedy) for i in range(40)]
         calls += [(first if i % 2 else second, modest) for i in range(6)]
         statuses = asyncio.run(_all_at_once(api.slug, calls))
-    usage_ingest()
+        spent(Subscription.objects.first(), calls=len(calls))
 
     greedy_statuses, modest_statuses = statuses[:40], statuses[40:]
     assert sorted(set(greedy_statuses)) == [200, 429]
@@ -197,6 +207,15 @@ def test_two_gateway_processes_never_spend_past_the_budget_nor_refuse_below_it(f
         cost = sum((e.cost for e in events), Decimal(0))
         assert cost <= Decimal("0.001")
         assert spent(subscription)[0] == spend.nanos(cost)
+
+
+def alerted(count: int) -> list[SpendAlert]:
+    """The alerts, once there are `count`: the server raises them as it settles, a moment
+    after the client has its answer."""
+    deadline = time.monotonic() + 5
+    while SpendAlert.objects.count() < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return list(SpendAlert.objects.order_by("threshold"))
 
 
 async def _all_at_once(slug: str, calls: list[tuple[GatewayServer, str]]) -> list[int]:
@@ -213,3 +232,32 @@ async def _all_at_once(slug: str, calls: list[tuple[GatewayServer, str]]) -> lis
             )
         )
     return [answer.status_code for answer in answers]
+
+
+@one_kind
+def test_the_owner_is_told_once_at_80_and_once_at_100_percent_and_sees_it_in_the_portal(
+    provider, fake, live_server, alice, client
+):
+    # $0.0009: the tenth call of $0.000078 brings the spend to 86%, the twelfth does not fit.
+    sdk = client_for(budgeted(provider, "0.0009"), live_server, alice)
+    for _ in range(10):
+        sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=7)
+    told_at_80 = alerted(1)
+    sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=7)
+    for _ in range(2):
+        with pytest.raises(openai.RateLimitError):
+            sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=7)
+
+    assert [a.threshold for a in told_at_80] == [80]
+    assert [(a.policy, a.threshold, a.api_id is not None) for a in alerted(2)] == [
+        ("budget", 80, True),
+        ("budget", 100, True),
+    ]
+    assert [m.to for m in mail.outbox] == [[alice.email], [alice.email]]
+    assert "80%" in mail.outbox[0].subject
+    usage_ingest()
+    client.force_login(alice)
+    page = client.get(reverse("portal:usage")).content.decode()
+    assert "Spend this month" in page
+    assert "100% of this subscription" in page
+    assert "0.000858" in page and "0.0009" in page
