@@ -5,7 +5,9 @@ and the plan: neither starts afresh when a subscription is revoked and taken aga
 limit is django-ratelimit's fixed window with its own cache keys (group `portcullis.gateway`,
 key `app:<id>:api:<id>`), so `django_ratelimit.core.get_usage` reads the same counter; the
 window and the quotas are counted together in one round trip (counters.py), which also fetches
-the call's cached answer for the cache step.
+the call's cached answer for the cache step. A used-up token quota is refused here; that a
+call's tokens fit what is left is decided by its reservation (apis.ai.spend), under keys with
+the application's hash tag made here.
 """
 
 from __future__ import annotations
