@@ -80,6 +80,8 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "upstream_header",
             "upstream_credential",
             "has_upstream_credential",
+            "credential_per_application",
+            "mcp_revision",
             "require_encrypted_token",
             "openapi",
             "state",
@@ -170,6 +172,7 @@ class PlanSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "monthly_budget",
             "max_output_tokens",
             "requires_approval",
+            "allowed_tools",
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]

@@ -14,16 +14,19 @@ class ApisConfig(AppConfig):
         from apis.models import (
             Api,
             Deployment,
+            McpSnapshot,
             Plan,
             PromptEndpoint,
             Provider,
             ProviderModel,
             Subscription,
+            UpstreamCredential,
         )
         from apis.services import catalog_changed
         from keys.models import Application
 
-        for model in (Api, Plan, Subscription, Provider, ProviderModel, PromptEndpoint, Deployment):
+        catalog = (Api, Plan, Subscription, Provider, ProviderModel, PromptEndpoint, Deployment)
+        for model in (*catalog, McpSnapshot, UpstreamCredential):
             post_save.connect(catalog_changed, sender=model, dispatch_uid=f"gw-{model.__name__}")
             post_delete.connect(catalog_changed, sender=model, dispatch_uid=f"gw-{model.__name__}-")
         # A deleted application's tokens must stop opening anything (cached as existing until

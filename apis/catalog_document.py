@@ -45,6 +45,8 @@ API_FIELDS = (
     "connect_timeout",
     "total_timeout",
     "upstream_header",
+    "credential_per_application",
+    "mcp_revision",
     "require_encrypted_token",
     "openapi",
 )
@@ -55,6 +57,7 @@ PLAN_FIELDS = (
     "monthly_budget",
     "max_output_tokens",
     "requires_approval",
+    "allowed_tools",
 )
 MODEL_FIELDS = ("input_cost_per_mtok", "output_cost_per_mtok")
 DEPLOYMENT_FIELDS = ("name", "provider", "model", "weight", "rpm")

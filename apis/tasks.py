@@ -31,3 +31,19 @@ def usage_ingest_and_rollup() -> dict[str, int]:
     if result["ingested"] >= usage_settings.MAX_BATCHES * usage_settings.BATCH_SIZE:
         usage_ingest_and_rollup.delay()
     return result
+
+
+@shared_task(name="apis.mcp_snapshots_refresh")
+def mcp_snapshots_refresh() -> int:
+    """Ask every MCP server for its tools, prompts and resources again."""
+    from apis.mcp.snapshots import snapshots_refresh
+
+    return snapshots_refresh()
+
+
+@shared_task(name="apis.mcp_audit_ingest")
+def mcp_audit_ingest() -> int:
+    """Move audited MCP calls from the shared queue into the database."""
+    from apis.mcp.audit import audit_ingest
+
+    return audit_ingest()

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from apis.models import Api, Subscription, UsageRollup
+from apis.models import Api, Subscription, ToolCallAudit, UsageRollup
 from apis.usage.selectors import usage_backlog
 from core.addresses import client_address, is_direct_loopback
 from core.attempts import Attempt, Limit, attempt_start
@@ -76,6 +76,7 @@ class PortcullisCollector:
         for row in TokenKey.objects.values("use", "status").annotate(n=Count("pk")):
             keys.add_metric([row["use"], row["status"]], row["n"])
         yield keys
+        yield _mcp_calls()
         yield from _backlog()
 
 
@@ -98,6 +99,18 @@ def _usage_totals() -> Iterator[Metric]:
         cost.add_metric([row["api__slug"]], float(row["cost"] or 0))
     yield from families.values()
     yield cost
+
+
+def _mcp_calls() -> CounterMetricFamily:
+    family = CounterMetricFamily(
+        "portcullis_mcp_calls",
+        "Audited MCP calls (tools/call, prompts/get, resources/read) by API, method and outcome.",
+        labels=["api", "method", "outcome"],
+    )
+    rows = ToolCallAudit.objects.values("api__slug", "method", "outcome").annotate(n=Count("pk"))
+    for row in rows.order_by("api__slug", "method", "outcome"):
+        family.add_metric([row["api__slug"] or "", row["method"], row["outcome"]], row["n"])
+    return family
 
 
 def _grouped(name: str, help_text: str, manager, field: str) -> GaugeMetricFamily:

@@ -151,6 +151,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "portal.refresh_tokens_forget_expired",
         "schedule": 3600.0,
     },
+    # What upstream MCP servers offer, as admin and the portal show it and tools/list answers it.
+    "mcp-snapshots-refresh": {
+        "task": "apis.mcp_snapshots_refresh",
+        "schedule": env.float("PORTCULLIS_MCP_SNAPSHOT_SECONDS", default=900.0),
+    },
+    "mcp-audit-ingest": {"task": "apis.mcp_audit_ingest", "schedule": 5.0},
 }
 
 # Auth ------------------------------------------------------------------------------------------

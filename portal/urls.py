@@ -8,7 +8,7 @@ from rest_framework.routers import DefaultRouter
 from apis.ai.api import PromptViewSet, ProviderViewSet
 from apis.api import ApiViewSet, SubscriptionViewSet
 from apis.gateway.view import GatewayView
-from apis.mcp.views import McpView, protected_resource_metadata
+from apis.mcp.views import ApiMcpView, McpView, protected_resource_metadata
 from apis.usage.api import UsageViewSet
 from keys.api import ApplicationViewSet
 from portal import auth_tokens, health, metrics, views
@@ -36,6 +36,7 @@ urlpatterns = [
     path("admin/password_change/", views.admin_password_change),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    re_path(r"^gw/(?P<slug>[-\w]+)/mcp$", ApiMcpView.as_view(), name="api-mcp"),
     re_path(r"^gw/(?P<slug>[-\w]+)(?:/(?P<path>.*))?$", GatewayView.as_view(), name="gateway"),
     path("mcp", McpView.as_view(), name="mcp"),
     path(

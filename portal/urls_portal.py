@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import views
+from portal import mcp_views, views
 
 app_name = "portal"
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("apps/", views.applications, name="applications"),
     path("apps/<int:pk>/rotate/", views.application_rotate, name="application-rotate"),
     path("apps/<int:pk>/delete/", views.application_delete, name="application-delete"),
+    path("apps/<int:pk>/mcp/", mcp_views.application_mcp, name="application-mcp"),
     path("subscriptions/", views.subscriptions, name="subscriptions"),
     path(
         "subscriptions/<int:pk>/revoke/",

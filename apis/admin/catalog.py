@@ -22,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from apis.admin import api_pages
 from apis.admin.api_pages import OpenApiSourceFields
 from apis.admin.fields import https_form_field
+from apis.admin.mcp import mcp_fields, plan_form_for, refresh_snapshots
 from apis.models import Api, Deployment, Plan, Subscription, Tag
 from apis.services import (
     api_import,
@@ -122,6 +123,12 @@ class PlanInline(admin.TabularInline):
     extra = 0
     show_change_link = True
 
+    def get_fields(self, request: HttpRequest, obj: Api | None = None) -> list[str]:
+        return mcp_fields(list(super().get_fields(request, obj)), obj)
+
+    def get_formset(self, request: HttpRequest, obj: Api | None = None, **kwargs: Any):
+        return super().get_formset(request, obj, form=plan_form_for(obj), **kwargs)
+
 
 class DeploymentInline(admin.TabularInline):
     model = Deployment
@@ -168,7 +175,7 @@ class ApiAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     raw_id_fields = ["owner"]
     inlines = [PlanInline, DeploymentInline, LifecycleEventInline]
-    actions = ["publish", "deprecate", "retire"]
+    actions = ["publish", "deprecate", "retire", refresh_snapshots]
 
     class Media:
         css = {"all": ["console/console.css"]}
@@ -383,6 +390,14 @@ class PlanAdmin(admin.ModelAdmin):
     search_fields = ["name", "api__slug", "api__name"]
     list_select_related = ["api"]
     autocomplete_fields = ["api"]
+
+    def get_fields(self, request: HttpRequest, obj: Plan | None = None) -> list[str]:
+        return mcp_fields(list(super().get_fields(request, obj)), obj.api if obj else None)
+
+    def get_form(self, request: HttpRequest, obj: Plan | None = None, **kwargs: Any):
+        return super().get_form(
+            request, obj, form=plan_form_for(obj.api if obj else None), **kwargs
+        )
 
 
 @admin.register(Subscription)

@@ -39,6 +39,8 @@ class GatewayContext:
     host: str = ""
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     channel: Literal["http", "mcp"] = "http"
+    # Whose upstream MCP session a call of an `mcp` API continues (apis.mcp.relay).
+    mcp_owner: str = ""
     started: float = 0.0
     holds_upstream_place: bool = False
 

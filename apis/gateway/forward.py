@@ -60,6 +60,11 @@ async def forward(ctx: GatewayContext) -> None:
     if ctx.api.kind == "rest":
         await forward_rest(ctx)
         return
+    if ctx.api.kind == "mcp":
+        from apis.mcp.forward import forward_mcp
+
+        await forward_mcp(ctx)
+        return
     from apis.ai import forward as ai_forward
 
     if ctx.api.kind == "ai":

@@ -28,6 +28,8 @@ class Caller:
     scheme: str
     host: str
     request_id: str
+    # The caller's handshake session, whose upstream MCP sessions it owns ("" on 2026-07-28).
+    session_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,33 @@ async def call_tool(tool: Tool, arguments: dict[str, Any], *, caller: Caller) ->
     problems = argument_errors(tool.input_schema, arguments)
     if problems:
         return tool_error("The arguments do not match the tool's input schema: " + problems)
-    status, text = await _through_gateway(api_request(tool, arguments), tool, caller)
+    if tool.api_kind == "mcp":
+        params = {"name": tool.upstream_name, "arguments": arguments}
+        status, answer = await relayed(tool.api_slug, "tools/call", params, caller)
+        return tool_error(problem_detail(tool.api_slug, answer)) if status >= 400 else answer
+    status, text = await _through_gateway(api_request(tool, arguments), tool.api_slug, caller)
     if status >= 400:
         return tool_error(f"{tool.api_slug} answered HTTP {status}: {text}")
     return {"content": [{"type": "text", "text": _result_text(tool, text)}], "isError": False}
+
+
+async def relayed(
+    slug: str, method: str, params: dict[str, Any], caller: Caller
+) -> tuple[int, dict[str, Any]]:
+    """An `mcp` API's answer to one request, through the gateway: (status, result or problem)."""
+    body = json.dumps({"method": method, "params": params}).encode()
+    status, text = await _through_gateway(ApiRequest("POST", "", body=body), slug, caller)
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        answer = {"detail": text}
+    return status, answer if isinstance(answer, dict) else {"detail": text}
+
+
+def problem_detail(slug: str, problem: dict[str, Any]) -> str:
+    """What a refusal or failure of an `mcp` API's call says, naming the API."""
+    detail = str(problem.get("detail") or problem.get("title") or "refused")
+    return detail if slug in detail else f"{slug}: {detail}"
 
 
 def argument_errors(schema: dict[str, Any], arguments: dict[str, Any]) -> str:
@@ -124,8 +149,8 @@ def _plain(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-async def _through_gateway(request: ApiRequest, tool: Tool, caller: Caller) -> tuple[int, str]:
-    answer = await handle(_context(request, tool, caller))
+async def _through_gateway(request: ApiRequest, slug: str, caller: Caller) -> tuple[int, str]:
+    answer = await handle(_context(request, slug, caller))
     try:
         body = b"".join([chunk async for chunk in answer.body])
     finally:
@@ -134,13 +159,13 @@ async def _through_gateway(request: ApiRequest, tool: Tool, caller: Caller) -> t
     return answer.status, body.decode("utf-8", errors="replace")
 
 
-def _context(request: ApiRequest, tool: Tool, caller: Caller) -> GatewayContext:
+def _context(request: ApiRequest, slug: str, caller: Caller) -> GatewayContext:
     headers = {"Accept": JSON, **dict(request.headers)}
     if request.body:
         headers["Content-Type"] = JSON
     return GatewayContext(
         method=request.method,
-        slug=tool.api_slug,
+        slug=slug,
         path=request.path,
         query_string=request.query_string,
         headers=headers,
@@ -152,6 +177,7 @@ def _context(request: ApiRequest, tool: Tool, caller: Caller) -> GatewayContext:
         host=caller.host,
         request_id=caller.request_id,
         channel="mcp",
+        mcp_owner=caller.session_id,
         claims=caller.claims,
     )
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.http import HttpRequest, HttpResponse
 
 from apis.mcp import methods, responses, sessions
 from apis.mcp.calls import Caller
+from apis.mcp.forward import close_sessions
 from apis.mcp.jsonrpc import INVALID_REQUEST, Message, RpcError, error_reply, reply
 from apis.mcp.methods import Exchange
 
@@ -13,7 +16,9 @@ SESSION_HEADER = "Mcp-Session-Id"
 ALLOW = {"Allow": "POST, DELETE"}
 
 
-async def post(request: HttpRequest, message: Message, caller: Caller, form: str) -> HttpResponse:
+async def post(
+    request: HttpRequest, message: Message, caller: Caller, form: str, only_api: str = ""
+) -> HttpResponse:
     """Answer one posted message of a handshake-era client."""
     if message.method == "initialize" and message.is_request:
         return await _initialize(message, caller, form)
@@ -21,13 +26,18 @@ async def post(request: HttpRequest, message: Message, caller: Caller, form: str
     if not message.is_request:
         # notifications/initialized and the client's other notifications need no answer.
         return responses.empty(202, {SESSION_HEADER: session.id})
-    payload = await _run(message, Exchange(modern=False, caller=caller))
+    exchange = Exchange(
+        modern=False, caller=replace(caller, session_id=session.id), only_api=only_api
+    )
+    payload = await _run(message, exchange)
     return responses.message(payload, form=form, headers={SESSION_HEADER: session.id})
 
 
 async def delete(request: HttpRequest, caller: Caller) -> HttpResponse:
     """End the session named in the request."""
-    await sessions.session_end(await _session(request, caller))
+    session = await _session(request, caller)
+    await sessions.session_end(session)
+    await close_sessions(session.id, application_id=session.application_id)
     return responses.empty(204)
 
 

@@ -10,11 +10,21 @@ from typing import Any
 
 from django.urls import reverse
 
-from apis.mcp.calls import Caller, call_tool
+from apis.mcp import prompts
+from apis.mcp.audit import audited
+from apis.mcp.calls import Caller, call_tool, problem_detail, relayed
 from apis.mcp.conf import mcp_settings
-from apis.mcp.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
-from apis.mcp.resources import MIME_TYPE, resource_at, resources_for
-from apis.mcp.tools import tool_named, tools_for
+from apis.mcp.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
+from apis.mcp.resources import (
+    MIME_TYPE,
+    Resource,
+    UpstreamResource,
+    resource_at,
+    resources_for,
+    upstream_resource_at,
+    upstream_resources_for,
+)
+from apis.mcp.tools import Tool, tool_named, tools_for
 from apis.selectors import openapi_served_by
 
 HANDSHAKE_VERSIONS = ("2025-06-18", "2025-11-25")
@@ -26,11 +36,14 @@ SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
 CAPABILITIES = {
     "tools": {"listChanged": False},
     "resources": {"subscribe": False, "listChanged": False},
+    "prompts": {"listChanged": False},
+    "completions": {},
 }
 INSTRUCTIONS = (
     "Each tool calls one API this application is subscribed to, through the Portcullis gateway: "
     "the plan's rate limits and quotas apply, and a refusal comes back as a tool error. "
-    "Each API's OpenAPI document, where it has one, is a resource to read first."
+    "Each API's OpenAPI document, where it has one, is a resource to read first. "
+    "Tools, prompts and resources of MCP servers are named after their API: <api>.<name>."
 )
 
 
@@ -40,14 +53,16 @@ class Exchange:
 
     modern: bool
     caller: Caller
+    # /gw/<slug>/mcp serves that API alone; /mcp every API the caller may use.
+    only_api: str = ""
 
     @property
     def application_id(self) -> int:
         return self.caller.claims.application_id
 
     def may_use(self, slug: str) -> bool:
-        """Whether the caller's token was issued for the API `slug` (its scope)."""
-        return slug in self.caller.claims.scope
+        """Whether the caller's token was issued for the API `slug` (its scope), served here."""
+        return slug in self.caller.claims.scope and self.only_api in ("", slug)
 
 
 def initialize_result(requested: Any) -> dict[str, Any]:
@@ -100,11 +115,9 @@ async def list_tools(params: dict[str, Any], exchange: Exchange) -> dict[str, An
 
 async def list_resources(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     """resources/list: the OpenAPI documents of the caller's APIs, a page at a time."""
-    found = [
-        resource.definition()
-        for resource in await resources_for(exchange.application_id)
-        if exchange.may_use(resource.slug)
-    ]
+    every = [*await resources_for(exchange.application_id)]
+    every += await upstream_resources_for(exchange.application_id)
+    found = [resource.definition() for resource in every if exchange.may_use(resource.slug)]
     return _page("resources", found, params, exchange)
 
 
@@ -113,16 +126,102 @@ async def read_resource(params: dict[str, Any], exchange: Exchange) -> dict[str,
     uri = params.get("uri")
     if not isinstance(uri, str):
         raise RpcError(INVALID_PARAMS, "resources/read needs a uri.")
-    resource = await resource_at(exchange.application_id, uri)
+    found = await upstream_resource_at(exchange.application_id, uri) or await resource_at(
+        exchange.application_id, uri
+    )
+    slug = found.slug if found is not None else ""
+    return await _audited(
+        exchange, slug, "resources/read", uri, {"uri": uri}, lambda: _read(exchange, uri, found)
+    )
+
+
+async def _read(
+    exchange: Exchange, uri: str, resource: Resource | UpstreamResource | None
+) -> dict[str, Any]:
     if resource is None or not exchange.may_use(resource.slug):
         # SEP-2164: a resource that is not there is invalid params, not -32002.
         raise RpcError(INVALID_PARAMS, f"Resource not found: {uri}")
+    if isinstance(resource, UpstreamResource):
+        return await _read_upstream(resource, exchange)
     caller = exchange.caller
     gateway = f"{caller.scheme}://{caller.host}{reverse('gateway', kwargs={'slug': resource.slug})}"
     # The backend's addresses (the document's servers) are for staff: agents go through us.
     document = openapi_served_by(resource.document, gateway_url=gateway)
     text = json.dumps(document, indent=2)
     return {"contents": [{"uri": resource.uri, "mimeType": MIME_TYPE, "text": text}]}
+
+
+async def _read_upstream(resource: UpstreamResource, exchange: Exchange) -> dict[str, Any]:
+    params = {"uri": resource.upstream_uri}
+    status, answer = await relayed(resource.slug, "resources/read", params, exchange.caller)
+    if status >= 400:
+        raise RpcError(INTERNAL_ERROR, problem_detail(resource.slug, answer))
+    contents = [
+        {**content, "uri": resource.uri} if content.get("uri") == resource.upstream_uri else content
+        for content in answer.get("contents") or []
+        if isinstance(content, dict)
+    ]
+    return {"contents": contents}
+
+
+async def list_prompts(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+    """prompts/list: the caller's prompt APIs and its MCP servers' prompts, a page at a time."""
+    found = [
+        prompt.definition()
+        for prompt in await prompts.prompts_for(exchange.application_id)
+        if exchange.may_use(prompt.api_slug)
+    ]
+    return _page("prompts", found, params, exchange)
+
+
+async def get_prompt(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+    """prompts/get: the prompt's messages with the arguments filled in."""
+    name, arguments = params.get("name"), params.get("arguments") or {}
+    if not isinstance(name, str) or not isinstance(arguments, dict):
+        raise RpcError(INVALID_PARAMS, "prompts/get needs a prompt name and an arguments object.")
+    slug = name.partition(".")[0]
+    return await _audited(
+        exchange, slug, "prompts/get", name, arguments, lambda: _get(exchange, name, arguments)
+    )
+
+
+async def _get(exchange: Exchange, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    prompt = await _prompt(exchange, name)
+    return await prompts.get_prompt(prompt, arguments, exchange.caller)
+
+
+async def complete(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
+    """completion/complete: values of a prompt variable's enum that begin with what was typed."""
+    ref, argument = params.get("ref"), params.get("argument")
+    if not isinstance(ref, dict) or not isinstance(argument, dict):
+        raise RpcError(INVALID_PARAMS, "completion/complete needs a ref and an argument.")
+    values: list[str] = []
+    if ref.get("type") == "ref/prompt" and isinstance(ref.get("name"), str):
+        prompt = await _prompt(exchange, ref["name"])
+        values = prompts.completions(
+            prompt, str(argument.get("name")), str(argument.get("value", ""))
+        )
+    return {"completion": {"values": values, "total": len(values), "hasMore": False}}
+
+
+async def _prompt(exchange: Exchange, name: str) -> prompts.Prompt:
+    prompt = await prompts.prompt_named(exchange.application_id, name)
+    if prompt is None or not exchange.may_use(prompt.api_slug):
+        raise RpcError(INVALID_PARAMS, f"Unknown prompt: {name}")
+    return prompt
+
+
+async def _audited(
+    exchange: Exchange, slug: str, method: str, target: str, arguments: Any, run
+) -> dict[str, Any]:
+    return await audited(
+        application_id=exchange.application_id,
+        api_slug=slug,
+        method=method,
+        target=target,
+        arguments=arguments,
+        run=run,
+    )
 
 
 def _page(
@@ -145,6 +244,21 @@ async def call(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     if not isinstance(name, str) or not isinstance(arguments, dict):
         raise RpcError(INVALID_PARAMS, "tools/call needs a tool name and an arguments object.")
     tool = await tool_named(exchange.application_id, name)
+    slug = tool.api_slug if tool is not None else name.partition(".")[0]
+    return await _audited(
+        exchange,
+        slug,
+        "tools/call",
+        name,
+        arguments,
+        lambda: _call(exchange, tool, name, arguments),
+    )
+
+
+async def _call(
+    exchange: Exchange, tool: Tool | None, name: str, arguments: dict[str, Any]
+) -> dict[str, Any]:
+    # A tool the plan does not grant is as unknown as one that does not exist.
     if tool is None or not exchange.may_use(tool.api_slug):
         raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
     return await call_tool(tool, arguments, caller=exchange.caller)
@@ -168,6 +282,9 @@ SHARED_METHODS: dict[str, Handler] = {
     "tools/call": call,
     "resources/list": list_resources,
     "resources/read": read_resource,
+    "prompts/list": list_prompts,
+    "prompts/get": get_prompt,
+    "completion/complete": complete,
 }
 HANDSHAKE_METHODS: dict[str, Handler] = {"ping": ping, **SHARED_METHODS}
 MODERN_METHODS: dict[str, Handler] = {"server/discover": discover, **SHARED_METHODS}

@@ -32,7 +32,9 @@ BASE64_SENTINEL = re.compile(r"^=\?base64\?(?P<payload>.*)\?=$")
 ALLOW = {"Allow": "POST"}
 
 
-async def post(request: HttpRequest, message: Message, caller: Caller, form: str) -> HttpResponse:
+async def post(
+    request: HttpRequest, message: Message, caller: Caller, form: str, only_api: str = ""
+) -> HttpResponse:
     """Answer one self-contained request; notifications are acknowledged and dropped."""
     if message.is_notification:
         check_version(request.headers.get("MCP-Protocol-Version", ""))
@@ -41,7 +43,9 @@ async def post(request: HttpRequest, message: Message, caller: Caller, form: str
         raise RpcError(INVALID_REQUEST, "A client must not post responses on this revision.")
     try:
         check_envelope(message, request)
-        result = await methods.dispatch(message.method, message.params, Exchange(True, caller))
+        result = await methods.dispatch(
+            message.method, message.params, Exchange(True, caller, only_api)
+        )
     except RpcError as error:
         status = HTTP_STATUS.get(error.code, 200)
         return responses.message(error_reply(message.id, error), status=status, form=form)

@@ -1,15 +1,19 @@
-"""MCP resources: the OpenAPI document of each API the caller may use, for agents to read."""
+"""MCP resources: each API's OpenAPI document, and the resources of upstream MCP servers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from apis.gateway.lookups import cached_lookup
-from apis.mcp.selectors import subscribed_apis
+from apis.mcp.selectors import snapshot_of, subscribed_apis
+from apis.models import Api
 
 URI_PREFIX = "portcullis://apis/"
 URI_SUFFIX = "/openapi.json"
+# An upstream server's resource, under its API's slug: portcullis://mcp/<slug>/<escaped uri>.
+UPSTREAM_PREFIX = "portcullis://mcp/"
 MIME_TYPE = "application/json"
 
 
@@ -51,4 +55,45 @@ def _build(application_id: int) -> list[Resource]:
         Resource(slug=api.slug, title=api.name, document=api.openapi)
         for api in subscribed_apis(application_id=application_id)
         if isinstance(api.openapi, dict) and api.openapi
+    ]
+
+
+@dataclass(frozen=True)
+class UpstreamResource:
+    """A resource of an `mcp` API's server, renamed under the API so that servers never clash."""
+
+    slug: str
+    upstream_uri: str
+    entry: dict[str, Any]
+
+    @property
+    def uri(self) -> str:
+        return f"{UPSTREAM_PREFIX}{self.slug}/{quote(self.upstream_uri, safe='')}"
+
+    def definition(self) -> dict[str, Any]:
+        """The resource as resources/list shows it."""
+        return {**self.entry, "uri": self.uri}
+
+
+async def upstream_resources_for(application_id: int) -> list[UpstreamResource]:
+    """The resources of the application's subscribed MCP servers; cached like its tools."""
+    return await cached_lookup(
+        f"mcp:upstream-resources:{application_id}", lambda: _upstream(application_id)
+    )
+
+
+async def upstream_resource_at(application_id: int, uri: str) -> UpstreamResource | None:
+    """The application's upstream resource at the gateway URI `uri`, or None."""
+    if not uri.startswith(UPSTREAM_PREFIX):
+        return None
+    found = await upstream_resources_for(application_id)
+    return next((resource for resource in found if resource.uri == uri), None)
+
+
+def _upstream(application_id: int) -> list[UpstreamResource]:
+    return [
+        UpstreamResource(slug=api.slug, upstream_uri=entry["uri"], entry=entry)
+        for api in subscribed_apis(application_id=application_id)
+        if api.kind == Api.Kind.MCP
+        for entry in snapshot_of(api).resources
     ]

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from apis.gateway.lookups import cached_lookup
-from apis.models import Api, PromptEndpoint, Subscription
+from apis.models import Api, McpSnapshot, Plan, PromptEndpoint, Subscription
 from keys.models import Application
 from lifecycle.states import State
 
@@ -52,3 +52,16 @@ def prompt_variables_schema(api: Api) -> dict[str, Any] | None:
     except PromptEndpoint.DoesNotExist:
         return None
     return schema if isinstance(schema, dict) and schema else None
+
+
+def plans_of(*, application_id: int) -> dict[int, Plan]:
+    """The plan of each API the application actively subscribes to, by API id."""
+    active = Subscription.objects.filter(
+        application_id=application_id, status=Subscription.Status.ACTIVE
+    ).select_related("plan")
+    return {subscription.api_id: subscription.plan for subscription in active}
+
+
+def snapshot_of(api: Api) -> McpSnapshot:
+    """The last snapshot of an `mcp` API's server; an empty one before the first."""
+    return McpSnapshot.objects.filter(api=api).first() or McpSnapshot(api=api)

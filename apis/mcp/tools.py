@@ -10,8 +10,8 @@ from typing import Any
 from apis.ai.formats import SURFACE_PATHS
 from apis.gateway.lookups import cached_lookup
 from apis.mcp import openapi
-from apis.mcp.selectors import prompt_variables_schema, subscribed_apis
-from apis.models import Api
+from apis.mcp.selectors import plans_of, prompt_variables_schema, snapshot_of, subscribed_apis
+from apis.models import Api, Plan
 
 # Tool names (MCP 2025-11-25, "Tool names"): 1 to 128 of A-Z a-z 0-9 _ - . and unique per server.
 NAME_LIMIT = 128
@@ -37,6 +37,8 @@ CHAT_SCHEMA: dict[str, Any] = {
     },
     "required": ["messages"],
 }
+# What tools/list passes on of an upstream's tool besides its name, schema and description.
+UPSTREAM_EXTRA = ("outputSchema", "annotations", "icons")
 GENERIC_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -59,6 +61,9 @@ class Tool:
     api_slug: str
     api_kind: str
     operation: openapi.Operation | None = None
+    # An `mcp` API's tool: its name upstream, and what else the upstream said of it.
+    upstream_name: str = ""
+    upstream_extra: tuple[tuple[str, Any], ...] = ()
 
     def definition(self) -> dict[str, Any]:
         """The tool as tools/list shows it."""
@@ -67,6 +72,7 @@ class Tool:
             "title": self.title,
             "description": self.description,
             "inputSchema": self.input_schema,
+            **dict(self.upstream_extra),
         }
 
 
@@ -84,15 +90,19 @@ def _build(application_id: int) -> list[Tool]:
     # The loader of a cold lookup: sync ORM, run off the event loop by cached_lookup.
     tools: list[Tool] = []
     taken: set[str] = set()
+    plans = plans_of(application_id=application_id)
     for api in subscribed_apis(application_id=application_id):
-        for tool in _tools_of(api):
+        for tool in _tools_of(api, plans[api.pk]):
             name = unique_name(tool.name, taken)
             taken.add(name)
             tools.append(replace(tool, name=name))
     return tools
 
 
-def _tools_of(api: Api) -> list[Tool]:
+def _tools_of(api: Api, plan: Plan) -> list[Tool]:
+    if api.kind == Api.Kind.MCP:
+        tools = snapshot_of(api).tools
+        return [_upstream_tool(api, tool) for tool in tools if plan.grants(tool.get("name"))]
     if api.kind == Api.Kind.PROMPT:
         schema = prompt_variables_schema(api) or {"type": "object"}
         return [_tool(api, api.slug, schema, _describe(api, "Runs the prompt"))]
@@ -114,6 +124,21 @@ def _operation_tool(api: Api, operation: openapi.Operation) -> Tool:
         api_slug=api.slug,
         api_kind=api.kind,
         operation=operation,
+    )
+
+
+def _upstream_tool(api: Api, tool: dict[str, Any]) -> Tool:
+    """An upstream server's tool, under the API's slug; deny by default is the caller's job."""
+    extra = tuple((key, tool[key]) for key in UPSTREAM_EXTRA if key in tool)
+    return Tool(
+        name=f"{api.slug}.{tool['name']}",
+        title=str(tool.get("title") or f"{api.name}: {tool['name']}"),
+        description=str(tool.get("description") or f"{tool['name']} on {api.name}."),
+        input_schema=tool.get("inputSchema") or {"type": "object"},
+        api_slug=api.slug,
+        api_kind=api.kind,
+        upstream_name=tool["name"],
+        upstream_extra=extra,
     )
 
 

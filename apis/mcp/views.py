@@ -10,6 +10,7 @@ any session.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from urllib.parse import urlsplit
@@ -20,13 +21,16 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from apis.gateway.view import GatewayView
 from apis.mcp import handshake, modern, responses
 from apis.mcp.auth import Unauthorized, authenticate
 from apis.mcp.calls import Caller
 from apis.mcp.conf import mcp_settings
 from apis.mcp.jsonrpc import HTTP_STATUS, INTERNAL_ERROR, INVALID_REQUEST, RpcError, parse
 from apis.mcp.methods import HANDSHAKE_ERA
-from apis.mcp.selectors import callable_api_slugs
+from apis.mcp.selectors import CALLABLE_STATES, callable_api_slugs
+from apis.models import Api
+from apis.selectors import gateway_api
 from core.streaming import request_body
 from keys.conf import keys_settings
 
@@ -59,16 +63,16 @@ class McpView(View):
         allow = modern.ALLOW if is_modern(request) else handshake.ALLOW
         return responses.empty(405, allow)
 
-    async def get(self, request: HttpRequest) -> HttpResponse:
+    async def get(self, request: HttpRequest, slug: str = "") -> HttpResponse:
         # No standalone server-to-client stream: every answer rides on its POST.
         return await self.http_method_not_allowed(request)
 
-    async def delete(self, request: HttpRequest) -> HttpResponse:
+    async def delete(self, request: HttpRequest, slug: str = "") -> HttpResponse:
         if is_modern(request):
             return await self.http_method_not_allowed(request)
         return await handshake.delete(request, await caller_of(request))
 
-    async def post(self, request: HttpRequest) -> HttpResponse:
+    async def post(self, request: HttpRequest, slug: str = "") -> HttpResponse:
         caller = await caller_of(request)
         form = responses.answer_format(request)
         if form is None:
@@ -84,7 +88,7 @@ class McpView(View):
         message = parse(body)
         transport = modern if is_modern(request) else handshake
         try:
-            return await transport.post(request, message, caller, form)
+            return await transport.post(request, message, caller, form, only_api=slug)
         except (RpcError, Unauthorized, handshake.SessionRefused):
             raise
         except Exception:
@@ -92,6 +96,21 @@ class McpView(View):
             logger.exception("MCP request %s failed", caller.request_id)
             error = RpcError(INTERNAL_ERROR, f"Internal error (request {caller.request_id}).")
             return responses.message({"jsonrpc": "2.0", "id": message.id, "error": error.error()})
+
+
+class ApiMcpView(McpView):
+    """/gw/<slug>/mcp: one API's tools, prompts and resources alone, for an agent given one server.
+
+    A REST API's upstream may have a path /mcp of its own: there, as for an API nobody may call,
+    the gateway answers as it does for any other path.
+    """
+
+    async def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        api = await gateway_api(kwargs["slug"])
+        if api is None or api.kind == Api.Kind.REST or api.state not in CALLABLE_STATES:
+            response = GatewayView.as_view()(request, slug=kwargs["slug"], path="mcp")
+            return await response if asyncio.iscoroutine(response) else response
+        return await super().dispatch(request, *args, **kwargs)
 
 
 def is_modern(request: HttpRequest) -> bool:

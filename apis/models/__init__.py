@@ -2,11 +2,13 @@
 
 from apis.models.ai import Deployment, PromptEndpoint, PromptVersion, Provider, ProviderModel
 from apis.models.catalog import Api, Plan, Subscription, Tag, rate_parts, validate_rate
+from apis.models.mcp import McpSnapshot, ToolCallAudit, UpstreamCredential
 from apis.models.usage import SpendAlert, UsageEvent, UsageLock, UsageRejected, UsageRollup
 
 __all__ = [
     "Api",
     "Deployment",
+    "McpSnapshot",
     "Plan",
     "PromptEndpoint",
     "PromptVersion",
@@ -15,6 +17,8 @@ __all__ = [
     "SpendAlert",
     "Subscription",
     "Tag",
+    "ToolCallAudit",
+    "UpstreamCredential",
     "UsageEvent",
     "UsageLock",
     "UsageRejected",

@@ -19,6 +19,8 @@ RATE_PATTERN = re.compile(
     r"^(?P<count>[1-9]\d{0,8})/(?P<multiplier>[1-9]\d{0,5})?(?P<unit>[smhd])$"
 )
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+TOOL_NAME = re.compile(r"^(\*|[A-Za-z0-9_.-]{1,128})$")
+ALLOWED_TOOLS_MAX = 1000
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # an RFC 9110 token
 
 
@@ -40,6 +42,16 @@ def rate_parts(value: str) -> tuple[int, int]:
     return int(match["count"]), multiplier * UNIT_SECONDS[match["unit"]]
 
 
+def validate_allowed_tools(value: object) -> None:
+    """A list of at most ALLOWED_TOOLS_MAX tool names (MCP's 1-128 characters), or ["*"]."""
+    if not isinstance(value, list) or len(value) > ALLOWED_TOOLS_MAX:
+        raise ValidationError(f"List at most {ALLOWED_TOOLS_MAX} tool names.", code="invalid")
+    if not all(isinstance(name, str) and TOOL_NAME.match(name) for name in value):
+        raise ValidationError(
+            'Each tool name is 1 to 128 of A-Z a-z 0-9 _ - . (or "*" for all).', code="invalid"
+        )
+
+
 class Tag(models.Model):
     """A label for finding APIs in the catalog."""
 
@@ -59,6 +71,13 @@ class Api(LifecycleModel):
         REST = "rest", "REST upstream"
         AI = "ai", "AI model"
         PROMPT = "prompt", "Prompt endpoint"
+        MCP = "mcp", "MCP server"
+
+    class McpRevision(models.TextChoices):
+        NEGOTIATE = "", "Negotiate (newest both speak)"
+        V2025_06_18 = "2025-06-18", "2025-06-18"
+        V2025_11_25 = "2025-11-25", "2025-11-25"
+        V2026_07_28 = "2026-07-28", "2026-07-28"
 
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=120)
@@ -116,6 +135,17 @@ class Api(LifecycleModel):
     )
     # Sealed under PORTCULLIS_KEK (keys.kek); set through api_set_upstream_credential() only.
     upstream_secret = models.TextField(blank=True, editable=False)
+    credential_per_application = models.BooleanField(
+        default=False,
+        help_text="MCP servers: each developer stores their own upstream credential for their "
+        "application, sent in the header above instead of the API's",
+    )
+    mcp_revision = models.CharField(
+        max_length=10,
+        choices=McpRevision.choices,
+        blank=True,
+        help_text="MCP servers: the protocol revision spoken to the upstream",
+    )
     require_encrypted_token = models.BooleanField(default=True)
     openapi = models.JSONField(null=True, blank=True)
     owner = models.ForeignKey(
@@ -138,8 +168,13 @@ class Api(LifecycleModel):
         return reverse("portal:api-detail", args=[self.slug])
 
     def clean(self) -> None:
-        if self.kind == self.Kind.REST and not self.upstream_url:
-            raise ValidationError({"upstream_url": "A REST API needs an upstream URL."})
+        if self.kind in (self.Kind.REST, self.Kind.MCP) and not self.upstream_url:
+            what = "A REST API" if self.kind == self.Kind.REST else "An MCP server"
+            raise ValidationError({"upstream_url": f"{what} needs an upstream URL."})
+        if self.credential_per_application and not self.upstream_header:
+            raise ValidationError(
+                {"upstream_header": "Name the header that carries each developer's credential."}
+            )
         if self.kind == self.Kind.AI and "/" not in self.model:
             raise ValidationError({"model": "Name the model as '<provider>/<model>'."})
 
@@ -184,6 +219,12 @@ class Plan(models.Model):
         help_text="Output tokens an AI call may use when it does not say (its budget's worst case)",
     )
     requires_approval = models.BooleanField(default=False)
+    allowed_tools = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_allowed_tools],
+        help_text='MCP servers: the upstream tools this plan grants, "*" for all; none by default',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -192,6 +233,10 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.api.slug}: {self.name} ({self.rate_limit})"
+
+    def grants(self, tool: str) -> bool:
+        """Whether this plan lets its subscribers list and call the upstream tool `tool`."""
+        return "*" in self.allowed_tools or tool in self.allowed_tools
 
 
 class Subscription(models.Model):

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from apis.services import api_transition
+from apis.ai.services import provider_save
+from apis.mcp.snapshots import snapshot_refresh
+from apis.services import api_set_upstream_credential, api_transition
+from tests.ai.fakes import FakeProvider
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
+from tests.mcp.upstreams import McpUpstream
 from tests.servers import Upstream
 from tests.tokens import token_for
 
@@ -106,3 +110,52 @@ def token(subscribed) -> str:
 @pytest.fixture
 def mcp_url(live_server) -> str:
     return f"{live_server.url}/mcp"
+
+
+@pytest.fixture
+def upstream_server():
+    with McpUpstream(bearer=True) as server:
+        yield server
+
+
+def mcp_api(slug: str, url: str, *, allowed_tools: list[str], credential: str = "", **fields):
+    """A published `mcp` API with one plan granting `allowed_tools`, its snapshot taken."""
+    api = ApiFactory(slug=slug, name=slug.title(), kind="mcp", upstream_url=url, **fields)
+    if credential:
+        api_set_upstream_credential(api=api, header="Authorization", value=credential)
+    PlanFactory(api=api, name="basic", rate_limit="1000/m", allowed_tools=allowed_tools)
+    snapshot_refresh(api=api)
+    api_transition(api=api, to="published", actor=None)
+    return api
+
+
+@pytest.fixture
+def tools_api(transactional_db, upstream_server):
+    return mcp_api(
+        "tools", upstream_server.url, allowed_tools=["echo", "add"], credential="staff-secret"
+    )
+
+
+@pytest.fixture
+def agent_app(alice, tools_api):
+    """alice's application, subscribed to the tools API."""
+    app = ApplicationFactory(owner=alice, name="alice-agent")
+    SubscriptionFactory(application=app, api=tools_api, plan=tools_api.plans.get())
+    return app
+
+
+@pytest.fixture
+def tools_token(agent_app) -> str:
+    return token_for(agent_app)
+
+
+@pytest.fixture
+def provider(transactional_db):
+    with FakeProvider("openai") as fake:
+        yield provider_save(
+            name="fake-openai",
+            kind="openai",
+            base_url=fake.base_url,
+            api_key="sk-provider-secret",
+            models=[{"name": "ok-model", "input_cost_per_mtok": "2", "output_cost_per_mtok": "8"}],
+        )

@@ -7,13 +7,13 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 
-from apis.ai.services import prompt_save, provider_save
+from apis.ai.services import prompt_save
 from apis.mcp.tools import tools_for
 from apis.models import Api, UsageEvent
 from apis.services import api_transition
 from apis.usage.services import usage_ingest
 from tests.ai.conftest import publish_ai_api
-from tests.ai.fakes import COMPLETION_TOKENS, PROMPT_TOKENS, WORDS, FakeProvider
+from tests.ai.fakes import COMPLETION_TOKENS, PROMPT_TOKENS, WORDS
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
 from tests.mcp.agents import with_client
 from tests.tokens import token_for
@@ -23,18 +23,6 @@ VARIABLES = {
     "properties": {"text": {"type": "string", "minLength": 1}},
     "required": ["text"],
 }
-
-
-@pytest.fixture
-def provider(transactional_db):
-    with FakeProvider("openai") as fake:
-        yield provider_save(
-            name="fake-openai",
-            kind="openai",
-            base_url=fake.base_url,
-            api_key="sk-provider-secret",
-            models=[{"name": "ok-model", "input_cost_per_mtok": "2", "output_cost_per_mtok": "8"}],
-        )
 
 
 @pytest.fixture

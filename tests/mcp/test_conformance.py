@@ -15,12 +15,18 @@ from pathlib import Path
 
 import pytest
 
+from apis.ai.services import prompt_save
+from apis.models import Api
+from apis.services import api_transition
+from tests.factories import ApiFactory, PlanFactory, SubscriptionFactory
 from tests.mcp.agent_proxy import AgentProxy
+from tests.tokens import token_for
 
 RUNNER = os.environ.get("MCP_CONFORMANCE_RUNNER", "")
 NODE20_SHIM = Path(__file__).parent / "conformance" / "node20.mjs"
-# Scenarios a gateway of REST APIs must pass; the others exercise the suite's own reference tools,
-# resources, prompts and server-to-client requests, which Portcullis does not offer.
+# Scenarios of what Portcullis offers; the others exercise the suite's own reference tools and
+# resources (fixed names a gateway's tools, named after their APIs, do not have), prompts with
+# images or embedded resources, and server-to-client requests, which Portcullis does not offer.
 RESULT_FOLDER = re.compile(r"^server-(?P<name>.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$")
 MUST_PASS = {
     "server-initialize",
@@ -28,7 +34,28 @@ MUST_PASS = {
     "tools-list",
     "server-sse-multiple-streams",
     "dns-rebinding-protection",
+    "resources-list",
+    "prompts-list",
+    "prompts-get-simple",
+    "prompts-get-with-args",
+    "completion-complete",
 }
+# The suite's prompts, published as prompt APIs: (slug, template, variables' schema).
+SUITE_PROMPTS = [
+    ("test_simple_prompt", "This is a simple prompt for testing.", {"type": "object"}),
+    (
+        "test_prompt_with_arguments",
+        "Prompt with arguments: arg1='{{arg1}}', arg2='{{arg2}}'",
+        {
+            "type": "object",
+            "properties": {
+                "arg1": {"type": "string", "description": "First test argument"},
+                "arg2": {"type": "string", "description": "Second test argument"},
+            },
+            "required": ["arg1", "arg2"],
+        },
+    ),
+]
 
 pytestmark = pytest.mark.skipif(
     not RUNNER, reason="set MCP_CONFORMANCE_RUNNER (make conformance) to run the MCP suite"
@@ -57,8 +84,21 @@ def failed(checks: list[dict]) -> list[dict]:
     return [check for check in checks if check.get("status") == "FAILURE"]
 
 
-def test_conformance_suite(live_server, token, tmp_path):
-    with AgentProxy(live_server.url, token) as proxy:
+@pytest.fixture
+def suite_prompts(subscribed, provider):
+    """The suite's two plain prompts as prompt APIs the agent's application subscribes to."""
+    for slug, template, variables in SUITE_PROMPTS:
+        api = ApiFactory(slug=slug, name=slug, kind=Api.Kind.PROMPT, upstream_url="")
+        model = f"{provider.name}/ok-model"
+        prompt_save(api=api, actor=None, model=model, template=template, variables=variables)
+        plan = PlanFactory(api=api, name="basic", rate_limit="1000/m")
+        api_transition(api=api, to="published", actor=None)
+        SubscriptionFactory(application=subscribed, api=api, plan=plan)
+    return token_for(subscribed)
+
+
+def test_conformance_suite(live_server, suite_prompts, tmp_path):
+    with AgentProxy(live_server.url, suite_prompts) as proxy:
         run = run_suite(f"http://localhost:{proxy.port}/mcp", tmp_path)
 
     results = scenario_results(tmp_path)

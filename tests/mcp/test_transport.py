@@ -147,6 +147,8 @@ def test_initialize_offers_our_newest_version_for_an_unknown_one(mcp_url, token)
     assert result["capabilities"] == {
         "tools": {"listChanged": False},
         "resources": {"subscribe": False, "listChanged": False},
+        "prompts": {"listChanged": False},
+        "completions": {},
     }
     assert result["serverInfo"]["name"] == "portcullis"
 
@@ -198,7 +200,7 @@ def test_unknown_protocol_version_header_is_400(mcp_url, token):
 def test_unknown_method_is_a_jsonrpc_method_not_found(mcp_url, token):
     session = open_session(mcp_url, token)
 
-    answer = post(mcp_url, token, rpc("prompts/list", 3), **{"Mcp-Session-Id": session})
+    answer = post(mcp_url, token, rpc("sampling/createMessage", 3), **{"Mcp-Session-Id": session})
 
     assert answer.json()["error"]["code"] == -32601
     assert answer.json()["id"] == 3

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apis', '0010_usage_cached'),
+        ('apis', '0011_usage_cached'),
         ('keys', '0003_budgets'),
     ]
 

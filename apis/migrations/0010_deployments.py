@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apis', '0008_budgets'),
+        ('apis', '0009_budgets'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apis', '0009_deployments'),
+        ('apis', '0010_deployments'),
     ]
 
     operations = [

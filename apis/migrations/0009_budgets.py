@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apis', '0007_usage_token_parts_and_estimates'),
+        ('apis', '0008_mcp_servers'),
     ]
 
     operations = [
