@@ -219,6 +219,8 @@ class PlanSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "rate_limit",
             "monthly_quota",
             "token_quota",
+            "monthly_budget",
+            "max_output_tokens",
             "requires_approval",
             "allowed_tools",
             "created_at",

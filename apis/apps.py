@@ -13,6 +13,7 @@ class ApisConfig(AppConfig):
 
         from apis.models import (
             Api,
+            Deployment,
             McpSnapshot,
             Plan,
             PromptEndpoint,
@@ -25,10 +26,21 @@ class ApisConfig(AppConfig):
         from apis.services import catalog_changed
         from keys.models import Application
 
-        catalog = (Api, Plan, Subscription, Provider, ProviderModel, PromptEndpoint, UpstreamTarget)
+        catalog = (
+            Api,
+            Plan,
+            Subscription,
+            Provider,
+            ProviderModel,
+            PromptEndpoint,
+            Deployment,
+            UpstreamTarget,
+        )
         for model in (*catalog, McpSnapshot, UpstreamCredential):
             post_save.connect(catalog_changed, sender=model, dispatch_uid=f"gw-{model.__name__}")
             post_delete.connect(catalog_changed, sender=model, dispatch_uid=f"gw-{model.__name__}-")
         # A deleted application's tokens must stop opening anything (cached as existing until
         # then), even when it had no subscription whose deletion would have bumped the version.
         post_delete.connect(catalog_changed, sender=Application, dispatch_uid="gw-Application-")
+        # Its budget is read with its subscriptions.
+        post_save.connect(catalog_changed, sender=Application, dispatch_uid="gw-Application")

@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 
 from apis import services
 from apis.ai import services as ai_services
-from apis.models import Api, Plan, PromptEndpoint, Provider, Subscription
+from apis.models import Api, Deployment, Plan, PromptEndpoint, Provider, Subscription
 from keys.kek import unseal
 from lifecycle.errors import TransitionNotAllowed
 from lifecycle.states import path_between
@@ -37,6 +37,8 @@ API_FIELDS = (
     "upstream_url",
     "model",
     "fallbacks",
+    "routing",
+    "cooldown",
     "cache_ttl",
     "public_cache",
     "timeout",
@@ -54,8 +56,17 @@ API_FIELDS = (
     "circuit_window",
     "circuit_cool_down",
 )
-PLAN_FIELDS = ("rate_limit", "monthly_quota", "token_quota", "requires_approval", "allowed_tools")
+PLAN_FIELDS = (
+    "rate_limit",
+    "monthly_quota",
+    "token_quota",
+    "monthly_budget",
+    "max_output_tokens",
+    "requires_approval",
+    "allowed_tools",
+)
 MODEL_FIELDS = ("input_cost_per_mtok", "output_cost_per_mtok")
+DEPLOYMENT_FIELDS = ("name", "provider", "model", "weight", "rpm")
 REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 NOTE = "catalog apply"
 # The moves that may carry a sunset (the transition service keeps it on the API).
@@ -116,6 +127,15 @@ SCHEMA = {
                             },
                         },
                     },
+                    "deployments": {
+                        "type": "array",
+                        "items": {
+                            **_entry,
+                            "required": ["name", "provider", "model"],
+                            "additionalProperties": False,
+                            "properties": {name: {} for name in DEPLOYMENT_FIELDS},
+                        },
+                    },
                     "prompt": {"type": ["object", "null"]},
                     "upstream_credential": {"type": "string", "pattern": REFERENCE.pattern},
                 },
@@ -149,7 +169,11 @@ class Change:
 def catalog_export() -> dict[str, Any]:
     """The whole catalog as a plain document, in a stable order."""
     providers = Provider.objects.prefetch_related("models").order_by("name")
-    apis = Api.objects.prefetch_related("tags", "plans").select_related("prompt").order_by("slug")
+    apis = (
+        Api.objects.prefetch_related("tags", "plans", "deployments__provider")
+        .select_related("prompt")
+        .order_by("slug")
+    )
     return {
         "version": FORMAT,
         "providers": [provider_entry(provider) for provider in providers],
@@ -184,9 +208,17 @@ def api_entry(api: Api) -> dict[str, Any]:
     entry["state"] = api.state
     entry["sunset"] = api.sunset.isoformat() if api.sunset else None
     entry["plans"] = [
-        {"name": plan.name, **{name: getattr(plan, name) for name in PLAN_FIELDS}}
+        {
+            "name": plan.name,
+            **{name: _plan_field(name, getattr(plan, name)) for name in PLAN_FIELDS},
+        }
         for plan in sorted(api.plans.all(), key=lambda plan: plan.name)
     ]
+    if api.kind == Api.Kind.AI:
+        entry["deployments"] = [
+            _deployment({**vars(d), "provider": d.provider.name})
+            for d in sorted(api.deployments.all(), key=lambda d: d.name)
+        ]
     prompt = getattr(api, "prompt", None)
     if prompt is not None:
         entry["prompt"] = {name: getattr(prompt, name) for name in ai_services.PROMPT_FIELDS}
@@ -203,6 +235,16 @@ def _price(value: Decimal | None) -> str | None:
 
 
 # Plan ----------------------------------------------------------------------------------------
+
+
+def _plan_field(name: str, value: Any) -> Any:
+    """A plan's field as documents hold it: a budget as its decimal string (when it is one)."""
+    if name != "monthly_budget" or value is None or isinstance(value, bool):
+        return value
+    try:
+        return _price(Decimal(str(value)))
+    except ArithmeticError:
+        return value
 
 
 def catalog_plan(document: Any, *, prune: bool = False) -> list[Change]:
@@ -290,6 +332,7 @@ def _api_changes(entry: dict[str, Any], *, prune: bool) -> tuple[list[Change], l
     else:
         changes += _api_update(api, current, entry, fields, credential)
     changes += _plan_changes(slug, current, entry.get("plans") or [], prune=prune)
+    changes += _deployment_changes(slug, current, entry)
     changes += _prompt_changes(slug, current, entry, prune=prune)
     return changes, _moves(slug, current["state"] if current else "design", entry)
 
@@ -346,7 +389,7 @@ def _plan_changes(
     existing = {plan["name"]: plan for plan in (current or {}).get("plans", [])}
     changes = []
     for plan in plans:
-        fields = {name: plan[name] for name in PLAN_FIELDS if name in plan}
+        fields = {name: _plan_field(name, plan[name]) for name in PLAN_FIELDS if name in plan}
         before = existing.get(plan["name"])
         if before is None:
             run = _plan_creator(slug, plan["name"], fields)
@@ -367,6 +410,41 @@ def _plan_creator(slug: str, name: str, fields: dict) -> Callable[[], Plan]:
 
 def _plan_updater(slug: str, name: str, fields: dict) -> Callable[[], Plan]:
     return lambda: services.plan_update(plan=Plan.objects.get(api__slug=slug, name=name), **fields)
+
+
+def _deployment(fields: dict[str, Any]) -> dict[str, Any]:
+    """A deployment as documents hold it, its weight and rpm defaulted."""
+    return {
+        "name": fields["name"],
+        "provider": fields["provider"],
+        "model": fields["model"],
+        "weight": fields.get("weight", 1),
+        "rpm": fields.get("rpm"),
+    }
+
+
+def _deployment_changes(slug: str, current: dict | None, entry: dict) -> list[Change]:
+    """The API's deployments as the document lists them: replaced together when they differ."""
+    if "deployments" not in entry:
+        return []
+    wanted = sorted((_deployment(d) for d in entry["deployments"]), key=lambda d: d["name"])
+    before = (current or {}).get("deployments", [])
+    if wanted == before:
+        return []
+
+    def run() -> None:
+        api = Api.objects.get(slug=slug)
+        api.deployments.all().delete()
+        for fields in wanted:
+            provider = Provider.objects.filter(name=fields["provider"]).first()
+            if provider is None:
+                raise CatalogError(f"api {slug}: no provider named {fields['provider']!r}.")
+            deployment = Deployment(api=api, **{**fields, "provider": provider})
+            deployment.full_clean()
+            deployment.save()
+
+    names = ", ".join(d["name"] for d in wanted) or "none"
+    return [Change("~", f"deployments {slug}", names, run)]
 
 
 def _prompt_changes(slug: str, current: dict | None, entry: dict, *, prune: bool) -> list[Change]:

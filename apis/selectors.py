@@ -146,7 +146,7 @@ async def gateway_subscription(*, application_id: int, api_id: int) -> Subscript
     return await cached_lookup(
         f"sub:{application_id}:{api_id}",
         lambda: (
-            Subscription.objects.select_related("plan")
+            Subscription.objects.select_related("plan", "application")
             .filter(application_id=application_id, api_id=api_id, status=Subscription.Status.ACTIVE)
             .first()
         ),

@@ -210,6 +210,12 @@ def measure_gateway(report: Report, server: str, upstreams: Upstreams) -> None:
         ("rest", "gateway, cache miss", throughput, Call(f"{gw}/bench-miss{PATH}", auth)),
         ("rest", "gateway, cache hit", throughput, Call(f"{gw}/bench-hit{PATH}", auth)),
         ("ai", "gateway ai", throughput, Call(chat, auth, CHAT)),
+        (
+            "ai",
+            "gateway ai, budgeted",
+            throughput,
+            Call(f"{gw}/bench-ai-budget/chat/completions", auth, CHAT),
+        ),
         ("calls", "gateway REST", burst, Call(f"{gw}/bench-slow/", auth)),
         ("streams", "gateway REST, SSE", burst, Call(f"{gw}/bench-sse/", auth)),
         ("streams", "gateway ai, chat stream", burst, Call(chat, auth, STREAM)),
@@ -331,17 +337,20 @@ def wait_until_prompt(url: str) -> None:
 
 
 def add_ratios(report: Report) -> None:
-    """Per server: cache miss and hit to the bare forwarder, AI chat to LiteLLM."""
+    """Per server: cache miss and hit to the bare forwarder, AI chat to LiteLLM, a budgeted
+    AI chat (its reservation and settlement) to an unbudgeted one."""
     litellm = report.figure("ai", "LiteLLM proxy")
     for server in SERVERS:
         bare = report.figure("rest", f"bare Django + httpx [{server}]")
         miss = report.figure("rest", f"gateway, cache miss [{server}]")
         hit = report.figure("rest", f"gateway, cache hit [{server}]")
         chat = report.figure("ai", f"gateway ai [{server}]")
+        budgeted = report.figure("ai", f"gateway ai, budgeted [{server}]")
         report.ratios += [
             ratio_line(f"cache miss / bare [{server}]", miss, bare, "≥ 0.6x"),
             ratio_line(f"cache hit / bare [{server}]", hit, bare, "≥ 1.0x"),
             ratio_line(f"AI chat gateway / LiteLLM [{server}]", chat, litellm, "≥ 3x"),
+            ratio_line(f"AI chat budgeted / unbudgeted [{server}]", budgeted, chat, "≥ 0.9x"),
         ]
 
 

@@ -52,7 +52,10 @@ def _apis(origin: str, mock: str) -> list[dict[str, Any]]:
         kind="openai_compatible",
         base_url=f"{mock}/v1",
         api_key="sk-bench-upstream",
-        models=[{"name": MODEL}, {"name": IDLE_MODEL}],
+        models=[
+            {"name": MODEL, "input_cost_per_mtok": "1", "output_cost_per_mtok": "4"},
+            {"name": IDLE_MODEL},
+        ],
     )
     return [
         {"slug": "bench-miss", "kind": "rest", "upstream_url": origin},
@@ -60,6 +63,13 @@ def _apis(origin: str, mock: str) -> list[dict[str, Any]]:
         {"slug": "bench-slow", "kind": "rest", "upstream_url": f"{mock}/slow"},
         {"slug": "bench-sse", "kind": "rest", "upstream_url": f"{mock}/sse"},
         {"slug": "bench-ai", "kind": "ai", "model": f"{provider.name}/{MODEL}"},
+        # The same model under a budget no run reaches: each call reserves, then settles.
+        {
+            "slug": "bench-ai-budget",
+            "kind": "ai",
+            "model": f"{provider.name}/{MODEL}",
+            "plan": {"monthly_budget": "1000000"},
+        },
         {"slug": "bench-ai-idle", "kind": "ai", "model": f"{provider.name}/{IDLE_MODEL}"},
     ]
 
@@ -76,9 +86,10 @@ def _subscribed_token(apis: list[dict[str, Any]]) -> str:
     team = personal_team_ensure(owner)
     application, _secret = application_create(team=team, name="bench", actor=owner)
     for fields in apis:
+        limits = fields.pop("plan", {})
         api = api_create(owner=None, name=fields["slug"], **fields)
         # Generous enough that no limit trips during a run.
-        plan = plan_create(api=api, name="unmetered", rate_limit="1000000/m")
+        plan = plan_create(api=api, name="unmetered", rate_limit="1000000/m", **limits)
         api_transition(api=api, to="published", actor=None)
         subscription_create(application=application, api=api, plan=plan)
     return issue_access_token(application=application).access_token

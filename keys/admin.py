@@ -12,11 +12,11 @@ from keys.services import token_keys_rotate
 
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
-    list_display = ["name", "team", "client_id", "created_by", "created_at", "secret_rotated_at"]
+    list_display = ["name", "team", "client_id", "created_by", "monthly_budget", "created_at"]
     search_fields = ["name", "client_id", "team__name", "created_by__username"]
     list_select_related = ["team", "created_by"]
     readonly_fields = ["client_id", "created_by", "created_at", "secret_rotated_at"]
-    fields = ["team", "name", *readonly_fields]
+    fields = ["team", "name", "monthly_budget", *readonly_fields]
     raw_id_fields = ["team"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from keys.secrets import new_client_id
@@ -23,6 +26,15 @@ class Application(models.Model):
     client_id = models.CharField(max_length=64, unique=True, default=new_client_id, editable=False)
     secret_hash = models.CharField(max_length=256, editable=False)
     secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set by staff: what the application may spend on AI calls in a calendar month, every API.
+    monthly_budget = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="USD per calendar month (UTC) on every AI API; empty for none",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

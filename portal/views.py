@@ -45,6 +45,7 @@ from portal.forms import (
 )
 from portal.password_guard import password_guarded, posted_username, signed_in_username
 from portal.samples import prompt_example, prompt_example_json
+from portal.spend_summary import month_spend
 from portal.usage_summary import usage_window
 
 View = Callable[..., HttpResponse]
@@ -323,4 +324,7 @@ def usage(request: HttpRequest) -> HttpResponse:
     team = current_membership(request).team
     windows = [usage_window(user=request.user, team=team, window=window) for window in WINDOWS]
     charts = {window["key"]: window["chart"] for window in windows}
-    return render(request, "portal/usage.html", {"windows": windows, "charts": charts})
+    spend = month_spend(team=current_membership(request).team)
+    return render(
+        request, "portal/usage.html", {"windows": windows, "charts": charts, "spend": spend}
+    )

@@ -39,7 +39,8 @@ KIND_FIELDSETS: dict[str, Fieldsets] = {
         ("Caching", {"fields": ["cache_ttl", "public_cache"]}),
     ],
     Api.Kind.AI: [
-        ("AI model", {"fields": ["model", "fallbacks"]}),
+        ("AI model", {"fields": ["model", "fallbacks", "routing", "cooldown"]}),
+        ("Answer cache", {"fields": ["cache_ttl", "public_cache"]}),
     ],
     Api.Kind.PROMPT: [
         ("Prompt", {"fields": ["prompt_summary"]}),

@@ -24,7 +24,7 @@ from apis.admin.api_pages import OpenApiSourceFields
 from apis.admin.fields import https_form_field
 from apis.admin.mcp import mcp_fields, plan_form_for, refresh_snapshots
 from apis.gateway.circuits import CLOSED, circuits_of
-from apis.models import Api, Plan, Subscription, Tag, UpstreamTarget
+from apis.models import Api, Deployment, Plan, Subscription, Tag, UpstreamTarget
 from apis.selectors import apis_managed_by
 from apis.services import (
     api_import,
@@ -153,7 +153,15 @@ class ImportForm(OpenApiSourceFields):
 
 class PlanInline(admin.TabularInline):
     model = Plan
-    fields = ["name", "rate_limit", "monthly_quota", "token_quota", "requires_approval"]
+    fields = [
+        "name",
+        "rate_limit",
+        "monthly_quota",
+        "token_quota",
+        "monthly_budget",
+        "max_output_tokens",
+        "requires_approval",
+    ]
     extra = 0
     show_change_link = True
 
@@ -182,6 +190,12 @@ class UpstreamTargetInline(admin.TabularInline):
             return f"closed ({circuit.failures} recent failures)"
         state = circuit.state.replace("_", "-")
         return f"{state}: {circuit.reason} (trial in {circuit.reopens_in} s)"
+
+
+class DeploymentInline(admin.TabularInline):
+    model = Deployment
+    fields = ["name", "provider", "model", "weight", "rpm"]
+    extra = 0
 
 
 class ApiForm(OpenApiSourceFields, forms.ModelForm):
@@ -222,7 +236,7 @@ class ApiAdmin(ProviderTeamScope, admin.ModelAdmin):
     filter_horizontal = ["tags"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     raw_id_fields = ["owner"]
-    inlines = [UpstreamTargetInline, PlanInline, LifecycleEventInline]
+    inlines = [UpstreamTargetInline, PlanInline, DeploymentInline, LifecycleEventInline]
     actions = ["publish", "deprecate", "retire", refresh_snapshots]
 
     class Media:
@@ -231,6 +245,12 @@ class ApiAdmin(ProviderTeamScope, admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Api | None = None) -> api_pages.Fieldsets:
         return api_pages.api_fieldsets(obj.kind if obj is not None else None)
+
+    def get_inlines(self, request: HttpRequest, obj: Api | None = None) -> list:
+        # Deployments serve the model of an `ai` API only.
+        if obj is not None and obj.kind == Api.Kind.AI:
+            return self.inlines
+        return [inline for inline in self.inlines if inline is not DeploymentInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Api | None = None) -> list[str]:
         # An API keeps its kind: its plans, subscriptions and clients were made for it.
@@ -430,6 +450,7 @@ class PlanAdmin(ProviderTeamScope, admin.ModelAdmin):
         "rate_limit",
         "monthly_quota",
         "token_quota",
+        "monthly_budget",
         "requires_approval",
     ]
     list_filter = ["requires_approval", "api"]

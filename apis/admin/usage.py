@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apis.models import UsageEvent, UsageRejected, UsageRollup
+from apis.models import SpendAlert, UsageEvent, UsageRejected, UsageRollup
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -23,8 +23,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(UsageEvent)
 class UsageEventAdmin(ReadOnlyAdmin):
-    list_display = ["at", "api", "application", "status", "latency_ms", "channel", "model", "cost"]
-    list_filter = ["channel", "api"]
+    list_display = [
+        "at",
+        "api",
+        "application",
+        "status",
+        "latency_ms",
+        "channel",
+        "model",
+        "cost",
+        "estimated",
+        "cached",
+    ]
+    # `model` names the deployment that answered, when the API has deployments.
+    list_filter = ["channel", "api", "estimated", "cached", "model"]
     list_select_related = ["api", "application"]
     search_fields = ["request_id", "application__name", "api__slug"]
     date_hierarchy = "at"
@@ -61,3 +73,13 @@ class UsageRejectedAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return request.user.is_superuser
+
+
+@admin.register(SpendAlert)
+class SpendAlertAdmin(ReadOnlyAdmin):
+    """The 80% and 100% alerts of budgets and quotas, as their owners were told."""
+
+    list_display = ["created_at", "application", "api", "policy", "threshold", "month", "detail"]
+    list_filter = ["policy", "threshold", "month"]
+    list_select_related = ["application", "api"]
+    search_fields = ["application__name", "api__slug"]

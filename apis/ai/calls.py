@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from apis.ai import routing
 from apis.ai.chat import Usage
 from apis.ai.outgoing import Outgoing, error_text
 from apis.ai.targets import Target
@@ -118,13 +119,25 @@ async def _first_answer(
 ) -> tuple[httpx.Response, Target]:
     failure: GatewayError | None = None
     for target in targets:
+        if not await routing.admit(target):
+            continue
+        began = routing.began(target)
         try:
             return await _attempt(target, build, stream=stream, budget=budget), target
         except GatewayError as error:
             if error.status not in RETRYABLE or budget.spent():
                 raise
+            await routing.cool_down(target)
             failure = error
-    raise failure
+        finally:
+            routing.ended(target, began)
+    raise failure or GatewayError(
+        503,
+        "No deployment available",
+        "Every deployment of this model is cooling down or at its rate limit; retry shortly.",
+        headers={"Retry-After": str(min(t.cooldown for t in targets if t.deployment) or 1)},
+        code="deployments_unavailable",
+    )
 
 
 async def _attempt(target: Target, build: Build, *, stream: bool, budget: Budget) -> httpx.Response:

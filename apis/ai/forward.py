@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from apis.ai import calls, prices, prompts, tokens
+from apis.ai import answer_cache, calls, prices, prompts, routing, spend, tokens
 from apis.ai.calls import Answer, Budget, OpenStream
 from apis.ai.chat import StreamFailed, StreamState, Usage
 from apis.ai.formats import SURFACE_PATHS, Format, embeddings, json_object
@@ -21,7 +21,7 @@ from apis.ai.formats.chat import Chat
 from apis.ai.formats.messages import Messages, count_tokens_build
 from apis.ai.formats.responses import Responses
 from apis.ai.outgoing import Outgoing
-from apis.ai.targets import Target, prompt_of, targets_for
+from apis.ai.targets import Target, deployments_of, prompt_of, targets_for
 from apis.gateway.context import GatewayContext, ReleasingStream
 from apis.gateway.errors import GatewayError
 from apis.gateway.forward import until, upstream_deadline, upstream_timeout
@@ -69,13 +69,26 @@ async def converse(ctx: GatewayContext, fmt: Format, body: Any) -> None:
     when its provider speaks the surface, else through its adapter.
     """
     request = fmt.request(body)
-    targets = await targets_for(_refs(ctx), preferred=str(request.get("model") or ""))
+    cache_key = answer_cache.key_for(ctx, fmt.name, body)
+    if await answer_cache.serve(ctx, cache_key):
+        return
+    targets = await _targets(ctx, preferred=str(request.get("model") or ""))
+    cap = spend.output_cap(ctx, request)
+    if cap:
+        # The reservation's worst case holds only if the provider is held to it.
+        request["max_completion_tokens"] = cap
+        if fmt.max_output_field:
+            body = {**body, fmt.max_output_field: cap}
+    await _reserve(ctx, targets, request)
     budget = call_budget(ctx)
     build = _build(fmt, body, request)
     if request.get("stream"):
         opened = await calls.open_stream(targets, request, budget=budget, build=build)
         _set_answer(ctx, 200, EVENT_STREAM, opened.target)
-        ctx.response_body = translated_body(ctx, opened, fmt, request, deadline=budget.deadline)
+        answer_cache.miss(ctx, cache_key)
+        ctx.response_body = translated_body(
+            ctx, opened, fmt, request, deadline=budget.deadline, cache_key=cache_key
+        )
         return
     data, target = await calls.answer_json(targets, build, budget=budget)
     if fmt.is_native(target):
@@ -88,6 +101,8 @@ async def converse(ctx: GatewayContext, fmt: Format, body: Any) -> None:
     _set_answer(ctx, 200, JSON, target)
     _charge(ctx, target, usage)
     ctx.response_body = json.dumps(reply).encode()
+    await answer_cache.keep(ctx, cache_key, [ctx.response_body])
+    answer_cache.miss(ctx, cache_key)
 
 
 def _build(fmt: Format, body: dict[str, Any], request: dict[str, Any]) -> calls.Build:
@@ -99,6 +114,11 @@ def _build(fmt: Format, body: dict[str, Any], request: dict[str, Any]) -> calls.
         return translated(target, stream)
 
     return build
+
+
+async def _reserve(ctx: GatewayContext, targets: list[Target], request: dict[str, Any]) -> None:
+    input_tokens, output_tokens = spend.chat_worst_case(request)
+    await spend.reserve(ctx, targets, input_tokens=input_tokens, output_tokens=output_tokens)
 
 
 def _text(answer: dict[str, Any]) -> str:
@@ -119,10 +139,11 @@ def translated_body(
     request: dict[str, Any],
     *,
     deadline: float | None,
+    cache_key: str = "",
 ) -> ReleasingStream:
     """The answer's body: the provider's stream in the format's events; closing it ends the
     call."""
-    events = translated_stream(ctx, opened, fmt, request, deadline=deadline)
+    events = translated_stream(ctx, opened, fmt, request, deadline=deadline, cache_key=cache_key)
     return ReleasingStream(events, opened.aclose)
 
 
@@ -133,13 +154,15 @@ async def translated_stream(
     request: dict[str, Any],
     *,
     deadline: float | None,
+    cache_key: str = "",
 ) -> AsyncIterator[bytes]:
     """The provider's stream in the format's events, each sent on as soon as it is written.
 
     However it ends (its last event, a failure, the total deadline, or the client gone, which
     cancels the task or closes this body), the provider's connection is dropped at once, so it
     stops generating, and the call is charged: with the provider's counts when its stream
-    ended with them, else with the tokens counted here, marked estimated.
+    ended with them, else with the tokens counted here, marked estimated. A stream that ended
+    well is kept under `cache_key`, when there is one.
     """
     target = opened.target
     state = StreamState(model=target.ref)
@@ -150,6 +173,7 @@ async def translated_stream(
         items = target.adapter.stream(opened.lines(), state, include_usage=False)
         writer = fmt.writer(state, request)
     complete = False
+    sent: list[bytes] = []
 
     def usage() -> Usage:
         output = "".join(writer.output)
@@ -158,10 +182,15 @@ async def translated_stream(
     try:
         while (item := await until(deadline, anext(items, None))) is not None:
             for piece in writer.write(item):
+                if cache_key:
+                    sent.append(piece)
                 yield piece
         complete = True
         for piece in writer.end(usage()):
+            if cache_key:
+                sent.append(piece)
             yield piece
+        await answer_cache.keep(ctx, cache_key, sent)
     except (StreamFailed, ValueError, httpx.TransportError, TimeoutError) as exc:
         # Headers are gone already: each surface has its own event for a failure.
         logger.warning("stream of %s failed: %s", target.ref, str(exc) or "total timeout")
@@ -177,13 +206,18 @@ async def translated_stream(
 async def embed(ctx: GatewayContext, body: Any) -> None:
     """Embeddings from the first of the API's models whose provider has them."""
     request = embeddings.request(body)
-    targets = await targets_for(_refs(ctx), preferred=request.model)
+    cache_key = answer_cache.key_for(ctx, "embeddings", body)
+    if await answer_cache.serve(ctx, cache_key):
+        return
+    targets = await _targets(ctx, preferred=request.model)
     able = _offering(
         targets,
         [t for t in targets if hasattr(t.adapter, "embeddings_build")],
         "embeddings",
         "have no embeddings: this API cannot answer /embeddings",
     )
+    input_tokens = sum(map(tokens.count, request.texts))
+    await spend.reserve(ctx, able, input_tokens=input_tokens, output_tokens=0)
     data, target = await calls.answer_json(able, request.build, budget=call_budget(ctx))
     vectors, usage = target.adapter.embeddings_parse(data)
     if not usage.reported:
@@ -191,6 +225,8 @@ async def embed(ctx: GatewayContext, body: Any) -> None:
     _set_answer(ctx, 200, JSON, target)
     _charge(ctx, target, usage)
     ctx.response_body = json.dumps(embeddings.answer(request, vectors, usage, target.ref)).encode()
+    await answer_cache.keep(ctx, cache_key, [ctx.response_body])
+    answer_cache.miss(ctx, cache_key)
 
 
 def _offering(targets: list[Target], able: list[Target], what: str, why: str) -> list[Target]:
@@ -277,8 +313,12 @@ async def _prompt_answer(
     request: dict[str, Any] = {"messages": messages}
     if prompt.output == PromptEndpoint.Output.JSON:
         request["response_format"] = {"type": "json_object"}
+    cap = spend.output_cap(ctx, request)
+    if cap:
+        request["max_completion_tokens"] = cap
     # The retry shares the first attempt's total deadline: the API's limit is for the call.
     budget = call_budget(ctx)
+    await _reserve(ctx, targets, request)
     answer = await calls.complete(targets, request, budget=budget)
     usage = Usage(answer.usage.prompt_tokens, answer.usage.completion_tokens)
     if prompt.output != PromptEndpoint.Output.JSON:
@@ -291,7 +331,9 @@ async def _prompt_answer(
             {"role": "assistant", "content": _content(answer)},
             {"role": "user", "content": f"{problem} Answer again with valid JSON only."},
         ]
-        answer = await calls.complete(targets, {**request, "messages": retry}, budget=budget)
+        retried = {**request, "messages": retry}
+        await _reserve(ctx, targets, retried)
+        answer = await calls.complete(targets, retried, budget=budget)
         usage.prompt_tokens += answer.usage.prompt_tokens
         usage.completion_tokens += answer.usage.completion_tokens
         output, problem = _json_output(_content(answer), prompt.output_schema)
@@ -340,13 +382,23 @@ def _require_method(ctx: GatewayContext, method: str) -> None:
         )
 
 
+async def _targets(ctx: GatewayContext, *, preferred: str) -> list[Target]:
+    """The API's deployments in its routing's order, then its fallbacks; without deployments,
+    its model and fallbacks, the client's choice first."""
+    deployments = await deployments_of(ctx.api.pk)
+    if not deployments:
+        return await targets_for(_refs(ctx), preferred=preferred)
+    fallbacks = await targets_for(ctx.api.fallbacks) if ctx.api.fallbacks else []
+    return [*routing.order(ctx.api.routing, deployments), *fallbacks]
+
+
 def _refs(ctx: GatewayContext) -> list[str]:
     return [ctx.api.model, *(ctx.api.fallbacks or [])]
 
 
 def _set_answer(ctx: GatewayContext, status: int, headers: dict[str, str], target: Target) -> None:
-    ctx.status, ctx.model_used = status, target.ref
-    ctx.response_headers = {**headers, "X-Model": target.ref}
+    ctx.status, ctx.model_used = status, target.label
+    ctx.response_headers = {**headers, "X-Model": target.label}
 
 
 def _charge(ctx: GatewayContext, target: Target, usage: Usage) -> None:

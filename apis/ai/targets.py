@@ -9,7 +9,7 @@ from types import ModuleType
 from apis.ai import anthropic, gemini, ollama, openai
 from apis.gateway.errors import GatewayError
 from apis.gateway.lookups import cached_lookup
-from apis.models import PromptEndpoint, Provider, ProviderModel
+from apis.models import Deployment, PromptEndpoint, Provider, ProviderModel
 
 ADAPTERS: dict[str, ModuleType] = {
     Provider.Kind.OPENAI: openai,
@@ -28,10 +28,22 @@ class Target:
     provider: Provider
     model: str
     prices: ProviderModel | None
+    # When one of the API's deployments: its name, weight and declared requests per minute.
+    deployment: str = ""
+    weight: int = 1
+    rpm: int = 0
+    # The API it serves and how long it is left alone after failing (seconds).
+    api_id: int = 0
+    cooldown: int = 0
 
     @property
     def ref(self) -> str:
         return f"{self.provider.name}/{self.model}"
+
+    @property
+    def label(self) -> str:
+        """How X-Model and usage name what answered: the deployment, else provider/model."""
+        return self.deployment or self.ref
 
     @property
     def adapter(self) -> ModuleType:
@@ -58,6 +70,11 @@ async def targets_for(refs: list[str], *, preferred: str = "") -> list[Target]:
     return targets
 
 
+async def deployments_of(api_id: int) -> list[Target]:
+    """The API's deployments that may be called (weight above zero), cached like targets."""
+    return await cached_lookup(f"ai:deployments:{api_id}", lambda: _load_deployments(api_id))
+
+
 async def prompt_of(api_id: int) -> PromptEndpoint | None:
     """The prompt endpoint of a prompt API, cached until a prompt is saved."""
     return await cached_lookup(
@@ -77,6 +94,31 @@ def _load_targets(ordered: list[str]) -> list[Target]:
         Target(providers[name], model, prices.get((name, model)))
         for name, model in map(split_ref, ordered)
         if name in providers and model
+    ]
+
+
+def _load_deployments(api_id: int) -> list[Target]:
+    deployments = list(
+        Deployment.objects.filter(api_id=api_id, weight__gt=0).select_related("provider", "api")
+    )
+    prices = {
+        (m.provider_id, m.name): m
+        for m in ProviderModel.objects.filter(
+            provider__in={d.provider_id for d in deployments}
+        ).select_related("provider")
+    }
+    return [
+        Target(
+            d.provider,
+            d.model,
+            prices.get((d.provider_id, d.model)),
+            deployment=d.name,
+            weight=d.weight,
+            rpm=d.rpm or 0,
+            api_id=api_id,
+            cooldown=d.api.cooldown,
+        )
+        for d in deployments
     ]
 
 

@@ -6,22 +6,24 @@ import logging
 
 from django.utils import timezone
 
+from apis.ai import spend
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import SHARED_CACHE_ERRORS
-from apis.gateway.limit import add_tokens
 from apis.usage.recorder import UsageRecord, record_usage
 
 logger = logging.getLogger(__name__)
 
 
 async def account(ctx: GatewayContext) -> None:
-    """Record the call's usage and charge its AI tokens; refusals count too."""
+    """Settle the call's reservations to what it cost, and record its usage; refusals count
+    too."""
     if ctx.api is None or ctx.claims is None:
         return
     try:
-        await add_tokens(ctx)
+        await spend.settle(ctx)
     except SHARED_CACHE_ERRORS:
-        logger.warning("tokens of request %s not charged: shared cache down", ctx.request_id)
+        # The reservation stays taken: the month's spend reads high, never low.
+        logger.warning("request %s not settled: shared cache down", ctx.request_id)
     await record_usage(usage_record(ctx))
 
 
@@ -46,4 +48,5 @@ def usage_record(ctx: GatewayContext) -> UsageRecord:
         cache_write_tokens=ctx.cache_write_tokens,
         reasoning_tokens=ctx.reasoning_tokens,
         estimated=ctx.tokens_estimated,
+        cached=ctx.answer_cached,
     )

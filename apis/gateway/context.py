@@ -69,6 +69,10 @@ class GatewayContext:
     tokens_estimated: bool = False
     cost: Decimal = Decimal(0)
     model_used: str = ""
+    # The answer came from the AI answer cache: no provider was called, nothing is charged.
+    answer_cached: bool = False
+    # What the call reserved of its budgets and token quota (apis.ai.spend), settled at the end.
+    holds: list[Any] = field(default_factory=list)
 
     def header(self, name: str, default: str = "") -> str:
         """A request header, whatever the case of its name."""

@@ -41,10 +41,45 @@ if KEYS[4] then cached = redis.call('GET', KEYS[4]) end
 return {rate, month, tokens, cached}
 """
 
-ADD_SCRIPT = """
-local total = redis.call('INCRBY', KEYS[1], ARGV[1])
-if total == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return total
+# KEYS: the month's spend of the subscription (nano-USD), of the application, and the month's
+# tokens of the application on its plan; all three share the application's hash tag.
+# ARGV: the call's worst case in nano-USD and in tokens, then the subscription's budget, the
+# application's budget and the token quota (-1: none), and the month's ttl. Nothing is taken
+# unless all three fit; the answer is {0 or 1, spends and tokens after}.
+RESERVE_SCRIPT = """
+local cost, tokens = tonumber(ARGV[1]), tonumber(ARGV[2])
+local limits = {tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])}
+local amounts = {cost, cost, tokens}
+local now = {}
+local fits = 1
+for i = 1, 3 do
+  now[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if limits[i] >= 0 and now[i] + amounts[i] > limits[i] then fits = 0 end
+end
+if fits == 1 then
+  for i = 1, 3 do
+    now[i] = redis.call('INCRBY', KEYS[i], amounts[i])
+    redis.call('EXPIRE', KEYS[i], ARGV[6])
+  end
+end
+return {fits, now[1], now[2], now[3]}
+"""
+
+# KEYS as above; ARGV: what the call cost beyond (or, negative, short of) its reservation in
+# nano-USD and in tokens, and the month's ttl.
+# The answer: the spends and tokens after.
+SETTLE_SCRIPT = """
+local now = {}
+for i = 1, 3 do
+  local amount = tonumber(ARGV[i == 3 and 2 or 1])
+  if amount ~= 0 then
+    now[i] = redis.call('INCRBY', KEYS[i], amount)
+    redis.call('EXPIRE', KEYS[i], ARGV[3])
+  else
+    now[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+  end
+end
+return now
 """
 
 
@@ -61,6 +96,25 @@ class Take:
     token_quota: int
     month_ttl: int
     peek_key: str = ""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What one AI call reserves: its worst case, against the month's spends and tokens."""
+
+    keys: tuple[str, str, str]
+    cost: int
+    tokens: int
+    limits: tuple[int, int, int]
+    month_ttl: int
+
+
+@dataclass(frozen=True)
+class Held:
+    """Whether the hold was taken, and the spends and tokens after it (or as they stand)."""
+
+    taken: bool
+    spent: tuple[int, int, int]
 
 
 @dataclass(frozen=True)
@@ -83,17 +137,38 @@ async def take(request: Take) -> Counts:
     return _local_take(request)
 
 
-async def add_tokens(*, key: str, tokens: int, ttl: int) -> None:
-    """Add the tokens of an answered call to the monthly token counter."""
-    if tokens <= 0:
-        return
+async def reserve(hold: Hold) -> Held:
+    """Take the call's worst case from its budgets and token quota, all or nothing."""
+    args = [hold.cost, hold.tokens, *hold.limits, hold.month_ttl]
     if shared.on_redis():
-        await _script("add", ADD_SCRIPT)(keys=[shared.raw_key(key)], args=[tokens, ttl])
-        return
-    _incr(key, tokens, ttl)
+        keys = [shared.raw_key(key) for key in hold.keys]
+        fits, *spent = await script("reserve", RESERVE_SCRIPT)(keys=keys, args=args)
+        return Held(bool(fits), tuple(int(n) for n in spent))
+    # One process, and nothing here awaits: the event loop makes it atomic.
+    now = [_local().get(key, 0) for key in hold.keys]
+    amounts = (hold.cost, hold.cost, hold.tokens)
+    fits = all(cap < 0 or n + a <= cap for n, a, cap in zip(now, amounts, hold.limits, strict=True))
+    if fits:
+        now = [_incr(key, a, hold.month_ttl) for key, a in zip(hold.keys, amounts, strict=True)]
+    return Held(fits, tuple(now))
 
 
-def _script(name: str, source: str):
+async def settle(hold: Hold, *, cost: int, tokens: int) -> tuple[int, int, int]:
+    """Replace the call's reservation by what it really cost and used; the counters after."""
+    extra_cost, extra_tokens = cost - hold.cost, tokens - hold.tokens
+    if shared.on_redis():
+        keys = [shared.raw_key(key) for key in hold.keys]
+        args = [extra_cost, extra_tokens, hold.month_ttl]
+        now = await script("settle", SETTLE_SCRIPT)(keys=keys, args=args)
+        return tuple(int(n) for n in now)
+    amounts = (extra_cost, extra_cost, extra_tokens)
+    return tuple(
+        _incr(key, amount, hold.month_ttl) if amount else _local().get(key, 0)
+        for key, amount in zip(hold.keys, amounts, strict=True)
+    )
+
+
+def script(name: str, source: str):
     """The script registered on the running loop's client (scripts hold their client)."""
     client = shared.client()
     registered = _scripts.get(client)
@@ -124,7 +199,7 @@ async def _redis_take(request: Take) -> Counts:
         request.token_quota,
         request.month_ttl,
     ]
-    rate, month, tokens, *cached = await _script("take", TAKE_SCRIPT)(keys=keys, args=args)
+    rate, month, tokens, *cached = await script("take", TAKE_SCRIPT)(keys=keys, args=args)
     peeked = shared.loads(cached[0]) if cached and cached[0] else None
     return Counts(int(rate), int(month), int(tokens), peeked)
 

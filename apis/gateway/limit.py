@@ -6,6 +6,8 @@ limit is a fixed window, aligned as django-ratelimit aligns its own; the window 
 are counted together in one round trip (counters.py), which also fetches the call's cached
 answer for the cache step. Every counter of an application carries the hash tag
 `{app:<id>}`, so on a Redis Cluster the script that counts them finds them in one slot.
+A used-up token quota is refused here; that a call's tokens fit what is left is decided by
+its reservation (apis.ai.spend), under the token key made here.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import UTC, datetime
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window
 
 from apis.conf import gateway_settings
-from apis.gateway import cache, counters
+from apis.gateway import alerts, cache, counters
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import QUOTA_EXCEEDED, SHARED_CACHE_ERRORS, GatewayError, unavailable
 from apis.models import Subscription, rate_parts
@@ -48,15 +50,45 @@ async def limit(ctx: GatewayContext) -> None:
         raise unavailable("Rate limits cannot be checked right now; retry shortly.") from exc
     ctx.cache_entry, ctx.cache_peeked = counts.peeked, bool(peek_key)
     ctx.rate_limit = _policies(ctx, counts)
+    if ctx.plan.monthly_quota:
+        await alert(
+            ctx,
+            policy="monthly",
+            used=counts.month,
+            cap=ctx.plan.monthly_quota,
+            what=f"the monthly quota of {ctx.plan.monthly_quota} requests",
+        )
     _refuse_if_over(ctx, counts)
 
 
-async def add_tokens(ctx: GatewayContext) -> None:
-    """Charge the tokens of an answered AI call to the monthly token counter of its plan."""
-    if ctx.subscription is None or not ctx.plan.token_quota:
-        return
-    tokens = ctx.prompt_tokens + ctx.completion_tokens
-    await counters.add_tokens(key=_token_key(ctx.subscription), tokens=tokens, ttl=_month_ttl())
+async def alert(
+    ctx: GatewayContext, *, policy: str, used: int, cap: int, what: str, whole: bool = False
+) -> None:
+    """The 80% and 100% alerts of the call's application on one of its limits; `whole`: its
+    own budget, over every API."""
+    await alerts.check(
+        application_id=ctx.subscription.application_id,
+        api_id=None if whole else ctx.subscription.api_id,
+        policy=policy,
+        used=used,
+        cap=cap,
+        what=what,
+        month=month(),
+        ttl=month_ttl(),
+    )
+
+
+def spend_keys(subscription: Subscription) -> tuple[str, str, str]:
+    """The month's spend of the subscription and of its application, and its plan's tokens.
+
+    One hash tag per application keeps the three in one Redis Cluster slot, for one script.
+    """
+    tag, this_month = _tag(subscription), month()
+    return (
+        f"gw:{tag}:spend:api:{subscription.api_id}:{this_month}",
+        f"gw:{tag}:spend:{this_month}",
+        _token_key(subscription),
+    )
 
 
 def rate_key(subscription: Subscription, rate: str) -> str:
@@ -79,11 +111,11 @@ def _take_for(subscription: Subscription, plan, peek_key: str) -> counters.Take:
         rate_key=rate_key(subscription, plan.rate_limit),
         rate_ttl=period + EXPIRATION_FUDGE,
         rate_limit=count,
-        month_key=f"gw:quota:{_tag(subscription)}:{subscription.plan_id}:{_month()}",
+        month_key=f"gw:quota:{_tag(subscription)}:{subscription.plan_id}:{month()}",
         token_key=_token_key(subscription),
         quota=plan.monthly_quota or 0,
         token_quota=plan.token_quota or 0,
-        month_ttl=_month_ttl(),
+        month_ttl=month_ttl(),
         peek_key=peek_key,
     )
 
@@ -95,7 +127,7 @@ def _policies(ctx: GatewayContext, counts: counters.Counts) -> list[Policy]:
     policies = [Policy("rate", count, period, max(count - counts.rate, 0), max(reset, 0))]
     if plan.monthly_quota:
         left = max(plan.monthly_quota - counts.month, 0)
-        month = Policy("monthly", plan.monthly_quota, _month_seconds(), left, _to_month_end())
+        month = Policy("monthly", plan.monthly_quota, month_seconds(), left, to_month_end())
         policies.append(month)
     return policies
 
@@ -104,15 +136,16 @@ def _refuse_if_over(ctx: GatewayContext, counts: counters.Counts) -> None:
     plan = ctx.plan
     rate_limit = rate_parts(plan.rate_limit)[0]
     if counts.rate > rate_limit:
-        _over("rate", f"More than {plan.rate_limit} requests.", ctx.rate_limit[0].reset)
+        over("rate", f"More than {plan.rate_limit} requests.", ctx.rate_limit[0].reset)
     if plan.monthly_quota and counts.month > plan.monthly_quota:
-        _over("monthly", f"The monthly quota of {plan.monthly_quota} requests is used up.")
+        over("monthly", f"The monthly quota of {plan.monthly_quota} requests is used up.")
     if plan.token_quota and counts.tokens >= plan.token_quota:
-        _over("tokens", f"The monthly quota of {plan.token_quota} AI tokens is used up.")
+        over("tokens", f"The monthly quota of {plan.token_quota} AI tokens is used up.")
 
 
-def _over(policy: str, detail: str, retry_after: int | None = None) -> None:
-    wait = max(retry_after if retry_after is not None else _to_month_end(), 1)
+def over(policy: str, detail: str, retry_after: int | None = None) -> None:
+    """Refuse the call with 429 quota-exceeded, naming the policy it is over."""
+    wait = max(retry_after if retry_after is not None else to_month_end(), 1)
     raise GatewayError(
         429,
         "Request cannot be satisfied as assigned quota has been exceeded",
@@ -125,23 +158,27 @@ def _over(policy: str, detail: str, retry_after: int | None = None) -> None:
 
 def _token_key(subscription: Subscription) -> str:
     # Quotas are the application's on a plan, whichever subscription row carries them.
-    return f"gw:tokens:{_tag(subscription)}:{subscription.plan_id}:{_month()}"
+    return f"gw:tokens:{_tag(subscription)}:{subscription.plan_id}:{month()}"
 
 
-def _month() -> str:
+def month() -> str:
+    """The current calendar month (UTC), as YYYY-MM."""
     return datetime.now(UTC).strftime("%Y-%m")
 
 
-def _month_seconds() -> int:
+def month_seconds() -> int:
+    """The length of the current calendar month (UTC)."""
     now = datetime.now(UTC)
     return calendar.monthrange(now.year, now.month)[1] * 86_400
 
 
-def _to_month_end() -> int:
+def to_month_end() -> int:
+    """Seconds until the current calendar month (UTC) ends."""
     now = datetime.now(UTC)
     year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
     return int((datetime(year, month, 1, tzinfo=UTC) - now).total_seconds()) + 1
 
 
-def _month_ttl() -> int:
-    return _to_month_end() + MONTH_FUDGE
+def month_ttl() -> int:
+    """How long the month's counters are kept."""
+    return to_month_end() + MONTH_FUDGE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from core.json_schemas import schema_problem
@@ -85,6 +85,36 @@ class ProviderModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider.name}/{self.name}"
+
+
+class Deployment(models.Model):
+    """One provider and model serving an `ai` API's model; several share its calls.
+
+    A provider of its own (with its own API key) per deployment spreads calls over accounts.
+    """
+
+    api = models.ForeignKey("apis.Api", on_delete=models.CASCADE, related_name="deployments")
+    name = models.SlugField(max_length=60, help_text="How X-Model and usage name it")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="deployments")
+    model = models.CharField(max_length=120)
+    weight = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(0), MaxValueValidator(1000)]
+    )
+    rpm = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000_000)],
+        help_text="Requests per minute the provider allows this deployment; empty for no limit",
+    )
+
+    class Meta:
+        ordering = ["api", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["api", "name"], name="deployment_name_per_api")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.provider.name}/{self.model}"
 
 
 class PromptEndpoint(models.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -103,6 +104,23 @@ class Api(LifecycleModel):
     upstream_url = models.URLField(max_length=500, blank=True)
     model = models.CharField(max_length=200, blank=True, help_text="<provider>/<model> for AI APIs")
     fallbacks = models.JSONField(default=list, blank=True)
+
+    class Routing(models.TextChoices):
+        WEIGHT = "weight", "By weight"
+        LEAST_BUSY = "least-busy", "Fewest calls in flight"
+        LATENCY = "latency", "Lowest recent latency"
+
+    routing = models.CharField(
+        max_length=12,
+        choices=Routing.choices,
+        default=Routing.WEIGHT,
+        help_text="How an AI API with deployments chooses the one to call first",
+    )
+    cooldown = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="Seconds a deployment answering 429, 5xx or timing out is left alone",
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="apis")
     cache_ttl = models.PositiveIntegerField(default=0, help_text="Seconds; 0 disables caching")
     public_cache = models.BooleanField(
@@ -252,6 +270,19 @@ class Plan(models.Model):
     )
     token_quota = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="AI tokens per calendar month (UTC); empty for none"
+    )
+    monthly_budget = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="USD per subscription per calendar month (UTC) on AI calls; empty for none",
+    )
+    max_output_tokens = models.PositiveIntegerField(
+        default=4096,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="Output tokens an AI call may use when it does not say (its budget's worst case)",
     )
     requires_approval = models.BooleanField(default=False)
     allowed_tools = models.JSONField(

@@ -31,6 +31,8 @@ class UsageEvent(models.Model):
     reasoning_tokens = models.PositiveIntegerField(default=0)
     # The tokens were counted by the gateway: the provider's own count never arrived.
     estimated = models.BooleanField(default=False)
+    # Answered from the AI answer cache: no provider was called, nothing was spent.
+    cached = models.BooleanField(default=False)
     cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     channel = models.CharField(max_length=8, default="http")
     request_id = models.CharField(max_length=128, blank=True)
@@ -123,3 +125,35 @@ class UsageLock(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SpendAlert(models.Model):
+    """An application reached 80% or 100% of a budget or quota this month: its owner was told
+    once, by e-mail and on the portal, and staff see it here."""
+
+    class Policy(models.TextChoices):
+        BUDGET = "budget", "Money budget"
+        TOKENS = "tokens", "Token quota"
+        MONTHLY = "monthly", "Request quota"
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    # Empty for the application's own budget, over every API.
+    api = models.ForeignKey(Api, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    policy = models.CharField(max_length=8, choices=Policy.choices)
+    threshold = models.PositiveSmallIntegerField()
+    month = models.CharField(max_length=7, help_text="YYYY-MM (UTC)")
+    detail = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "api", "policy", "threshold", "month"],
+                nulls_distinct=False,
+                name="one_alert_per_threshold_and_month",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application}: {self.threshold}% of {self.get_policy_display()}"

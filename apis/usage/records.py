@@ -39,6 +39,8 @@ class UsageRecord:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     estimated: bool = False
+    # Answered from the AI answer cache: no provider was called.
+    cached: bool = False
     # The gateway's own id of the event, whichever way it is stored: a copy that reaches the
     # database twice (the stream took it, but its reply was lost) is stored once.
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -92,5 +94,6 @@ class UsageRecord:
             cache_write_tokens=int(fields.get("cache_write_tokens") or 0),
             reasoning_tokens=int(fields.get("reasoning_tokens") or 0),
             estimated=fields.get("estimated") == "True",
+            cached=fields.get("cached") == "True",
             event_id=fields.get("event_id", ""),
         )

@@ -76,6 +76,7 @@ def _event_row(source_id: str, record: UsageRecord) -> UsageEvent:
         cache_write_tokens=record.cache_write_tokens,
         reasoning_tokens=record.reasoning_tokens,
         estimated=record.estimated,
+        cached=record.cached,
         cost=record.cost,
         channel=record.channel[:8],
         request_id=record.request_id[:128],

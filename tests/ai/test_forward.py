@@ -180,17 +180,21 @@ def test_bad_request_is_not_retried_on_fallbacks(provider, live_server, alice, f
     assert len(fake.requests) == 1
 
 
-def test_token_quota_refuses_with_429_once_used_up(provider, live_server, alice):
-    api = publish_ai_api(provider, token_quota=PROMPT_TOKENS + COMPLETION_TOKENS + 1)
+def test_token_quota_refuses_with_429_the_call_that_might_not_fit(
+    provider, fake, live_server, alice
+):
+    used = PROMPT_TOKENS + COMPLETION_TOKENS
+    api = publish_ai_api(provider, token_quota=2 * used + 10)
     sdk = client_for(api, live_server, alice)
-    sdk.chat.completions.create(model="x", messages=HELLO)
-    sdk.chat.completions.create(model="x", messages=HELLO)
+    sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=10)
+    sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=10)
 
     with pytest.raises(openai.RateLimitError) as raised:
-        sdk.chat.completions.create(model="x", messages=HELLO)
+        sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=10)
 
     assert "AI tokens" in raised.value.message
     assert int(raised.value.response.headers["Retry-After"]) > 0
+    assert len(fake.requests) == 2
 
 
 def test_models_lists_the_apis_models(provider, live_server, alice):

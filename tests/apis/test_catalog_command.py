@@ -11,7 +11,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 
 from apis.ai.services import prompt_save, provider_save
-from apis.models import Api, Plan, Provider, Subscription
+from apis.models import Api, Deployment, Plan, Provider, Subscription
 from apis.services import api_create, api_transition, plan_create
 from keys.kek import unseal
 from lifecycle.selectors import history_of
@@ -53,7 +53,7 @@ def secrets(monkeypatch):
 def catalog(secrets):
     """Every kind of entry: a provider with a key and models, REST, AI and prompt APIs in
     each state, plans, tags, an upstream credential and an OpenAPI document."""
-    provider_save(
+    openai = provider_save(
         name="openai",
         kind="openai",
         base_url="https://api.openai.com/v1",
@@ -84,7 +84,10 @@ def catalog(secrets):
         model="openai/gpt-4o-mini",
         fallbacks=["openai/o3"],
     )
-    plan_create(api=chat, name="free", token_quota=100000)
+    plan_create(api=chat, name="free", token_quota=100000, monthly_budget="12.50")
+    Deployment.objects.create(
+        api=chat, name="east", provider=openai, model="gpt-4o-mini", weight=3, rpm=500
+    )
     api_transition(api=chat, to="published", actor=None)
     summary = api_create(owner=None, slug="summary", name="Summary", kind="prompt")
     prompt_save(
@@ -118,6 +121,11 @@ def test_round_trip_export_apply_to_empty_database_export_gives_the_same_documen
     assert (weather.state, weather.sunset) == ("deprecated", SUNSET)
     assert unseal(weather.upstream_secret, purpose="upstream-credential") == b"upstream-s3cret"
     assert Provider.objects.get(name="openai").api_key() == "sk-live-1234"
+    chat = entry_of(yaml.safe_load(first), "chat")
+    assert chat["plans"][0]["monthly_budget"] == "12.5"
+    assert chat["deployments"] == [
+        {"name": "east", "provider": "openai", "model": "gpt-4o-mini", "weight": 3, "rpm": 500}
+    ]
 
 
 def test_export_names_variables_never_secret_values(catalog):

@@ -8,9 +8,10 @@ from django.conf import settings
 from django.test import override_settings
 from redis.crc import key_slot
 
+from apis.gateway import counters
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import GatewayError
-from apis.gateway.limit import _take_for, add_tokens, limit
+from apis.gateway.limit import _take_for, limit, spend_keys
 from apis.services import subscription_revoke
 from core.shared import raw_key
 from tests.asgi import AsgiClient
@@ -85,7 +86,8 @@ def test_rate_limit_is_counted_per_subscription(gw, subscription, api):
 def test_every_counter_of_one_call_lies_in_one_cluster_slot(subscription):
     take = _take_for(subscription, subscription.plan, peek_key="")
 
-    keys = [raw_key(key) for key in (take.rate_key, take.month_key, take.token_key)]
+    call_keys = (take.rate_key, take.month_key, take.token_key, *spend_keys(subscription))
+    keys = [raw_key(key) for key in call_keys]
 
     assert len({key_slot(key.encode()) for key in keys}) == 1
 
@@ -115,9 +117,7 @@ def test_calls_refused_by_the_rate_limit_do_not_use_up_the_monthly_quota(gw, sub
 
 def test_used_up_token_quota_answers_429(gw, subscription):
     _plan(subscription, token_quota=100)
-    ctx = GatewayContext(method="POST", slug="orders", subscription=subscription)
-    ctx.plan, ctx.prompt_tokens, ctx.completion_tokens = subscription.plan, 60, 40
-    async_to_sync(add_tokens)(ctx)
+    _use_tokens(subscription, 100)
 
     response = gw.get("/gw/orders/x")
 
@@ -128,11 +128,15 @@ def test_used_up_token_quota_answers_429(gw, subscription):
 @pytest.mark.parametrize("tokens", [0, 99])
 def test_token_quota_not_yet_used_up_admits(gw, subscription, tokens):
     _plan(subscription, token_quota=100)
-    ctx = GatewayContext(method="POST", slug="orders", subscription=subscription)
-    ctx.plan, ctx.prompt_tokens = subscription.plan, tokens
-    async_to_sync(add_tokens)(ctx)
+    _use_tokens(subscription, tokens)
 
     assert gw.get("/gw/orders/x").status_code == 200
+
+
+def _use_tokens(subscription, tokens: int) -> None:
+    """What AI calls of the application on the plan have used this month."""
+    hold = counters.Hold(spend_keys(subscription), 0, tokens, (-1, -1, -1), 3600)
+    assert async_to_sync(counters.reserve)(hold).taken
 
 
 def _dead_redis_cache() -> dict:

@@ -29,6 +29,7 @@ def test_the_plan_offers_the_snapshots_tools_as_checkboxes(staff, tools_api):
             "api": tools_api.pk,
             "name": "basic",
             "rate_limit": "60/m",
+            "max_output_tokens": "4096",
             "allowed_tools": ["hold", "wipe"],
         },
     )

@@ -82,6 +82,8 @@ class Format:
 
     name = ""
     native_kind = ""
+    # Where the surface's own request names its output maximum, when it may leave it out.
+    max_output_field = ""
 
     def request(self, body: Any) -> dict[str, Any]:
         """The client's request as a Chat Completions body, or 400 saying what is wrong."""

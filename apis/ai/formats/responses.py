@@ -42,6 +42,7 @@ class Responses(Format):
 
     name = "responses"
     native_kind = "openai"
+    max_output_field = "max_output_tokens"
 
     def request(self, body: Any) -> dict[str, Any]:
         body = json_object(body)

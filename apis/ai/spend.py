@@ -1,0 +1,178 @@
+"""Money budgets and token quotas that hold: each AI call reserves its worst case first.
+
+Before a provider is called, the call's worst case (the input counted here, and the output it
+asks for or its plan's cap, at the dearest of its targets' prices) is taken from the month's
+spend of the subscription and of the application, and from the application's tokens on the
+plan, in one atomic step in the shared cache. A call that does not fit is refused with 429
+before anything is spent; once it is over (answered, failed, cut off or abandoned) it settles
+to what it really cost, and the rest of its reservation is free again.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from apis.ai import chat, prices, tokens
+from apis.ai.chat import Usage
+from apis.ai.targets import Target
+from apis.conf import gateway_settings
+from apis.gateway import counters, limit
+from apis.gateway.context import GatewayContext
+from apis.gateway.errors import SHARED_CACHE_ERRORS, unavailable
+
+NANO = Decimal(1_000_000_000)
+# The most output tokens a reservation counts, whatever a client asks for.
+MAX_OUTPUT = 10_000_000
+NONE = -1
+
+
+def holds(ctx: GatewayContext) -> bool:
+    """Whether the call has a budget or a token quota to reserve against."""
+    if ctx.subscription is None:
+        return False
+    application = ctx.subscription.application
+    return bool(
+        ctx.plan.monthly_budget is not None
+        or application.monthly_budget is not None
+        or ctx.plan.token_quota
+    )
+
+
+def output_cap(ctx: GatewayContext, request: dict[str, Any]) -> int | None:
+    """The plan's output cap when the call holds a reservation and names no maximum itself."""
+    if not holds(ctx) or _asked(request):
+        return None
+    return ctx.plan.max_output_tokens
+
+
+async def reserve(
+    ctx: GatewayContext,
+    targets: list[Target],
+    *,
+    input_tokens: int,
+    output_tokens: int,
+) -> None:
+    """Take the call's worst case from its budgets and quota, or refuse it with 429."""
+    if not holds(ctx):
+        return
+    usage = Usage(input_tokens, output_tokens)
+    worst = max(
+        prices.call_cost(provider=t.provider, model=t.model, prices=t.prices, usage=usage)
+        for t in targets
+    )
+    hold = counters.Hold(
+        keys=limit.spend_keys(ctx.subscription),
+        cost=nanos(worst),
+        tokens=input_tokens + output_tokens,
+        limits=_limits(ctx),
+        month_ttl=limit.month_ttl(),
+    )
+    try:
+        held = await counters.reserve(hold)
+    except SHARED_CACHE_ERRORS as exc:
+        if gateway_settings.FAIL_OPEN:
+            return
+        raise unavailable("Budgets cannot be checked right now; retry shortly.") from exc
+    _add_policy(ctx, hold, held)
+    if not held.taken:
+        # Refused: as good as used up (what is left is less than this call may cost).
+        over = _over(hold, held)
+        used = tuple(cap if i in over else -1 for i, cap in enumerate(hold.limits))
+        await _alerts(ctx, hold.limits, used)
+        _refuse(ctx, hold, over, held)
+    ctx.holds.append(hold)
+
+
+def chat_worst_case(request: dict[str, Any]) -> tuple[int, int]:
+    """(input tokens counted here, output tokens at most) of a Chat Completions request."""
+    asked = _asked(request)
+    return tokens.prompt_count(request), min(asked, MAX_OUTPUT) if asked else 0
+
+
+async def settle(ctx: GatewayContext) -> None:
+    """Replace the call's reservations by what it cost and used (nothing, if it failed)."""
+    used = ctx.prompt_tokens + ctx.completion_tokens
+    cost = nanos(ctx.cost)
+    holds, ctx.holds = ctx.holds, []
+    for hold in holds:
+        now = await counters.settle(hold, cost=cost, tokens=used)
+        cost = used = 0
+    if holds:
+        await _alerts(ctx, holds[-1].limits, now)
+
+
+async def _alerts(ctx: GatewayContext, limits: tuple[int, int, int], now: tuple) -> None:
+    """The 80% and 100% alerts of the limits the call counts against."""
+    names = ("this subscription's monthly budget", "the application's monthly budget")
+    for index, what in enumerate(names):
+        await limit.alert(
+            ctx, policy="budget", used=now[index], cap=limits[index], what=what, whole=index == 1
+        )
+    what = f"the monthly quota of {ctx.plan.token_quota} AI tokens"
+    await limit.alert(ctx, policy="tokens", used=now[2], cap=limits[2], what=what)
+
+
+def nanos(usd: Decimal) -> int:
+    """USD as whole nano-dollars, rounded up."""
+    return int((usd * NANO).to_integral_value(ROUND_CEILING))
+
+
+def _asked(request: dict[str, Any]) -> int:
+    asked = chat.max_tokens(request)
+    return asked if isinstance(asked, int) and not isinstance(asked, bool) and asked > 0 else 0
+
+
+def _limits(ctx: GatewayContext) -> tuple[int, int, int]:
+    application_budget = ctx.subscription.application.monthly_budget
+    plan_budget = ctx.plan.monthly_budget
+    return (
+        NONE if plan_budget is None else nanos(plan_budget),
+        NONE if application_budget is None else nanos(application_budget),
+        ctx.plan.token_quota or NONE,
+    )
+
+
+def _add_policy(ctx: GatewayContext, hold: counters.Hold, held: counters.Held) -> None:
+    """The tightest budget as a "budget" policy of the RateLimit headers, in US cents."""
+    pairs = zip(hold.limits[:2], held.spent[:2], strict=True)
+    budgets = [(cap, spent) for cap, spent in pairs if cap >= 0]
+    if not budgets:
+        return
+    cap, spent = min(budgets, key=lambda pair: pair[0] - pair[1])
+    cents = NANO // 100
+    policy = limit.Policy(
+        "budget",
+        int(cap // cents),
+        limit.month_seconds(),
+        max(int((cap - spent) // cents), 0),
+        limit.to_month_end(),
+    )
+    ctx.rate_limit = [*(ctx.rate_limit or []), policy]
+
+
+def _over(hold: counters.Hold, held: counters.Held) -> list[int]:
+    """Which of the hold's limits (subscription, application, tokens) it did not fit."""
+    amounts = (hold.cost, hold.cost, hold.tokens)
+    return [
+        i
+        for i, (cap, spent, amount) in enumerate(zip(hold.limits, held.spent, amounts, strict=True))
+        if cap >= 0 and spent + amount > cap
+    ]
+
+
+def _refuse(ctx: GatewayContext, hold: counters.Hold, over: list[int], held: counters.Held) -> None:
+    if over and over[0] == 2:
+        limit.over(
+            "tokens",
+            f"This call may use {hold.tokens} AI tokens, more than is left of the monthly quota "
+            f"of {ctx.plan.token_quota}.",
+        )
+    whose = "this subscription's" if over and over[0] == 0 else "the application's"
+    cap = hold.limits[over[0] if over else 0]
+    limit.over(
+        "budget",
+        f"This call may cost up to ${Decimal(hold.cost) / NANO:.6f}, more than is left of "
+        f"{whose} monthly budget of ${Decimal(cap) / NANO:.4f} "
+        f"(${Decimal(held.spent[over[0] if over else 0]) / NANO:.6f} spent or reserved).",
+    )
