@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apis.models import Subscription
 from apis.services import api_transition
+from apis.usage.histogram import ERROR_BOUND
 from apis.usage.services import usage_events_store, usage_rollup
 from tests.factories import (
     ApiFactory,
@@ -68,7 +69,9 @@ def test_dashboard_shows_calls_errors_p95_and_top_lists_of_the_last_day(admin_cl
 
     assert page.status_code == 200
     traffic = page.context["dashboard"]["traffic"]
-    assert (traffic["requests"], traffic["errors"], traffic["p95_ms"]) == (25, 3, 190)
+    assert (traffic["requests"], traffic["errors"]) == (25, 3)
+    # The 24th of the 25 latencies (the two APIs' hours added up), within the histograms' bound.
+    assert abs(traffic["p95_ms"] - 190) <= ERROR_BOUND * 190
     assert [(r.name, r.value) for r in traffic["top_apis"]] == [("weather", 20), ("chat", 5)]
     assert [r.name for r in traffic["top_application_spend"]] == ["batch"]
     assert traffic["top_api_spend"][0].value == Decimal("1.25")
