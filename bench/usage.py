@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import random
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -47,16 +46,16 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     api_ids, app_ids, staff = _catalog()
     now = datetime.now(UTC)
-    figures = [("events loaded (COPY)", *_timed_rate(lambda: _load(api_ids, app_ids, now)))]
-    figures.append(("rollups of the loaded days (SQL)", _timed(_rollups_of_loaded), ""))
-    figures.append(
-        ("ingest path (500-event batches)", *_timed_rate(lambda: _ingest(api_ids, app_ids, now)))
-    )
-    figures.append(("rollup of the fresh hour", *_timed_rate(_rollup)))
-    figures.extend(_usage_api(staff, api_ids, now))
-    figures.append(("drop a table of the expired rows", _timed(_drop_stand_in), ""))
-    figures.append(("prune the expired rows (batches)", *_timed_rate(_prune)))
-    _print(figures)
+    print(f"usage storage with {EVENTS:,} events over {DAYS} days (PostgreSQL)")
+    print(f"{'step':<36} {'seconds':>9}  detail")
+    _show("events loaded (COPY)", *_timed_rate(lambda: _load(api_ids, app_ids, now)))
+    _show("rollups of the loaded days (SQL)", _timed(_rollups_of_loaded))
+    _show("ingest path (500-event batches)", *_timed_rate(lambda: _ingest(api_ids, app_ids, now)))
+    _show("rollup of the fresh hour", *_timed_rate(_rollup))
+    for figure in _usage_api(staff, api_ids, now):
+        _show(*figure)
+    _show("drop a table of the expired rows", _timed(_drop_stand_in))
+    _show("prune the expired rows (batches)", *_timed_rate(_prune))
 
 
 def _catalog() -> tuple[list[int], list[int], object]:
@@ -232,12 +231,9 @@ def _timed_rate(work) -> tuple[float, str]:
     return seconds, f"{count:,} rows, {count / seconds:,.0f}/s"
 
 
-def _print(figures: list[tuple[str, float, str]]) -> None:
-    print(f"usage storage with {EVENTS:,} events over {DAYS} days (PostgreSQL)")
-    print(f"{'step':<36} {'seconds':>9}  detail")
-    for name, seconds, detail in figures:
-        print(f"{name:<36} {seconds:>9.3f}  {detail}")
-    sys.stdout.flush()
+def _show(name: str, seconds: float, detail: str = "") -> None:
+    """One step's figures, printed as soon as they are taken: the steps take long at 10 M."""
+    print(f"{name:<36} {seconds:>9.3f}  {detail}", flush=True)
 
 
 if __name__ == "__main__":
