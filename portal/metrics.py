@@ -22,8 +22,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from apis.gateway.circuits import CLOSED, HALF_OPEN, OPEN, circuits_of
 from apis.models import Api, Subscription, ToolCallAudit, UpstreamTarget, UsageRollup
 from apis.selectors import runs_catalog
-from apis.usage.histogram import ERROR_BOUND, HistogramSum, percentile
-from apis.usage.selectors import usage_backlog
+from apis.usage.histogram import ERROR_BOUND, percentile
+from apis.usage.selectors import latency_by_api, usage_backlog
 from core.addresses import client_address, is_direct_loopback
 from core.attempts import Attempt, Limit, attempt_start
 from core.problems import problem_response
@@ -118,19 +118,10 @@ def _latencies() -> GaugeMetricFamily:
         f"histograms (within {ERROR_BOUND:.1%} of the exact percentile).",
         labels=["api", "quantile"],
     )
-    rows = (
-        UsageRollup.objects.filter(
-            granularity=UsageRollup.Granularity.HOUR,
-            period_start__gte=timezone.now() - timedelta(hours=24),
-        )
-        .values("api__slug")
-        .annotate(histogram=HistogramSum("latency_histogram"))
-        .order_by("api__slug")
-    )
-    for row in rows:
+    histograms = latency_by_api(since=timezone.now() - timedelta(hours=24))
+    for slug, histogram in sorted(histograms.items()):
         for rank in LATENCY_QUANTILES:
-            value = percentile(row["histogram"], rank)
-            family.add_metric([row["api__slug"], f"{rank / 100}"], value)
+            family.add_metric([slug, f"{rank / 100}"], percentile(histogram, rank))
     return family
 
 

@@ -32,14 +32,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     GROUP BY k
   ) AS s
 $$;
-
-CREATE AGGREGATE usage_histogram_sum(jsonb) (
-  SFUNC = usage_histogram_add, STYPE = jsonb, INITCOND = '{}'
-);
 """
 
 DROP_FUNCTIONS = """
-DROP AGGREGATE usage_histogram_sum(jsonb);
 DROP FUNCTION usage_histogram_add(jsonb, jsonb);
 DROP FUNCTION usage_latency_bucket(integer);
 """

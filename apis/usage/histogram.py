@@ -16,13 +16,13 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from django.db.models import Aggregate, JSONField
-
 EXACT_MS = 100
 RELATIVE_ERROR = 0.01
 GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
 ERROR_BOUND = RELATIVE_ERROR + 0.5 / EXACT_MS
 INT_MAX = 2**31 - 1
+# The table function giving a histogram's entries as rows (key, value), in each database.
+ENTRIES = {"postgresql": "jsonb_each_text", "sqlite": "json_each"}
 
 
 def bucket(ms: int) -> int:
@@ -51,24 +51,6 @@ def percentile(histogram: Mapping[str, int], rank: int) -> int:
     return 0
 
 
-class HistogramSum(Aggregate):
-    """The histograms of a group of rollup rows added up, in the database."""
-
-    function = "usage_histogram_sum"
-    output_field = JSONField()
-
-
-class _SumAggregate:
-    def __init__(self) -> None:
-        self.total: Counter[str] = Counter()
-
-    def step(self, histogram: str | None) -> None:
-        self.total.update(json.loads(histogram or "{}"))
-
-    def finalize(self) -> str:
-        return json.dumps(self.total)
-
-
 def _add(a: str | None, b: str | None) -> str:
     return json.dumps(merged([json.loads(a or "{}"), json.loads(b or "{}")]))
 
@@ -80,4 +62,3 @@ def register_sqlite_functions(sender, connection, **kwargs) -> None:
     raw = connection.connection
     raw.create_function("usage_latency_bucket", 1, bucket, deterministic=True)
     raw.create_function("usage_histogram_add", 2, _add, deterministic=True)
-    raw.create_aggregate("usage_histogram_sum", 1, _SumAggregate)

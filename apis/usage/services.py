@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apis.models import Api, UsageEvent, UsageLock, UsageRejected
 from apis.usage.conf import usage_settings
+from apis.usage.histogram import ENTRIES
 from apis.usage.records import UsageRecord
 from apis.usage.stream import usage_stream
 from keys.models import Application
@@ -164,13 +165,13 @@ def period_start(at: datetime, granularity: str) -> datetime:
 _DIALECT = {
     "postgresql": {
         "period": "date_trunc(g.granularity, e.at, 'UTC')",
-        "entries": "jsonb_each_text(r.latency_histogram) AS h (key, value)",
+        "entries": f"{ENTRIES['postgresql']}(r.latency_histogram) AS h",
         "object_agg": "jsonb_object_agg",
     },
     "sqlite": {
         "period": "strftime(CASE g.granularity WHEN 'hour' THEN '%%Y-%%m-%%d %%H:00:00' "
         "ELSE '%%Y-%%m-%%d 00:00:00' END, e.at)",
-        "entries": "json_each(r.latency_histogram) AS h",
+        "entries": f"{ENTRIES['sqlite']}(r.latency_histogram) AS h",
         "object_agg": "json_group_object",
     },
 }
