@@ -9,7 +9,12 @@ class ApisConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_delete, post_save
+
+        from apis.usage.histogram import register_sqlite_functions
+
+        connection_created.connect(register_sqlite_functions, dispatch_uid="usage-histogram")
 
         from apis.models import (
             Api,

@@ -254,6 +254,7 @@ PORTCULLIS = {
     "USAGE": {
         "BATCH_SIZE": env.int("PORTCULLIS_USAGE_BATCH_SIZE", default=500),
         "MAX_BATCHES": env.int("PORTCULLIS_USAGE_MAX_BATCHES", default=200),
+        "ROLLUP_BATCH_SIZE": env.int("PORTCULLIS_USAGE_ROLLUP_BATCH_SIZE", default=5000),
         "CLAIM_IDLE_SECONDS": env.float("PORTCULLIS_USAGE_CLAIM_IDLE_SECONDS", default=60),
         "RETENTION_DAYS": env.int("PORTCULLIS_USAGE_RETENTION_DAYS", default=30),
     },
