@@ -39,14 +39,15 @@ class ClientRequest:
         self._abandoned = False
         self.gone = asyncio.Event()
 
-    async def listen(self) -> None:
-        """Read the connection until the client goes."""
+    async def listen(self, on_gone: Callable[[], None]) -> None:
+        """Read the connection until the client goes; then call `on_gone`."""
         while True:
             message = await self._receive()
             async with self._changed:
                 if message["type"] == "http.disconnect":
                     self.gone.set()
                     self._changed.notify_all()
+                    on_gone()
                     return
                 if self._abandoned:
                     continue
@@ -118,26 +119,22 @@ class StreamingHandler(ASGIHandler):
         set_urlconf(settings.ROOT_URLCONF)
         client = ClientRequest(receive)
         exchange = _Exchange(send, client)
-        listening = asyncio.create_task(client.listen())
-        try:
-            await self._serve(scope, exchange)
-        finally:
-            listening.cancel()
-            await exchange.close()
-
-    async def _serve(self, scope: dict, exchange: _Exchange) -> None:
         answering = asyncio.create_task(self._answer(scope, exchange))
-        leaving = asyncio.create_task(exchange.client.gone.wait())
-        await asyncio.wait({answering, leaving}, return_when=asyncio.FIRST_COMPLETED)
-        leaving.cancel()
-        if not answering.done() and not exchange.complete:
+
+        def abandon() -> None:
             # The client went away first: what it asked for is abandoned, upstream included.
-            answering.cancel()
+            if not answering.done() and not exchange.complete:
+                answering.cancel()
+
+        listening = asyncio.create_task(client.listen(on_gone=abandon))
         try:
             await answering
         except asyncio.CancelledError:
-            if not exchange.client.gone.is_set():
+            if not client.gone.is_set():
                 raise
+        finally:
+            listening.cancel()
+            await exchange.close()
 
     async def _answer(self, scope: dict, exchange: _Exchange) -> None:
         request, error = self.create_request(scope, io.BytesIO())
