@@ -15,11 +15,11 @@ import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import set_script_prefix, set_urlconf
+from django.urls import get_script_prefix as script_prefix_in_use
+from django.urls import set_script_prefix
 
 Message = dict[str, Any]
 
@@ -115,8 +115,12 @@ class StreamingHandler(ASGIHandler):
     async def __call__(self, scope: dict, receive, send) -> None:
         if scope["type"] != "http":
             raise ValueError(f"This handler serves HTTP only, not {scope['type']}.")
-        set_script_prefix(get_script_prefix(scope))
-        set_urlconf(settings.ROOT_URLCONF)
+        # A context-local write costs more than resolving the URL: the prefix is set only when
+        # it is not the one in use. No middleware runs here to choose another URL configuration,
+        # so ROOT_URLCONF, the default, needs no setting either.
+        prefix = get_script_prefix(scope)
+        if prefix.removesuffix("/") + "/" != script_prefix_in_use():
+            set_script_prefix(prefix)
         client = ClientRequest(receive)
         exchange = _Exchange(send, client)
         answering = asyncio.create_task(self._answer(scope, exchange))
