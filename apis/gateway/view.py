@@ -32,6 +32,9 @@ class GatewayView(APIView):
         # DRF would set Allow and Vary on every answer, over the upstream's own.
         return {}
 
+    def perform_authentication(self, request: Request) -> None:
+        """The pipeline authenticates: DRF's user stays lazy, and nothing asks for it."""
+
     def perform_content_negotiation(self, request: Request, force: bool = False):
         # The upstream decides what it answers; the client's Accept is its business, not
         # something to negotiate on every call.
