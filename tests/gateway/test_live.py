@@ -184,6 +184,16 @@ def test_the_answer_carries_one_date_of_the_gateway_and_no_server_names(subscrip
     assert "server" not in response.headers
 
 
+def test_cookies_an_upstream_sets_are_never_sent_on_later_calls(subscription):
+    headers = _headers(subscription)
+    with GatewayServer(env={"REDIS_URL": os.environ["REDIS_URL"]}) as gateway:
+        set_cookies = httpx.get(f"{gateway.url}/gw/orders/cookies/2", headers=headers)
+        later = httpx.get(f"{gateway.url}/gw/orders/x", headers=headers)
+
+    assert len(set_cookies.headers.get_list("set-cookie")) == 2
+    assert "cookie" not in {name.lower() for name in later.json()["headers"]}
+
+
 def test_a_malformed_chunked_body_is_refused_by_the_server_not_answered_500(subscription):
     token = token_for(subscription.application)
     head = (
