@@ -78,15 +78,16 @@ def test_redis_down_with_fail_open_serves_calls_unlimited(subscription):
     assert "RateLimit" not in down.headers
 
 
-def test_a_revoked_subscription_is_refused_by_every_process_within_a_second(subscription):
+def test_a_revoked_subscription_is_refused_by_every_process(subscription):
+    # That each process re-reads within LOOKUP_REFRESH is proven on the clock, in process
+    # (test_authenticate.py); here, that every process of a server does.
     headers = _headers(subscription)
     with GatewayServer(env={"REDIS_URL": os.environ["REDIS_URL"]}, workers=2) as gateway:
         url = f"{gateway.url}/gw/orders/x"
         assert all(httpx.get(url, headers=headers).status_code == 200 for _ in range(4))
 
         subscription_revoke(subscription=subscription)
-        time.sleep(1.0)
-        statuses = {httpx.get(url, headers=headers).status_code for _ in range(6)}
+        statuses = _eventually_all(url, headers, 403, calls=6)
 
     assert statuses == {403}
 
@@ -145,6 +146,15 @@ def _eventually_status(url: str, headers: dict[str, str], wanted: int) -> int:
             status = 0
         time.sleep(0.1)
     return status
+
+
+def _eventually_all(url: str, headers: dict[str, str], wanted: int, *, calls: int) -> set[int]:
+    """The statuses of `calls` calls in a row, polled until all are `wanted` (or 5 s pass)."""
+    deadline = time.monotonic() + 5
+    statuses: set[int] = set()
+    while time.monotonic() < deadline and statuses != {wanted}:
+        statuses = {httpx.get(url, headers=headers).status_code for _ in range(calls)}
+    return statuses
 
 
 def test_chunked_upload_streams_through_to_the_upstream(subscription):
