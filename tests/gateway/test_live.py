@@ -14,6 +14,7 @@ import pytest
 
 from apis.services import subscription_revoke
 from tests.gateway.conftest import needs_postgres, needs_redis
+from tests.polling import eventually
 from tests.servers import GatewayServer, RedisServer, rss_kib
 from tests.tokens import token_for
 
@@ -87,7 +88,9 @@ def test_a_revoked_subscription_is_refused_by_every_process(subscription):
         assert all(httpx.get(url, headers=headers).status_code == 200 for _ in range(4))
 
         subscription_revoke(subscription=subscription)
-        statuses = _eventually_all(url, headers, 403, calls=6)
+        statuses = eventually(
+            lambda: {httpx.get(url, headers=headers).status_code for _ in range(6)}, {403}
+        )
 
     assert statuses == {403}
 
@@ -146,15 +149,6 @@ def _eventually_status(url: str, headers: dict[str, str], wanted: int) -> int:
             status = 0
         time.sleep(0.1)
     return status
-
-
-def _eventually_all(url: str, headers: dict[str, str], wanted: int, *, calls: int) -> set[int]:
-    """The statuses of `calls` calls in a row, polled until all are `wanted` (or 5 s pass)."""
-    deadline = time.monotonic() + 5
-    statuses: set[int] = set()
-    while time.monotonic() < deadline and statuses != {wanted}:
-        statuses = {httpx.get(url, headers=headers).status_code for _ in range(calls)}
-    return statuses
 
 
 def test_chunked_upload_streams_through_to_the_upstream(subscription):
