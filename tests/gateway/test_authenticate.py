@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core.cache import cache
 
@@ -72,7 +74,7 @@ def test_a_change_made_by_another_process_is_seen_once_the_refresh_has_passed(
     # As another process revokes: the database row and the shared catalog version change,
     # while this process's copy is left to its next re-read.
     Subscription.objects.filter(pk=subscription.pk).update(status=Subscription.Status.REVOKED)
-    cache.set(lookups.VERSION_KEY, "changed elsewhere", None)
+    cache.set(lookups.VERSION_KEY, uuid.uuid4().hex, None)
     assert gw.get("/gw/orders/x").status_code == 200
 
     manual_clock.advance(gateway_settings.LOOKUP_REFRESH)
