@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -233,13 +234,20 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.schema.staff_only_fields_optional",
+        "core.schema.problem_responses",
     ],
+    # Request bodies get components of their own (`ApiRequest`), without the read-only fields.
+    "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "LifecycleStateEnum": "lifecycle.states.State",
         "TeamRoleEnum": "teams.models.Role",
         "InvitedRoleEnum": "teams.models.INVITED_ROLES",
     },
 }
+
+# openapi-spec-validator picks jsonschema-rs when it is installed (schemathesis brings it): the
+# import's messages would then depend on what else is installed. They come from jsonschema.
+os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
 
 # Portcullis ------------------------------------------------------------------------------------
 PORTCULLIS = {
