@@ -1,8 +1,8 @@
 """The translation core's one representation: OpenAI Chat Completions shapes.
 
 Every surface (`apis.ai.formats`) turns its request into a Chat Completions body, every
-provider adapter (`apis.ai.openai`, `mistral`, `anthropic`, `gemini`, `ollama`) turns that body into its
-provider's call and the provider's answer back into a chat.completion and its Usage, or its
+provider adapter (`apis.ai.openai`, `mistral`, `anthropic`, `gemini`, `ollama`) turns that body
+into its provider's call and the provider's answer back into a chat.completion and its Usage, or its
 stream into chat.completion.chunk objects and a StreamState; each surface then writes those in
 its own shape. Adding a provider kind is one adapter; adding a surface is one format.
 """
