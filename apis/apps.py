@@ -28,8 +28,13 @@ class ApisConfig(AppConfig):
             UpstreamCredential,
             UpstreamTarget,
         )
+        from apis.selectors import subscribed_api_slugs
         from apis.services import catalog_changed
         from keys.models import Application
+        from keys.scopes import scope_source_register
+
+        # An application's token scopes are the APIs it subscribes to.
+        scope_source_register(subscribed_api_slugs)
 
         catalog = (
             Api,

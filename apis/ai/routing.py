@@ -19,6 +19,7 @@ from apis.ai.targets import Target
 from apis.gateway import counters
 from apis.models import Api
 from core import shared
+from core.clock import clock
 
 # KEYS: the deployment's cooldown mark and this minute's request counter.
 # ARGV: its requests per minute (0: none). 1: call it; 0: cooling down; -1: at its limit.
@@ -97,4 +98,4 @@ def _name(target: Target) -> tuple[int, str]:
 def _keys(target: Target) -> tuple[str, str]:
     # One hash tag per API: both keys of one script in one Redis Cluster slot.
     base = f"gw:{{api:{target.api_id}}}:deployment:{target.deployment}"
-    return f"{base}:cool", f"{base}:rpm:{int(time.time() // 60)}"
+    return f"{base}:cool", f"{base}:rpm:{clock.now() // 60}"

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from types import ModuleType
 
-from apis.ai import anthropic, gemini, ollama, openai
+from apis.ai.adapters import CHAT, EMBEDDINGS, ChatAdapter, EmbeddingsAdapter
 from apis.gateway.errors import GatewayError
 from apis.gateway.lookups import cached_lookup
 from apis.models import Deployment, PromptEndpoint, Provider, ProviderModel
-
-ADAPTERS: dict[str, ModuleType] = {
-    Provider.Kind.OPENAI: openai,
-    Provider.Kind.MISTRAL: openai,
-    Provider.Kind.OPENAI_COMPATIBLE: openai,
-    Provider.Kind.ANTHROPIC: anthropic,
-    Provider.Kind.GEMINI: gemini,
-    Provider.Kind.OLLAMA: ollama,
-}
 
 
 @dataclass(frozen=True)
@@ -46,8 +36,19 @@ class Target:
         return self.deployment or self.ref
 
     @property
-    def adapter(self) -> ModuleType:
-        return ADAPTERS[self.provider.kind]
+    def adapter(self) -> ChatAdapter:
+        """The adapter of the provider's kind for chat."""
+        return CHAT[self.provider.kind]
+
+    @property
+    def embeds(self) -> bool:
+        """Whether the provider's kind has embeddings."""
+        return self.provider.kind in EMBEDDINGS
+
+    @property
+    def embedder(self) -> EmbeddingsAdapter:
+        """The adapter of the provider's kind for embeddings (for a target that `embeds`)."""
+        return EMBEDDINGS[self.provider.kind]
 
 
 def split_ref(ref: str) -> tuple[str, str]:

@@ -14,6 +14,7 @@ import pytest
 
 from apis.services import subscription_revoke
 from tests.gateway.conftest import needs_postgres, needs_redis
+from tests.polling import eventually
 from tests.servers import GatewayServer, RedisServer, rss_kib
 from tests.tokens import token_for
 
@@ -78,15 +79,18 @@ def test_redis_down_with_fail_open_serves_calls_unlimited(subscription):
     assert "RateLimit" not in down.headers
 
 
-def test_a_revoked_subscription_is_refused_by_every_process_within_a_second(subscription):
+def test_a_revoked_subscription_is_refused_by_every_process(subscription):
+    # That each process re-reads within LOOKUP_REFRESH is proven on the clock, in process
+    # (test_authenticate.py); here, that every process of a server does.
     headers = _headers(subscription)
     with GatewayServer(env={"REDIS_URL": os.environ["REDIS_URL"]}, workers=2) as gateway:
         url = f"{gateway.url}/gw/orders/x"
         assert all(httpx.get(url, headers=headers).status_code == 200 for _ in range(4))
 
         subscription_revoke(subscription=subscription)
-        time.sleep(1.0)
-        statuses = {httpx.get(url, headers=headers).status_code for _ in range(6)}
+        statuses = eventually(
+            lambda: {httpx.get(url, headers=headers).status_code for _ in range(6)}, {403}
+        )
 
     assert statuses == {403}
 

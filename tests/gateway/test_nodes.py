@@ -26,12 +26,14 @@ from tests.ai.fakes import FakeProvider
 from tests.factories import ApplicationFactory, SubscriptionFactory
 from tests.gateway.balancing import balance
 from tests.gateway.conftest import needs_postgres, needs_redis
+from tests.polling import eventually
 from tests.servers import GatewayServer, RedisClusterServers
 from tests.tokens import token_for
 
 pytestmark = [needs_postgres, needs_redis, pytest.mark.django_db(transaction=True)]
 
-# How long a node may go on serving what it knew: the catalog's refresh, one second.
+# How long a node may go on serving what it knew: the catalog's refresh, one second. (That a
+# node re-reads within it is proven on the clock, in process: test_authenticate.py.)
 PROPAGATION_SECONDS = 1.0
 
 
@@ -69,29 +71,27 @@ def statuses(nodes, token: str, each: int = 3) -> set[int]:
     return {answer.status_code for answer in answers(nodes, token, each)}
 
 
-def test_a_catalog_change_is_seen_by_both_nodes_within_a_second(nodes, subscription):
-    headers = {"Authorization": f"Bearer {token_for(subscription.application)}"}
-    url = "/gw/orders/x"
-    assert not any(
-        "Deprecation" in httpx.get(f"{n.url}{url}", headers=headers).headers for n in nodes
-    )
+def test_a_catalog_change_is_seen_by_both_nodes(nodes, subscription):
+    token = token_for(subscription.application)
+    assert not any("Deprecation" in answer.headers for answer in answers(nodes, token))
 
     api_transition(api=subscription.api, to="deprecated", actor=None)
-    time.sleep(PROPAGATION_SECONDS)
+    seen = eventually(lambda: {_deprecated(a) for a in answers(nodes, token)}, {(200, True)})
 
-    answers = [httpx.get(f"{node.url}{url}", headers=headers) for node in nodes for _ in range(3)]
-    assert {answer.status_code for answer in answers} == {200}
-    assert all("Deprecation" in answer.headers for answer in answers)
+    assert seen == {(200, True)}
 
 
-def test_a_revocation_is_seen_by_both_nodes_within_a_second(nodes, subscription):
+def test_a_revocation_is_seen_by_both_nodes(nodes, subscription):
     token = token_for(subscription.application)
     assert statuses(nodes, token) == {200}
 
     revoke_access_token(verify_access_token(token))
-    time.sleep(PROPAGATION_SECONDS)
 
-    assert statuses(nodes, token) == {401}
+    assert eventually(lambda: statuses(nodes, token), {401}) == {401}
+
+
+def _deprecated(answer: httpx.Response) -> tuple[int, bool]:
+    return answer.status_code, "Deprecation" in answer.headers
 
 
 def test_a_circuit_opened_on_one_node_keeps_the_other_off_the_target(nodes, subscription, upstream):
