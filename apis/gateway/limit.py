@@ -138,7 +138,8 @@ def _take_for(subscription: Subscription, plan, peek_key: str) -> counters.Take:
 def _policies(ctx: GatewayContext, counts: counters.Counts) -> list[Policy]:
     plan = ctx.plan
     count, period = rate_parts(plan.rate_limit)
-    reset = window_end(_rate_value(ctx.subscription), period) - clock.now()
+    # The window's last second is `window_end`; the next window opens one second later.
+    reset = window_end(_rate_value(ctx.subscription), period) + 1 - clock.now()
     policies = [Policy("rate", count, period, max(count - counts.rate, 0), max(reset, 0))]
     if plan.monthly_quota:
         left = max(plan.monthly_quota - counts.month, 0)

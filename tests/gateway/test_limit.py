@@ -72,6 +72,17 @@ def test_the_next_rate_window_admits_calls_again(gw, subscription, manual_clock)
     assert gw.get("/gw/orders/x").status_code == 200
 
 
+def test_a_call_retried_after_retry_after_seconds_is_admitted(gw, subscription, manual_clock):
+    _plan(subscription, rate_limit="1/m")
+    assert gw.get("/gw/orders/x").status_code == 200
+    refused = gw.get("/gw/orders/x")
+    assert refused.status_code == 429
+
+    manual_clock.advance(int(refused["Retry-After"]))
+
+    assert gw.get("/gw/orders/x").status_code == 200
+
+
 def test_refused_answer_carries_ratelimit_headers_too(gw, subscription):
     _plan(subscription, rate_limit="1/h")
     gw.get("/gw/orders/x")
