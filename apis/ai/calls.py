@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -34,11 +34,15 @@ Build = Callable[[Target, bool], Outgoing]
 
 @dataclass(frozen=True)
 class Budget:
-    """How long providers may take: httpx's connect and read timeouts, and the total deadline."""
+    """What a call may take of providers: httpx's connect and read timeouts, the total
+    deadline, and its worst case of tokens for deployments' tokens per minute."""
 
     timeout: httpx.Timeout
     # On the event loop's clock; None: no total timeout.
     deadline: float | None = None
+    tokens: int = 0
+    # The tokens taken from the minute of the deployment that answered, settled at the end.
+    held: list[routing.MinuteHold] = field(default_factory=list)
 
     def spent(self) -> bool:
         """Whether the total deadline has passed (no time left for a fallback)."""
@@ -78,7 +82,7 @@ def chat_build(body: dict[str, Any]) -> Build:
         return target.adapter.build(
             kind=target.provider.kind,
             base_url=target.provider.base_url,
-            api_key=target.provider.api_key(),
+            api_key=target.api_key(),
             model=target.model,
             body=body,
             stream=stream,
@@ -118,19 +122,38 @@ async def _first_answer(
     targets: list[Target], build: Build, *, stream: bool, budget: Budget
 ) -> tuple[httpx.Response, Target]:
     failure: GatewayError | None = None
+    limited = False
     for target in targets:
-        if not await routing.admit(target):
+        admission, hold = await routing.admit(target, budget.tokens)
+        if admission != routing.Admission.ADMITTED:
+            limited = limited or admission != routing.Admission.COOLING_DOWN
             continue
         began = routing.began(target)
         try:
-            return await _attempt(target, build, stream=stream, budget=budget), target
+            response = await _attempt(target, build, stream=stream, budget=budget)
         except GatewayError as error:
+            if hold:
+                await routing.settle([hold], 0)
             if error.status not in RETRYABLE or budget.spent():
                 raise
             await routing.cool_down(target)
             failure = error
+        else:
+            if hold:
+                budget.held.append(hold)
+            return response, target
         finally:
             routing.ended(target, began)
+    if failure is None and limited:
+        wait = routing.seconds_to_next_minute()
+        raise GatewayError(
+            429,
+            "Provider rate limit",
+            "Every deployment of this model is at the requests or tokens per minute its "
+            f"provider allows; retry in {wait} s.",
+            headers={"Retry-After": str(wait)},
+            code="deployments_rate_limited",
+        )
     raise failure or GatewayError(
         503,
         "No deployment available",

@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from apis.models import Api, UsageEvent, UsageLock, UsageRejected, UsageRollup
 from apis.usage.conf import usage_settings
 from apis.usage.records import UsageRecord
+from apis.usage.spend import spend_rollup_recompute
 from apis.usage.stream import usage_stream
 from keys.models import Application
 
@@ -198,6 +199,10 @@ def _rollup_batch(size: int) -> int:
     }
     for period in periods:
         _recompute(period)
+        if period.granularity == "day":
+            spend_rollup_recompute(
+                day=period.start, api_id=period.api_id, application_id=period.application_id
+            )
     UsageEvent.objects.filter(pk__in=[row[0] for row in pending]).update(rolled_up=True)
     return len(pending)
 

@@ -37,7 +37,7 @@ class EmbeddingsRequest:
         return target.adapter.embeddings_build(
             kind=target.provider.kind,
             base_url=target.provider.base_url,
-            api_key=target.provider.api_key(),
+            api_key=target.api_key(),
             model=target.model,
             texts=self.texts,
             dimensions=self.dimensions,
