@@ -12,15 +12,19 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apis.models import Api, Subscription, UsageRollup
-from apis.usage.selectors import usage_backlog, usage_rows
+from apis.usage.selectors import spend_by_subscription, usage_backlog, usage_rows
 from apis.usage.series import WINDOWS, series
+from keys.models import Application
 from lifecycle.states import State
 from portal import health
+from portal.spend_summary import SpendRow
 
 TOP = 5
 PENDING_SHOWN = 20
 # A deprecated API's subscriber "still calls" it when it did within this many days.
 STILL_CALLING_DAYS = 7
+# Budgets listed on the dashboard: those this much spent, or more.
+NEAR_BUDGET_PERCENT = 80
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,34 @@ def deprecations(*, now: datetime | None = None) -> list[Deprecation]:
     return [Deprecation(api, api.live, calling.get(api.pk, 0)) for api in ordered]
 
 
+def budgets_near(*, now: datetime | None = None) -> list[SpendRow]:
+    """Subscriptions (plan budgets) and applications (their own budget, over every API) that
+    spent 80% or more of their budget this month, the nearest to it first; from the spend
+    rollups, reading one row per budgeted subscription and application."""
+    spent = spend_by_subscription(now=now)
+    by_application: Counter = Counter()
+    for (application_id, _api_id), cost in spent.items():
+        by_application[application_id] += cost
+    subscriptions = Subscription.objects.filter(
+        status=Subscription.Status.ACTIVE, plan__monthly_budget__isnull=False
+    ).select_related("application", "api", "plan")
+    rows = [
+        SpendRow(
+            s.application.name,
+            s.api.slug,
+            spent.get((s.application_id, s.api_id)) or Decimal(0),
+            s.plan.monthly_budget,
+        )
+        for s in subscriptions
+    ]
+    rows += [
+        SpendRow(a.name, "", by_application[a.pk] or Decimal(0), a.monthly_budget)
+        for a in Application.objects.filter(monthly_budget__isnull=False)
+    ]
+    near = [row for row in rows if row.percent >= NEAR_BUDGET_PERCENT]
+    return sorted(near, key=lambda row: (-row.percent, row.application, row.api))
+
+
 def platform_health() -> dict[str, object]:
     """Each dependency check's result ("ok" or what failed) and the usage backlog."""
     return {
@@ -116,4 +148,6 @@ def dashboard(*, user: AbstractBaseUser) -> dict[str, object]:
         sections["pending_count"] = pending.count()
     if user.has_perm("apis.view_api"):
         sections["deprecations"] = deprecations()
+    if user.has_perm("apis.view_spendrollup"):
+        sections["budgets"] = budgets_near()
     return sections

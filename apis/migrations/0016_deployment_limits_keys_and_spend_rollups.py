@@ -93,6 +93,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-day", "api_id", "application_id", "model"],
+                "verbose_name": "spend rollup",
+                "verbose_name_plural": "spend this month",
                 "indexes": [models.Index(fields=["day"], name="spend_rollup_month")],
                 "constraints": [
                     models.UniqueConstraint(

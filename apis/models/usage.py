@@ -136,6 +136,8 @@ class SpendRollup(models.Model):
 
     class Meta:
         ordering = ["-day", "api_id", "application_id", "model"]
+        verbose_name = "spend rollup"
+        verbose_name_plural = "spend this month"
         constraints = [
             models.UniqueConstraint(
                 fields=["day", "api", "application", "model"], name="spend_rollup_day"
