@@ -17,7 +17,7 @@ from apis.usage.series import WINDOWS, series
 from keys.models import Application
 from lifecycle.states import State
 from portal import health
-from portal.spend_summary import SpendRow
+from portal.spend_summary import SpendRow, budget_rows
 
 TOP = 5
 PENDING_SHOWN = 20
@@ -101,29 +101,14 @@ def deprecations(*, now: datetime | None = None) -> list[Deprecation]:
 
 
 def budgets_near(*, now: datetime | None = None) -> list[SpendRow]:
-    """Subscriptions (plan budgets) and applications (their own budget, over every API) that
+    """Subscriptions (their plan's budget) and applications (their own, over every API) that
     spent 80% or more of their budget this month, the nearest to it first; from the spend
-    rollups, reading one row per budgeted subscription and application."""
-    spent = spend_by_subscription(now=now)
-    by_application: Counter = Counter()
-    for (application_id, _api_id), cost in spent.items():
-        by_application[application_id] += cost
+    rollups, reading the budgeted subscriptions and applications only."""
     subscriptions = Subscription.objects.filter(
         status=Subscription.Status.ACTIVE, plan__monthly_budget__isnull=False
     ).select_related("application", "api", "plan")
-    rows = [
-        SpendRow(
-            s.application.name,
-            s.api.slug,
-            spent.get((s.application_id, s.api_id)) or Decimal(0),
-            s.plan.monthly_budget,
-        )
-        for s in subscriptions
-    ]
-    rows += [
-        SpendRow(a.name, "", by_application[a.pk] or Decimal(0), a.monthly_budget)
-        for a in Application.objects.filter(monthly_budget__isnull=False)
-    ]
+    applications = Application.objects.filter(monthly_budget__isnull=False)
+    rows = budget_rows(subscriptions, applications, spend_by_subscription(now=now))
     near = [row for row in rows if row.percent >= NEAR_BUDGET_PERCENT]
     return sorted(near, key=lambda row: (-row.percent, row.application, row.api))
 

@@ -126,11 +126,13 @@ def spend_this_month(*, now: datetime | None = None) -> dict[str, list[dict]]:
     return spend
 
 
-def spend_by_subscription(*, now: datetime | None = None) -> dict[tuple[int, int], Decimal]:
-    """The month's spend of each (application, API), from the daily spend rollups."""
-    rows = (
-        SpendRollup.objects.filter(day__gte=month_start(now).date())
-        .values_list("application_id", "api_id")
-        .annotate(spent=Sum("cost"))
-    )
-    return {(application, api): spent for application, api, spent in rows}
+def spend_by_subscription(
+    *, now: datetime | None = None, team: Team | None = None
+) -> dict[tuple[int, int], Decimal]:
+    """The month's spend of each (application, API), of the team's applications or all, from
+    the daily spend rollups."""
+    rows = SpendRollup.objects.filter(day__gte=month_start(now).date())
+    if team is not None:
+        rows = rows.filter(application__team=team)
+    sums = rows.values_list("application_id", "api_id").annotate(spent=Sum("cost"))
+    return {(application, api): spent for application, api, spent in sums}
