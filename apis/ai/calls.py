@@ -128,36 +128,42 @@ async def _first_answer(
         if admission != routing.Admission.ADMITTED:
             limited = limited or admission != routing.Admission.COOLING_DOWN
             continue
+        if hold:
+            # Held by the call from now: settled with it, however it ends (a client gone too).
+            budget.held.append(hold)
         began = routing.began(target)
         try:
-            response = await _attempt(target, build, stream=stream, budget=budget)
+            return await _attempt(target, build, stream=stream, budget=budget), target
         except GatewayError as error:
             if hold:
+                budget.held.remove(hold)
                 await routing.settle([hold], 0)
             if error.status not in RETRYABLE or budget.spent():
                 raise
             await routing.cool_down(target)
             failure = error
-        else:
-            if hold:
-                budget.held.append(hold)
-            return response, target
         finally:
             routing.ended(target, began)
-    if failure is None and limited:
+    raise failure or _none_left(targets, limited=limited)
+
+
+def _none_left(targets: list[Target], *, limited: bool) -> GatewayError:
+    """Every deployment was skipped: 429 until the next minute when a declared limit stopped
+    one, else 503 while they cool down."""
+    if limited:
         wait = routing.seconds_to_next_minute()
-        raise GatewayError(
+        return GatewayError(
             429,
             "Provider rate limit",
             "Every deployment of this model is at the requests or tokens per minute its "
-            f"provider allows; retry in {wait} s.",
+            f"provider allows, or cooling down; retry in {wait} s.",
             headers={"Retry-After": str(wait)},
             code="deployments_rate_limited",
         )
-    raise failure or GatewayError(
+    return GatewayError(
         503,
         "No deployment available",
-        "Every deployment of this model is cooling down or at its rate limit; retry shortly.",
+        "Every deployment of this model is cooling down; retry shortly.",
         headers={"Retry-After": str(min(t.cooldown for t in targets if t.deployment) or 1)},
         code="deployments_unavailable",
     )
