@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from decimal import Decimal
 
@@ -10,12 +11,16 @@ import openai
 import pytest
 from django.db import connection
 
-from apis.ai.services import prompt_save
+from apis.ai import routing
+from apis.ai.services import prompt_save, provider_save
 from apis.models import Api, Deployment
 from apis.services import api_transition
 from tests.ai.conftest import PROVIDER_KEY, client_for, publish_ai_api
+from tests.ai.fakes import FakeProvider, StreamingProvider
 from tests.apis.test_admin_api_page import change_url, form_data
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
+from tests.gateway.conftest import needs_postgres, needs_redis
+from tests.servers import GatewayServer
 from tests.tokens import token_for
 
 HELLO = [{"role": "user", "content": "Say hello"}]
@@ -92,6 +97,46 @@ def test_a_call_naming_no_maximum_is_held_to_the_plans_output_cap_under_a_tpm(
 
     [(_, _, body)] = fake.requests
     assert body["max_completion_tokens"] == 123
+
+
+def _wait_out_the_end_of_a_minute() -> None:
+    # The windows are calendar minutes: begin where the whole test fits in one.
+    if routing.seconds_to_next_minute() < 15:
+        time.sleep(routing.seconds_to_next_minute())
+
+
+@needs_postgres
+@needs_redis
+@pytest.mark.django_db(transaction=True)
+def test_a_reservation_in_a_deployments_minute_is_seen_by_every_process(alice):
+    _wait_out_the_end_of_a_minute()
+    with StreamingProvider(chunks=600, interval=0.05) as held, FakeProvider("openai") as calm:
+        holding = provider_save(name="holding", kind="openai_compatible", base_url=held.base_url)
+        answering = provider_save(name="answering", kind="openai", base_url=calm.base_url)
+        api = least_busy(answering)
+        deploy(api, "a-held", holding, "m", tpm=300)
+        deploy(api, "b-calm", answering, "ok-model")
+        application = ApplicationFactory(owner=alice)
+        SubscriptionFactory(application=application, api=api, plan=api.plans.get())
+        headers = {"Authorization": f"Bearer {token_for(application)}"}
+        body = {"model": "x", "messages": HELLO, "max_tokens": 200}
+        env = {"REDIS_URL": os.environ["REDIS_URL"]}
+        path = f"/gw/{api.slug}/chat/completions"
+        with GatewayServer(env=env) as first, GatewayServer(env=env) as second:
+            streamed = {**body, "stream": True}
+            with httpx.stream(
+                "POST", first.url + path, json=streamed, headers=headers, timeout=20
+            ) as open_stream:
+                # Its first chunk is here: the call holds about 210 of a-held's 300 tokens.
+                assert open_stream.headers["X-Model"] == "a-held"
+                # Kept: an iterator dropped would close the stream, and the call with it.
+                lines = open_stream.iter_lines()
+                next(lines)
+                other = httpx.post(second.url + path, json=body, headers=headers, timeout=20)
+                assert held.open == 1
+
+    assert other.headers["X-Model"] == "b-calm"
+    assert [sent["model"] for _, _, sent in calm.requests] == ["ok-model"]
 
 
 @one_kind
