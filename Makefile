@@ -1,10 +1,10 @@
-# Portcullis: make install | run | serve | test | bench
+# Portcullis: make install | run | serve | test | bench | bench-usage
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run serve test test-embedded screenshots bench lint format conformance
+.PHONY: install run serve test test-embedded screenshots bench bench-usage lint format conformance
 
 install: $(STAMP)
 
@@ -53,6 +53,10 @@ conformance: install
 
 bench: install
 	$(PY) -m bench
+
+# Usage storage with 10 million events (BENCH_USAGE_EVENTS) in a database of its own; long.
+bench-usage: install
+	$(PY) -m bench.usage
 
 lint: install
 	$(VENV)/bin/ruff check .

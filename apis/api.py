@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -16,9 +17,11 @@ from apis import selectors, services
 from apis.conf import catalog_settings
 from apis.errors import InvalidOpenApi
 from apis.models import Api, Plan, Subscription, UpstreamTarget
+from apis.models.catalog import ALLOWED_TOOLS_MAX
 from apis.openapi_documents import openapi_read
 from apis.permissions import RunsCatalog
-from core.schema import STAFF_ONLY
+from core.errors import NotFound
+from core.schema import STAFF_ONLY, problem_answer
 from core.serializers import JSONDocumentField, StrictFieldsMixin
 from keys.selectors import applications_of
 from lifecycle.selectors import history_of
@@ -46,6 +49,21 @@ TARGET_FIELDS = (
 )
 
 
+def _kind_needs(kind: str, field: str = "", schema: dict | None = None) -> dict:
+    """The JSON Schema of "an API of `kind`, whose `field` matches `schema`"."""
+    rule: dict = {
+        "required": [] if kind == "rest" else ["kind"],
+        "properties": {"kind": {"enum": [kind]}},
+    }
+    if field:
+        rule["required"].append(field)
+        rule["properties"][field] = schema
+    return rule
+
+
+HEADER = {"required": ["upstream_header"], "properties": {"upstream_header": {"minLength": 1}}}
+
+
 class TargetSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """One upstream target of a REST API."""
 
@@ -64,6 +82,23 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     staff_only_fields = ("upstream_url", "upstream_header", "has_upstream_credential")
     staff_only_fields += TARGET_FIELDS
+    # What Api.clean() and validate() require together: each kind its upstream or model (a
+    # missing `kind` is rest), and a header for any upstream credential.
+    schema_rules = {
+        "allOf": [
+            {
+                "anyOf": [
+                    _kind_needs("rest", "upstream_url", {"minLength": 1}),
+                    _kind_needs("rest", "targets", {"minItems": 1}),
+                    _kind_needs("mcp", "upstream_url", {"minLength": 1}),
+                    _kind_needs("ai", "model", {"pattern": "/"}),
+                    _kind_needs("prompt"),
+                ]
+            },
+            {"anyOf": [{"properties": {"credential_per_application": {"enum": [False]}}}, HEADER]},
+            {"anyOf": [{"properties": {"upstream_credential": {"maxLength": 0}}}, HEADER]},
+        ]
+    }
 
     tags = TagsField(required=False, max_length=20)
     targets = TargetSerializer(
@@ -190,26 +225,40 @@ class TransitionSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class HistorySerializer(serializers.Serializer):
-    """One lifecycle event: from, to, actor, at, note."""
+    """One lifecycle event: from, to, actor, at, note, sunset."""
 
-    from_state = serializers.CharField()
-    to = serializers.CharField(source="to_state")
+    to = serializers.ChoiceField(choices=State.choices, source="to_state")
     actor = serializers.SerializerMethodField()
     at = serializers.DateTimeField()
     note = serializers.CharField()
-    sunset = serializers.DateTimeField()
+    sunset = serializers.DateTimeField(allow_null=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # `from` is a Python keyword, so it cannot be declared as a class attribute.
+        origin = serializers.ChoiceField(choices=State.choices, source="from_state")
+        return {"from": origin, **super().get_fields()}
 
     def get_actor(self, event) -> str | None:
         return event.actor.get_username() if event.actor else None
 
-    def to_representation(self, instance) -> dict:
-        data = super().to_representation(instance)
-        data["from"] = data.pop("from_state")
-        return data
-
 
 class PlanSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A plan of an API: rate limit, quotas, approval."""
+
+    # The model's own rules, spelled so that the schema states them too.
+    rate_limit = serializers.RegexField(
+        r"^[1-9][0-9]{0,8}/([1-9][0-9]{0,5})?[smhd]$",
+        max_length=20,
+        required=False,
+        help_text="Requests per period: '60/m', '1000/h', '10/15m' (s, m, h or d).",
+        error_messages={"invalid": "Enter a rate like '60/m', '1000/h' or '10/15m'."},
+    )
+    allowed_tools = serializers.ListField(
+        child=serializers.RegexField(r"^(\*|[A-Za-z0-9_.-]{1,128})$"),
+        max_length=ALLOWED_TOOLS_MAX,
+        required=False,
+        help_text='MCP servers: the upstream tools this plan grants, "*" for all.',
+    )
 
     class Meta:
         model = Plan
@@ -253,6 +302,47 @@ class OpenApiDocumentParser(BaseParser):
         return body
 
 
+# What every document the import accepts has: OpenAPI 3.0 or 3.1, a title and a version, and
+# (for a new API) an http(s) server as its upstream. The rest is the specification's, checked
+# in full by `openapi_validate`, which no OpenAPI 3.0 schema object can restate.
+OPENAPI_DOCUMENT = {
+    "type": "object",
+    "description": "An OpenAPI 3.0 or 3.1 document. Its first server becomes a new API's "
+    "upstream; its title and version name the API to update when `?slug=` does not.",
+    "required": ["openapi", "info", "paths"],
+    "properties": {
+        "openapi": {"type": "string", "pattern": "^3\\.[01]"},
+        "info": {
+            "type": "object",
+            "required": ["title", "version"],
+            "properties": {
+                "title": {"type": "string", "minLength": 1},
+                "version": {"type": "string", "minLength": 1},
+            },
+        },
+        "servers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["url"],
+                "properties": {"url": {"type": "string"}},
+            },
+        },
+        "paths": {"type": "object"},
+    },
+}
+
+
+class DocumentBodySchema(AutoSchema):
+    """The import's schema: the document is required, in JSON or YAML alike."""
+
+    def _get_request_body(self, direction: str = "request") -> dict | None:
+        body = super()._get_request_body(direction)
+        if body is not None:
+            body["required"] = True
+        return body
+
+
 class ApiViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -284,8 +374,12 @@ class ApiViewSet(
         )
 
     @extend_schema(
-        request={"application/json": dict, "application/yaml": str},
-        responses={200: ApiSerializer, 201: ApiSerializer},
+        request={"application/json": OPENAPI_DOCUMENT, "application/yaml": OPENAPI_DOCUMENT},
+        responses={
+            200: ApiSerializer,
+            201: ApiSerializer,
+            **problem_answer(404, "No API has the slug `?slug=` names."),
+        },
         parameters=[OpenApiParameter("slug", str, description="The API to update (optional).")],
     )
     @action(
@@ -294,6 +388,7 @@ class ApiViewSet(
         url_path="import",
         parser_classes=[OpenApiDocumentParser],
         permission_classes=[IsAuthenticated, RunsCatalog],
+        schema=DocumentBodySchema(),
     )
     def import_openapi(self, request: Request) -> Response:
         """Create (201, in design) or update (200) an API from an OpenAPI 3.0/3.1 document.
@@ -303,7 +398,7 @@ class ApiViewSet(
         slug = request.query_params.get("slug")
         api = self.get_queryset().filter(slug=slug).first() if slug else None
         if slug and api is None:
-            raise InvalidOpenApi(f"No API with the slug {slug[:80]!r}.", location="slug")
+            raise NotFound(f"No API with the slug {slug[:80]!r}.")
         # Without a Content-Type DRF parses nothing and hands over an empty dict.
         body = request.data if isinstance(request.data, bytes) else b""
         document = openapi_read(body)
@@ -333,8 +428,12 @@ class ApiViewSet(
         page = self.paginate_queryset(events)
         return self.get_paginated_response(HistorySerializer(page, many=True).data)
 
-    @extend_schema(request=PlanSerializer, responses=PlanSerializer(many=True))
-    @action(detail=True, methods=["get", "post"], serializer_class=PlanSerializer)
+    @extend_schema(methods=["GET"], responses=PlanSerializer(many=True))
+    @extend_schema(methods=["POST"], request=PlanSerializer, responses={201: PlanSerializer})
+    # The plans of an API are few and answered whole, not in pages.
+    @action(
+        detail=True, methods=["get", "post"], serializer_class=PlanSerializer, pagination_class=None
+    )
     def plans(self, request: Request, slug: str) -> Response:
         """The API's plans; staff and the API's team add one with POST."""
         api = self.get_object()

@@ -9,7 +9,12 @@ class ApisConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_delete, post_save
+
+        from apis.usage.histogram import register_sqlite_functions
+
+        connection_created.connect(register_sqlite_functions, dispatch_uid="usage-histogram")
 
         from apis.models import (
             Api,
@@ -23,8 +28,13 @@ class ApisConfig(AppConfig):
             UpstreamCredential,
             UpstreamTarget,
         )
+        from apis.selectors import subscribed_api_slugs
         from apis.services import catalog_changed
         from keys.models import Application
+        from keys.scopes import scope_source_register
+
+        # An application's token scopes are the APIs it subscribes to.
+        scope_source_register(subscribed_api_slugs)
 
         catalog = (
             Api,

@@ -91,6 +91,9 @@ def openapi_validate(document: Any) -> None:
         ) from exc
     except RecursionError as exc:
         raise InvalidOpenApi("The document is nested too deeply.", location="$") from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        # The validator assumes the shape it is checking, e.g. that a path item is a mapping.
+        raise InvalidOpenApi("The document's structure cannot be read.", location="$") from exc
     if error is not None:
         raise InvalidOpenApi(error.message[:500], location=error.json_path)
 

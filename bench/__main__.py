@@ -338,19 +338,25 @@ def wait_until_prompt(url: str) -> None:
 
 def add_ratios(report: Report) -> None:
     """Per server: cache miss and hit to the bare forwarder, AI chat to LiteLLM, a budgeted
-    AI chat (its reservation and settlement) to an unbudgeted one."""
+    AI chat (its reservation and settlement) to an unbudgeted one, and the wall time of the
+    AI stream burst to LiteLLM's."""
     litellm = report.figure("ai", "LiteLLM proxy")
+    litellm_streams = report.figure("streams", "LiteLLM proxy, chat stream")
     for server in SERVERS:
         bare = report.figure("rest", f"bare Django + httpx [{server}]")
         miss = report.figure("rest", f"gateway, cache miss [{server}]")
         hit = report.figure("rest", f"gateway, cache hit [{server}]")
         chat = report.figure("ai", f"gateway ai [{server}]")
         budgeted = report.figure("ai", f"gateway ai, budgeted [{server}]")
+        streams = report.figure("streams", f"gateway ai, chat stream [{server}]")
         report.ratios += [
             ratio_line(f"cache miss / bare [{server}]", miss, bare, "≥ 0.6x"),
             ratio_line(f"cache hit / bare [{server}]", hit, bare, "≥ 1.0x"),
             ratio_line(f"AI chat gateway / LiteLLM [{server}]", chat, litellm, "≥ 3x"),
             ratio_line(f"AI chat budgeted / unbudgeted [{server}]", budgeted, chat, "≥ 0.9x"),
+            ratio_line(
+                f"AI streams wall gateway / LiteLLM [{server}]", streams, litellm_streams, "≤ 1.0x"
+            ),
         ]
 
 

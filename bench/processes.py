@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from portal.serve import KEEP_ALIVE_SECONDS
+
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / "bench" / "results" / "logs"
 # Connections a server accepts before it answers; above the memory figure's 2,000 streams.
@@ -177,6 +179,10 @@ def _uvicorn(app: str, port: int, workers: int) -> list[str]:
         "--no-access-log",
         "--log-level=warning",
         f"--backlog={BACKLOG}",
+        # As `make serve` runs it (portal.serve).
+        "--no-proxy-headers",
+        "--no-server-header",
+        f"--timeout-keep-alive={KEEP_ALIVE_SECONDS}",
     ]
 
 

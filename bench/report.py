@@ -55,7 +55,7 @@ class Report:
             lines += [section.title, f"{'target':44} {section.head}"]
             lines += [f"{target:44} {_cells(f)}" for target, f in section.rows.items()]
             lines.append("")
-        return "\n".join([*lines, "Ratios (requests/s)", *self.ratios, ""])
+        return "\n".join([*lines, "Ratios (requests/s; wall time for bursts)", *self.ratios, ""])
 
     def save(self) -> Path:
         """Write the table to bench/results/bench-<time>.txt; its path."""
@@ -66,10 +66,13 @@ class Report:
 
 
 def ratio_line(name: str, numerator: Figure, denominator: Figure, target: str) -> str:
-    """`name: 0.52x (target ≥ 0.6x)` from two wrk rows' throughput."""
-    if not isinstance(numerator, Result) or not isinstance(denominator, Result):
+    """`name: 0.52x (target ≥ 0.6x)` from two wrk rows' throughput, or two bursts' wall time."""
+    if isinstance(numerator, Result) and isinstance(denominator, Result):
+        value = numerator.requests_per_second / denominator.requests_per_second
+    elif isinstance(numerator, Burst) and isinstance(denominator, Burst):
+        value = numerator.wall_s / denominator.wall_s
+    else:
         return f"{name:44} n/a {f'(target {target})':>20}"
-    value = numerator.requests_per_second / denominator.requests_per_second
     return f"{name:44} {value:.2f}x {f'(target {target})':>20}"
 
 

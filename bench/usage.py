@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import random
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -30,7 +29,7 @@ APIS, APPLICATIONS, DAYS, QUERIES = 10, 100, 40, 50
 COLUMNS = (
     "source_id, at, api_id, application_id, status, latency_ms, bytes_in, bytes_out, "
     "prompt_tokens, completion_tokens, cost, channel, request_id, model, rolled_up, "
-    "cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated"
+    "cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated, cached"
 )
 
 
@@ -47,16 +46,16 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     api_ids, app_ids, staff = _catalog()
     now = datetime.now(UTC)
-    figures = [("events loaded (COPY)", *_timed_rate(lambda: _load(api_ids, app_ids, now)))]
-    figures.append(("rollups of the loaded days (SQL)", _timed(_rollups_of_loaded), ""))
-    figures.append(
-        ("ingest path (500-event batches)", *_timed_rate(lambda: _ingest(api_ids, app_ids, now)))
-    )
-    figures.append(("rollup of the fresh hour", *_timed_rate(_rollup)))
-    figures.extend(_usage_api(staff, api_ids, now))
-    figures.append(("drop a table of the expired rows", _timed(_drop_stand_in), ""))
-    figures.append(("prune the expired rows (batches)", *_timed_rate(_prune)))
-    _print(figures)
+    print(f"usage storage with {EVENTS:,} events over {DAYS} days (PostgreSQL)")
+    print(f"{'step':<36} {'seconds':>9}  detail")
+    _show("events loaded (COPY)", *_timed_rate(lambda: _load(api_ids, app_ids, now)))
+    _show("rollups of the loaded days (SQL)", _timed(_rollups_of_loaded))
+    _show("ingest path (500-event batches)", *_timed_rate(lambda: _ingest(api_ids, app_ids, now)))
+    _show("rollup of the fresh hour", *_timed_rate(_rollup))
+    for figure in _usage_api(staff, api_ids, now):
+        _show(*figure)
+    _show("drop a table of the expired rows", _timed(_drop_stand_in))
+    _show("prune the expired rows (batches)", *_timed_rate(_prune))
 
 
 def _catalog() -> tuple[list[int], list[int], object]:
@@ -64,13 +63,18 @@ def _catalog() -> tuple[list[int], list[int], object]:
 
     from apis.models import Api
     from keys.models import Application
+    from teams.services import personal_team_ensure
 
     staff = get_user_model().objects.create_user("bench", is_staff=True)
+    team = personal_team_ensure(staff)
     apis = [
         Api.objects.create(slug=f"api-{n}", name=f"API {n}", upstream_url="http://127.0.0.1:9/")
         for n in range(APIS)
     ]
-    apps = [Application.objects.create(owner=staff, name=f"app-{n}") for n in range(APPLICATIONS)]
+    apps = [
+        Application.objects.create(team=team, created_by=staff, name=f"app-{n}")
+        for n in range(APPLICATIONS)
+    ]
     return [api.pk for api in apis], [app.pk for app in apps], staff
 
 
@@ -97,7 +101,7 @@ def _row(source_id, at, rng, api_ids, app_ids, rolled_up) -> tuple:
     status = 200 if rng.random() < 0.97 else 502
     return (
         source_id, at, rng.choice(api_ids), rng.choice(app_ids), status, rng.randint(5, 400),
-        200, 2000, 0, 0, 0, "http", source_id, "", rolled_up, 0, 0, 0, False,
+        200, 2000, 0, 0, 0, "http", source_id, "", rolled_up, 0, 0, 0, False, False,
     )  # fmt: skip
 
 
@@ -112,13 +116,24 @@ def _rollups_of_loaded() -> None:
                 INSERT INTO apis_usagerollup (granularity, period_start, api_id, application_id,
                   requests, errors, prompt_tokens, completion_tokens, cost, p50_ms, p95_ms,
                   bytes_in, bytes_out, updated_at, cache_read_tokens, cache_write_tokens,
-                  estimated_tokens, reasoning_tokens)
-                SELECT %s, date_trunc(%s, at), api_id, application_id, count(*),
-                  count(*) FILTER (WHERE status >= 400), 0, 0, 0,
-                  percentile_disc(0.5) WITHIN GROUP (ORDER BY latency_ms),
-                  percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms),
-                  sum(bytes_in), sum(bytes_out), now(), 0, 0, 0, 0
-                FROM apis_usageevent WHERE rolled_up GROUP BY 2, 3, 4
+                  estimated_tokens, reasoning_tokens, latency_histogram)
+                SELECT %s, period, api_id, application_id, sum(n), sum(errors), 0, 0, 0,
+                  min(bucket) FILTER (WHERE below * 100 >= 50 * total),
+                  min(bucket) FILTER (WHERE below * 100 >= 95 * total),
+                  sum(bytes_in), sum(bytes_out), now(), 0, 0, 0, 0, jsonb_object_agg(bucket, n)
+                FROM (
+                  SELECT *, sum(n) OVER (PARTITION BY period, api_id, application_id
+                      ORDER BY bucket) AS below,
+                    sum(n) OVER (PARTITION BY period, api_id, application_id) AS total
+                  FROM (
+                    SELECT date_trunc(%s, at, 'UTC') AS period, api_id, application_id,
+                      usage_latency_bucket(latency_ms) AS bucket, count(*) AS n,
+                      count(*) FILTER (WHERE status >= 400) AS errors,
+                      sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out
+                    FROM apis_usageevent WHERE rolled_up GROUP BY 1, 2, 3, 4
+                  ) AS b
+                ) AS ranked
+                GROUP BY period, api_id, application_id
                 """,
                 [granularity, granularity],
             )
@@ -216,12 +231,9 @@ def _timed_rate(work) -> tuple[float, str]:
     return seconds, f"{count:,} rows, {count / seconds:,.0f}/s"
 
 
-def _print(figures: list[tuple[str, float, str]]) -> None:
-    print(f"usage storage with {EVENTS:,} events over {DAYS} days (PostgreSQL)")
-    print(f"{'step':<36} {'seconds':>9}  detail")
-    for name, seconds, detail in figures:
-        print(f"{name:<36} {seconds:>9.3f}  {detail}")
-    sys.stdout.flush()
+def _show(name: str, seconds: float, detail: str = "") -> None:
+    """One step's figures, printed as soon as they are taken: the steps take long at 10 M."""
+    print(f"{name:<36} {seconds:>9.3f}  {detail}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,4 +8,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Portcullis core"
 
     def ready(self) -> None:
-        from core import checks  # noqa: F401 - registers the system checks
+        from core import (
+            checks,  # noqa: F401 - registers the system checks
+            schema,  # noqa: F401 - registers the OpenAPI serializer extension
+        )

@@ -53,7 +53,11 @@ def on_cluster() -> bool:
 
 def client_at(url: str) -> aioredis.Redis:
     """The running event loop's client of the Redis at `url` (a pool must not cross loops)."""
-    clients = _clients.setdefault(asyncio.get_running_loop(), {})
+    loop = asyncio.get_running_loop()
+    # Not setdefault: a weak reference made and dropped on every call, for a dict that exists.
+    clients = _clients.get(loop)
+    if clients is None:
+        clients = _clients[loop] = {}
     found = clients.get(url)
     if found is None and redis_clients.is_cluster(url):
         found = clients[url] = redis_clients.async_client(

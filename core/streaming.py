@@ -15,11 +15,11 @@ import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import set_script_prefix, set_urlconf
+from django.urls import get_script_prefix as script_prefix_in_use
+from django.urls import set_script_prefix
 
 Message = dict[str, Any]
 
@@ -39,14 +39,15 @@ class ClientRequest:
         self._abandoned = False
         self.gone = asyncio.Event()
 
-    async def listen(self) -> None:
-        """Read the connection until the client goes."""
+    async def listen(self, on_gone: Callable[[], None]) -> None:
+        """Read the connection until the client goes; then call `on_gone`."""
         while True:
             message = await self._receive()
             async with self._changed:
                 if message["type"] == "http.disconnect":
                     self.gone.set()
                     self._changed.notify_all()
+                    on_gone()
                     return
                 if self._abandoned:
                     continue
@@ -114,30 +115,30 @@ class StreamingHandler(ASGIHandler):
     async def __call__(self, scope: dict, receive, send) -> None:
         if scope["type"] != "http":
             raise ValueError(f"This handler serves HTTP only, not {scope['type']}.")
-        set_script_prefix(get_script_prefix(scope))
-        set_urlconf(settings.ROOT_URLCONF)
+        # A context-local write costs more than resolving the URL: the prefix is set only when
+        # it is not the one in use. No middleware runs here to choose another URL configuration,
+        # so ROOT_URLCONF, the default, needs no setting either.
+        prefix = get_script_prefix(scope)
+        if prefix.removesuffix("/") + "/" != script_prefix_in_use():
+            set_script_prefix(prefix)
         client = ClientRequest(receive)
         exchange = _Exchange(send, client)
-        listening = asyncio.create_task(client.listen())
-        try:
-            await self._serve(scope, exchange)
-        finally:
-            listening.cancel()
-            await exchange.close()
-
-    async def _serve(self, scope: dict, exchange: _Exchange) -> None:
         answering = asyncio.create_task(self._answer(scope, exchange))
-        leaving = asyncio.create_task(exchange.client.gone.wait())
-        await asyncio.wait({answering, leaving}, return_when=asyncio.FIRST_COMPLETED)
-        leaving.cancel()
-        if not answering.done() and not exchange.complete:
+
+        def abandon() -> None:
             # The client went away first: what it asked for is abandoned, upstream included.
-            answering.cancel()
+            if not answering.done() and not exchange.complete:
+                answering.cancel()
+
+        listening = asyncio.create_task(client.listen(on_gone=abandon))
         try:
             await answering
         except asyncio.CancelledError:
-            if not exchange.client.gone.is_set():
+            if not client.gone.is_set():
                 raise
+        finally:
+            listening.cancel()
+            await exchange.close()
 
     async def _answer(self, scope: dict, exchange: _Exchange) -> None:
         request, error = self.create_request(scope, io.BytesIO())

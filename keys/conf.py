@@ -23,7 +23,6 @@ DEFAULTS = {
     "REVOCATION_POLL_SECONDS": 0.5,
     "KEYSET_POLL_SECONDS": 0.5,
     "CLIENT_AUTH_FAILURE_RATE": "10/m",
-    "SCOPE_SOURCE": "apis.selectors.subscribed_api_slugs",
     "MAX_APPLICATIONS_PER_OWNER": 50,
 }
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from core.errors import PortcullisError
+from keys.bearer import challenge
 
 
 class InvalidToken(PortcullisError):
-    """The bearer token cannot be accepted; 401 with an RFC 6750 challenge."""
+    """The bearer token cannot be accepted; 401 with an RFC 6750 challenge.
+
+    `error` is empty when the request carried no token at all (RFC 6750 §3.1); `params` are
+    further attributes of the challenge.
+    """
 
     status = 401
     title = "Invalid token"
 
-    def __init__(self, detail: str) -> None:
-        reason = detail.replace('"', "'")
-        challenge = f'Bearer error="invalid_token", error_description="{reason}"'
-        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+    def __init__(self, detail: str, *, error: str = "invalid_token", **params: str) -> None:
+        refusal = challenge(error=error, description=detail, **params)
+        super().__init__(detail, headers={"WWW-Authenticate": refusal})
 
 
 class OAuthError(PortcullisError):

@@ -10,10 +10,9 @@ from datetime import datetime
 
 from django.core.cache import cache
 from django.db import transaction
-from django.utils import timezone
 
+from core.clock import clock
 from keys.algorithms import KEY_TYPES, Key
-from keys.clock import clock
 from keys.conf import keys_settings
 from keys.kek import unseal
 from keys.models import TokenKey
@@ -54,13 +53,13 @@ class KeyRing:
     def lookup(self, kid: str, use: str) -> LoadedKey | None:
         """The key named `kid` for `use`, if it still verifies."""
         key = self.by_kid.get(kid)
-        if key is None or key.use != use or not key.verifies_at(timezone.now()):
+        if key is None or key.use != use or not key.verifies_at(clock.utcnow()):
             return None
         return key
 
     def public_jwks(self) -> dict:
         """The JWKS document: public parts only, active and retiring keys."""
-        now = timezone.now()
+        now = clock.utcnow()
         return {"keys": [k.public for k in self.by_kid.values() if k.verifies_at(now)]}
 
 

@@ -13,7 +13,7 @@ import uuid
 from django.core.cache import cache
 
 from core import shared
-from keys.clock import clock
+from core.clock import clock
 from keys.conf import keys_settings
 
 VERSION_KEY = "keys:revocations:version"

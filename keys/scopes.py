@@ -1,20 +1,29 @@
-"""Which scopes (API slugs) an application may put in its access token."""
+"""Which scopes (API slugs) an application may put in its access token.
+
+The catalog lives above keys: it registers where the slugs come from (`scope_source_register`,
+from its AppConfig.ready()), so keys imports nothing of it. Without a catalog there are none.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from django.utils.module_loading import import_string
-
-from keys.conf import keys_settings
 from keys.errors import InvalidScope
 from keys.models import Application
 
+ScopeSource = Callable[..., Iterable[str]]
+
+_source: ScopeSource | None = None
+
+
+def scope_source_register(source: ScopeSource) -> None:
+    """Name the function `source(application_id=...)` giving an application's API slugs."""
+    global _source
+    _source = source
+
 
 def _subscribed_slugs(application: Application) -> list[str]:
-    # The catalog lives above keys; it is named in settings so that keys imports nothing of it.
-    source: Callable[..., list[str]] = import_string(keys_settings.SCOPE_SOURCE)
-    return list(source(application_id=application.pk))
+    return list(_source(application_id=application.pk)) if _source else []
 
 
 def granted_scope(application: Application, requested: list[str] | None) -> list[str]:

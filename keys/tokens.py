@@ -15,11 +15,11 @@ from typing import Any
 from joserfc import jwe, jws
 from joserfc.errors import JoseError
 
+from core.clock import clock
 from core.threads import in_database_thread
 from keys import compact, keyring
 from keys.algorithms import CONTENT_ENCRYPTION, KEY_ENCRYPTION, SIGNING
 from keys.claims_cache import ClaimsCache
-from keys.clock import clock
 from keys.conf import audience, keys_settings
 from keys.errors import InvalidToken
 from keys.models import Application

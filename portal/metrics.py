@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
+from datetime import timedelta
 
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -20,7 +22,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from apis.gateway.circuits import CLOSED, HALF_OPEN, OPEN, circuits_of
 from apis.models import Api, Subscription, ToolCallAudit, UpstreamTarget, UsageRollup
 from apis.selectors import runs_catalog
-from apis.usage.selectors import usage_backlog
+from apis.usage.histogram import ERROR_BOUND, percentile
+from apis.usage.selectors import latency_by_api, usage_backlog
 from core.addresses import client_address, is_direct_loopback
 from core.attempts import Attempt, Limit, attempt_start
 from core.problems import problem_response
@@ -68,6 +71,7 @@ class PortcullisCollector:
 
     def collect(self) -> Iterator[Metric]:
         yield from _usage_totals()
+        yield _latencies()
         yield _grouped("portcullis_apis", "APIs by lifecycle state.", Api.objects, "state")
         yield _grouped(
             "portcullis_subscriptions", "Subscriptions by status.", Subscription.objects, "status"
@@ -102,6 +106,23 @@ def _usage_totals() -> Iterator[Metric]:
         cost.add_metric([row["api__slug"]], float(row["cost"] or 0))
     yield from families.values()
     yield cost
+
+
+LATENCY_QUANTILES = (50, 95, 99)
+
+
+def _latencies() -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "portcullis_request_latency_ms",
+        "Latency of the last 24 hours' calls by API, in milliseconds, from the hourly rollups' "
+        f"histograms (within {ERROR_BOUND:.1%} of the exact percentile).",
+        labels=["api", "quantile"],
+    )
+    histograms = latency_by_api(since=timezone.now() - timedelta(hours=24))
+    for slug, histogram in sorted(histograms.items()):
+        for rank in LATENCY_QUANTILES:
+            family.add_metric([slug, f"{rank / 100}"], percentile(histogram, rank))
+    return family
 
 
 def _mcp_calls() -> CounterMetricFamily:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -233,7 +234,10 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.schema.staff_only_fields_optional",
+        "core.schema.problem_responses",
     ],
+    # Request bodies get components of their own (`ApiRequest`), without the read-only fields.
+    "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "LifecycleStateEnum": "lifecycle.states.State",
         "TeamRoleEnum": "teams.models.Role",
@@ -241,11 +245,16 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# openapi-spec-validator picks jsonschema-rs when it is installed (schemathesis brings it): the
+# import's messages would then depend on what else is installed. They come from jsonschema.
+os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
+
 # Portcullis ------------------------------------------------------------------------------------
 PORTCULLIS = {
     "USAGE": {
         "BATCH_SIZE": env.int("PORTCULLIS_USAGE_BATCH_SIZE", default=500),
         "MAX_BATCHES": env.int("PORTCULLIS_USAGE_MAX_BATCHES", default=200),
+        "ROLLUP_BATCH_SIZE": env.int("PORTCULLIS_USAGE_ROLLUP_BATCH_SIZE", default=5000),
         "CLAIM_IDLE_SECONDS": env.float("PORTCULLIS_USAGE_CLAIM_IDLE_SECONDS", default=60),
         "RETENTION_DAYS": env.int("PORTCULLIS_USAGE_RETENTION_DAYS", default=30),
     },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +12,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from apis.models import UsageRollup
+from apis.usage.histogram import percentile
 from apis.usage.selectors import usage_rows
 from apis.usage.series import Window, series
 from teams.models import Team
@@ -24,17 +26,22 @@ class Totals:
     api: str
     requests: int = 0
     errors: int = 0
-    p95_ms: int = 0
     tokens: int = 0
     # Of the tokens, those the gateway counted because the provider reported none.
     estimated_tokens: int = 0
     cost: Decimal = field(default_factory=Decimal)
+    latencies: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def p95_ms(self) -> int:
+        """The window's p95, from the periods' histograms added up."""
+        return percentile(self.latencies, 95)
 
     def add(self, row: UsageRollup) -> None:
-        """Fold one rollup row in; p95 is the worst of the periods' p95s (an upper bound)."""
+        """Fold one rollup row in."""
         self.requests += row.requests
         self.errors += row.errors
-        self.p95_ms = max(self.p95_ms, row.p95_ms)
+        self.latencies.update(row.latency_histogram)
         self.tokens += row.prompt_tokens + row.completion_tokens
         self.estimated_tokens += row.estimated_tokens
         self.cost += row.cost

@@ -60,6 +60,15 @@ class InvitationSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "expires_at", "accepted_at"]
 
 
+class InvitationLinkSerializer(InvitationSerializer):
+    """A new invitation with the link that accepts it, shown in this answer only."""
+
+    accept_url = serializers.URLField(read_only=True)
+
+    class Meta(InvitationSerializer.Meta):
+        fields = [*InvitationSerializer.Meta.fields, "accept_url"]
+
+
 class TeamViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -103,14 +112,21 @@ class TeamViewSet(
         if request.method == "DELETE":
             services.member_remove(team=team, user=user, actor=request.user)
             return Response(status=status.HTTP_204_NO_CONTENT)
-        form = RoleSerializer(data=request.data)
+        form = RoleSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
+        if "role" not in form.validated_data:  # nothing to change: the member as they are
+            return Response(
+                MemberSerializer(get_object_or_404(selectors.members_of(team), user=user)).data
+            )
         membership = services.member_set_role(
             team=team, user=user, role=form.validated_data["role"], actor=request.user
         )
         return Response(MemberSerializer(membership).data)
 
-    @extend_schema(request=InvitationSerializer, responses={201: InvitationSerializer})
+    @extend_schema(methods=["GET"], responses=InvitationSerializer(many=True))
+    @extend_schema(
+        methods=["POST"], request=InvitationSerializer, responses={201: InvitationLinkSerializer}
+    )
     @action(detail=True, methods=["get", "post"], serializer_class=InvitationSerializer)
     def invitations(self, request: Request, pk: str) -> Response:
         """The team's invitations (owners, admins); POST invites by e-mail, answering the link."""

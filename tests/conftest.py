@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from apis.gateway.lookups import bump_catalog_version
 from keys import keyring
+from tests.clock import ManualClock
 from tests.factories import StaffFactory, UserFactory
 from tests.servers import AsgiLiveServer
 
@@ -41,6 +42,12 @@ def _empty_cache():
     keyring.forget()  # and the token keys, which lived in the previous test's database
     yield
     cache.clear()
+
+
+@pytest.fixture
+def manual_clock(monkeypatch):
+    """The project's clock, held still; `manual_clock.advance(seconds)` moves it."""
+    return ManualClock(monkeypatch)
 
 
 @pytest.fixture

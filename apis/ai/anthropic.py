@@ -24,7 +24,7 @@ JSON_INSTRUCTION = "Answer with one JSON object only, no prose and no code fence
 
 
 def build(
-    *, kind: str, base_url: str, api_key: str, model: str, body: dict[str, Any], stream: bool
+    *, base_url: str, api_key: str, model: str, body: dict[str, Any], stream: bool
 ) -> Outgoing:
     """POST /v1/messages: system apart, max_tokens required, content blocks."""
     messages = body.get("messages", [])

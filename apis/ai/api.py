@@ -206,7 +206,8 @@ class PromptViewSet(
         serializer.instance = services.prompt_save(api=prompt.api, actor=self.request.user, **data)
 
     @extend_schema(responses=PromptVersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    # Every version, answered whole, not in pages.
+    @action(detail=True, methods=["get"], pagination_class=None)
     def versions(self, request: Request, slug: str) -> Response:
         history = self.get_object().versions.select_related("author")
         return Response(PromptVersionSerializer(history, many=True).data)

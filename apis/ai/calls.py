@@ -80,7 +80,6 @@ def chat_build(body: dict[str, Any]) -> Build:
 
     def build(target: Target, stream: bool) -> Outgoing:
         return target.adapter.build(
-            kind=target.provider.kind,
             base_url=target.provider.base_url,
             api_key=target.api_key(),
             model=target.model,

@@ -1,8 +1,8 @@
 """The translation core's one representation: OpenAI Chat Completions shapes.
 
 Every surface (`apis.ai.formats`) turns its request into a Chat Completions body, every
-provider adapter (`apis.ai.openai`, `anthropic`, `gemini`, `ollama`) turns that body into its
-provider's call and the provider's answer back into a chat.completion and its Usage, or its
+provider adapter (`apis.ai.openai`, `mistral`, `anthropic`, `gemini`, `ollama`) turns that body
+into its provider's call and the provider's answer back into a chat.completion and its Usage, or its
 stream into chat.completion.chunk objects and a StreamState; each surface then writes those in
 its own shape. Adding a provider kind is one adapter; adding a surface is one format.
 """
@@ -10,10 +10,11 @@ its own shape. Adding a provider kind is one adapter; adding a surface is one fo
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+from core.clock import clock
 
 FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter"})
 
@@ -72,7 +73,7 @@ class StreamState:
 
     model: str
     id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
-    created: int = field(default_factory=lambda: int(time.time()))
+    created: int = field(default_factory=clock.now)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
 
@@ -110,7 +111,7 @@ def completion(
     return {
         "id": id or f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
-        "created": int(time.time()),
+        "created": clock.now(),
         "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
         "usage": usage.as_openai(),

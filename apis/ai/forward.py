@@ -218,7 +218,7 @@ async def embed(ctx: GatewayContext, body: Any) -> None:
     targets = await _targets(ctx, preferred=request.model)
     able = _offering(
         targets,
-        [t for t in targets if hasattr(t.adapter, "embeddings_build")],
+        [t for t in targets if t.embeds],
         "embeddings",
         "have no embeddings: this API cannot answer /embeddings",
     )
@@ -226,7 +226,7 @@ async def embed(ctx: GatewayContext, body: Any) -> None:
     await spend.reserve(ctx, able, input_tokens=input_tokens, output_tokens=0)
     budget = call_budget(ctx, tokens=input_tokens)
     data, target = await calls.answer_json(able, request.build, budget=budget)
-    vectors, usage = target.adapter.embeddings_parse(data)
+    vectors, usage = target.embedder.embeddings_parse(data)
     if not usage.reported:
         usage = Usage(sum(map(tokens.count, request.texts)), estimated=True)
     _set_answer(ctx, 200, JSON, target)

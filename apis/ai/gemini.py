@@ -18,7 +18,7 @@ CHOICE_MODES = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
 
 
 def build(
-    *, kind: str, base_url: str, api_key: str, model: str, body: dict[str, Any], stream: bool
+    *, base_url: str, api_key: str, model: str, body: dict[str, Any], stream: bool
 ) -> Outgoing:
     """POST /v1beta/models/<model>:generateContent (or :streamGenerateContent?alt=sse)."""
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
@@ -182,7 +182,6 @@ async def stream(
 
 def embeddings_build(
     *,
-    kind: str,
     base_url: str,
     api_key: str,
     model: str,

@@ -16,7 +16,7 @@ FINISH = {"stop": "stop", "length": "length"}
 
 
 def build(
-    *, kind: str, base_url: str, api_key: str, model: str, body: dict[str, Any], stream: bool
+    *, base_url: str, api_key: str, model: str, body: dict[str, Any], stream: bool
 ) -> Outgoing:
     """POST /api/chat with messages, tools, format and options."""
     outgoing: dict[str, Any] = {
@@ -129,7 +129,6 @@ async def stream(
 
 def embeddings_build(
     *,
-    kind: str,
     base_url: str,
     api_key: str,
     model: str,

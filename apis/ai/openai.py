@@ -1,8 +1,7 @@
-"""OpenAI, Mistral and OpenAI-compatible providers: the native format is OpenAI's own."""
+"""OpenAI and OpenAI-compatible providers: the native format is OpenAI's own."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
@@ -10,13 +9,9 @@ from apis.ai.chat import StreamState, Usage, openai_usage
 from apis.ai.outgoing import Outgoing, join
 from apis.ai.sse import sse_json
 
-# Fields Mistral's strict schema refuses, or knows under another name.
-MISTRAL_RENAMES = {"max_completion_tokens": "max_tokens", "seed": "random_seed"}
-MISTRAL_DROPPED = frozenset({"stream_options", "user", "store", "metadata", "logprobs"})
-
 
 def build(
-    *, kind: str, base_url: str, api_key: str, model: str, body: dict[str, Any], stream: bool
+    *, base_url: str, api_key: str, model: str, body: dict[str, Any], stream: bool
 ) -> Outgoing:
     """The chat completions request, with the provider's model and usage asked for."""
     outgoing = {**body, "model": model, "stream": stream}
@@ -24,39 +19,8 @@ def build(
         outgoing["stream_options"] = {"include_usage": True}
     else:
         outgoing.pop("stream_options", None)
-    if kind == "mistral":
-        outgoing = mistral_body(outgoing)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     return Outgoing(join(base_url, "chat/completions"), outgoing, headers)
-
-
-def mistral_body(body: dict[str, Any]) -> dict[str, Any]:
-    """Mistral's names for OpenAI's fields, and tool-call ids it accepts."""
-    renamed = {MISTRAL_RENAMES.get(k, k): v for k, v in body.items() if k not in MISTRAL_DROPPED}
-    renamed["messages"] = [_mistral_message(m) for m in body.get("messages", [])]
-    return renamed
-
-
-def mistral_tool_id(openai_id: str) -> str:
-    """Mistral wants tool-call ids of exactly nine letters or digits; map others stably."""
-    if len(openai_id) == 9 and openai_id.isascii() and openai_id.isalnum():
-        return openai_id
-    digest = hashlib.sha256(openai_id.encode()).hexdigest()
-    return digest[:9]
-
-
-def _mistral_message(message: dict[str, Any]) -> dict[str, Any]:
-    message = {
-        **message,
-        "role": "system" if message.get("role") == "developer" else message.get("role"),
-    }
-    if message.get("tool_call_id"):
-        message["tool_call_id"] = mistral_tool_id(message["tool_call_id"])
-    if message.get("tool_calls"):
-        message["tool_calls"] = [
-            {**call, "id": mistral_tool_id(call.get("id", ""))} for call in message["tool_calls"]
-        ]
-    return message
 
 
 def parse(data: dict[str, Any], *, model: str) -> tuple[dict[str, Any], Usage]:
@@ -88,19 +52,16 @@ async def stream(
 
 def embeddings_build(
     *,
-    kind: str,
     base_url: str,
     api_key: str,
     model: str,
     texts: list[str],
     dimensions: int | None,
 ) -> Outgoing:
-    """POST /embeddings with floats asked for; Mistral names the dimensions its own way."""
-    body: dict[str, Any] = {"model": model, "input": texts}
-    if kind == "mistral":
-        body |= {"output_dimension": dimensions} if dimensions else {}
-    else:
-        body |= {"encoding_format": "float", **({"dimensions": dimensions} if dimensions else {})}
+    """POST /embeddings with floats asked for."""
+    body: dict[str, Any] = {"model": model, "input": texts, "encoding_format": "float"}
+    if dimensions:
+        body["dimensions"] = dimensions
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     return Outgoing(join(base_url, "embeddings"), body, headers)
 

@@ -24,6 +24,7 @@ from apis.ai.targets import Target
 from apis.gateway import counters
 from apis.models import Api
 from core import shared
+from core.clock import clock
 
 # KEYS: the deployment's cooldown mark, this minute's request and token counters (one hash
 # tag: one slot). ARGV: its requests and tokens per minute (0: none), the call's tokens.
@@ -138,7 +139,7 @@ async def settle(held: list[MinuteHold], used: int) -> None:
 
 def seconds_to_next_minute() -> int:
     """How long until the minute windows start again."""
-    return 60 - int(time.time()) % 60
+    return 60 - clock.now() % 60
 
 
 async def cool_down(target: Target) -> None:
@@ -169,5 +170,5 @@ def _name(target: Target) -> tuple[int, str]:
 def _keys(target: Target) -> tuple[str, str, str]:
     # One hash tag per API: the keys of one script in one Redis Cluster slot.
     base = f"gw:{{api:{target.api_id}}}:deployment:{target.deployment}"
-    minute = int(time.time() // 60)
+    minute = clock.now() // 60
     return f"{base}:cool", f"{base}:rpm:{minute}", f"{base}:tpm:{minute}"

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from types import ModuleType
 
-from apis.ai import anthropic, gemini, ollama, openai
+from apis.ai.adapters import CHAT, EMBEDDINGS, ChatAdapter, EmbeddingsAdapter
 from apis.gateway.errors import GatewayError
 from apis.gateway.lookups import cached_lookup
 from apis.models import Deployment, PromptEndpoint, Provider, ProviderModel
 from apis.models.ai import deployment_key
-
-ADAPTERS: dict[str, ModuleType] = {
-    Provider.Kind.OPENAI: openai,
-    Provider.Kind.MISTRAL: openai,
-    Provider.Kind.OPENAI_COMPATIBLE: openai,
-    Provider.Kind.ANTHROPIC: anthropic,
-    Provider.Kind.GEMINI: gemini,
-    Provider.Kind.OLLAMA: ollama,
-}
 
 
 @dataclass(frozen=True)
@@ -50,8 +40,19 @@ class Target:
         return self.deployment or self.ref
 
     @property
-    def adapter(self) -> ModuleType:
-        return ADAPTERS[self.provider.kind]
+    def adapter(self) -> ChatAdapter:
+        """The adapter of the provider's kind for chat."""
+        return CHAT[self.provider.kind]
+
+    @property
+    def embeds(self) -> bool:
+        """Whether the provider's kind has embeddings."""
+        return self.provider.kind in EMBEDDINGS
+
+    @property
+    def embedder(self) -> EmbeddingsAdapter:
+        """The adapter of the provider's kind for embeddings (for a target that `embeds`)."""
+        return EMBEDDINGS[self.provider.kind]
 
     def api_key(self) -> str:
         """The plain key this call carries: the deployment's own, else the provider's."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from django.utils import timezone
-
 from apis.ai import spend
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import SHARED_CACHE_ERRORS
 from apis.usage.recorder import UsageRecord, record_usage
+from core.clock import clock
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ async def account(ctx: GatewayContext) -> None:
 def usage_record(ctx: GatewayContext) -> UsageRecord:
     """The usage event of a finished call."""
     return UsageRecord(
-        at=timezone.now(),
+        at=clock.utcnow(),
         api_id=ctx.api.pk,
         application_id=ctx.claims.application_id,
         subscription_id=ctx.subscription.pk if ctx.subscription else None,

@@ -7,12 +7,11 @@ import logging
 from apis.conf import gateway_settings
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import SHARED_CACHE_ERRORS, GatewayError
+from keys.bearer import bearer_token
 from keys.errors import InvalidToken
 from keys.tokens import AccessClaims, averify_access_token
 
 logger = logging.getLogger(__name__)
-
-CHALLENGE = 'Bearer error="invalid_token", error_description="{}"'
 
 
 async def authenticate(ctx: GatewayContext) -> None:
@@ -28,10 +27,11 @@ async def authenticate(ctx: GatewayContext) -> None:
 
 def _token(ctx: GatewayContext) -> str:
     """The bearer token, or for an `ai` API (whose Anthropic SDK sends it so) `x-api-key`."""
-    scheme, _, token = ctx.header("Authorization").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    if ctx.api.kind == "ai" and not scheme and ctx.header("x-api-key").strip():
+    authorization = ctx.header("Authorization")
+    token = bearer_token(authorization)
+    if token:
+        return token
+    if ctx.api.kind == "ai" and not authorization.strip() and ctx.header("x-api-key").strip():
         return ctx.header("x-api-key").strip()
     raise _invalid("Send an access token as 'Authorization: Bearer <token>'.")
 
@@ -50,11 +50,12 @@ async def _verified(ctx: GatewayContext) -> AccessClaims:
                 token, require_encrypted=encrypted, check_revocation=False
             )
     except InvalidToken as exc:
-        error = _invalid(exc.detail or str(exc))
-        error.headers.update(exc.headers)
-        raise error from exc
+        raise _refusal(exc) from exc
 
 
 def _invalid(detail: str) -> GatewayError:
-    challenge = CHALLENGE.format(detail.replace('"', "'"))
-    return GatewayError(401, "Invalid token", detail, headers={"WWW-Authenticate": challenge})
+    return _refusal(InvalidToken(detail))
+
+
+def _refusal(exc: InvalidToken) -> GatewayError:
+    return GatewayError(401, exc.title, exc.detail or str(exc), headers=dict(exc.headers))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import GatewayError
 from apis.selectors import gateway_subscription
+from keys.bearer import challenge
 
 
 async def authorize(ctx: GatewayContext) -> None:
@@ -26,9 +27,7 @@ async def authorize(ctx: GatewayContext) -> None:
             "Insufficient scope",
             f"This access token's scope does not include '{ctx.api.slug}'. Request a new token "
             f"with scope={ctx.api.slug}, or with no scope for every active subscription.",
-            headers={
-                "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{ctx.api.slug}"'
-            },
+            headers={"WWW-Authenticate": challenge(error="insufficient_scope", scope=ctx.api.slug)},
         )
     ctx.subscription = subscription
     ctx.plan = subscription.plan

@@ -10,7 +10,6 @@ sending `Cache-Control: no-cache` gets a fresh answer, and one sending `no-store
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from apis.conf import gateway_settings
 from apis.gateway.context import GatewayContext, as_chunks
 from apis.gateway.errors import SHARED_CACHE_ERRORS
 from core import shared
+from core.clock import clock
 
 CACHEABLE_METHODS = ("GET", "HEAD")
 # no-cache: the upstream wants every use revalidated, which a stored copy cannot do.
@@ -49,7 +49,7 @@ async def serve_cached(ctx: GatewayContext) -> None:
         return
     ctx.status, ctx.response_body = entry.status, entry.body
     # RFC 9111 §5.1: an answer from a cache says how long ago its upstream gave it.
-    age = max(int(time.time() - entry.stored_at), 0)
+    age = max(int(clock.time() - entry.stored_at), 0)
     ctx.response_headers = {**dict(entry.headers), "Age": str(age)}
     ctx.cache_status = "HIT"
 
@@ -139,7 +139,7 @@ async def _tee(ctx: GatewayContext, chunks: AsyncIterator[bytes], ttl: int) -> A
 
 
 async def _put(ctx: GatewayContext, body: bytes, ttl: int) -> None:
-    entry = StoredAnswer(ctx.status, tuple(ctx.response_headers.items()), body, time.time())
+    entry = StoredAnswer(ctx.status, tuple(ctx.response_headers.items()), body, clock.time())
     try:
         await shared.set(cache_key(ctx), entry, ttl)
     except SHARED_CACHE_ERRORS:

@@ -13,7 +13,6 @@ import weakref
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 
@@ -219,8 +218,8 @@ def _local_take(request: Take) -> Counts:
 
 
 def _local() -> BaseCache:
-    # The cache django-ratelimit counts in, so that its get_usage() reads the same windows.
-    return caches[settings.RATELIMIT_USE_CACHE]
+    # The embedded default's one cache, which the rest of the shared state lives in too.
+    return caches["default"]
 
 
 def _incr(key: str, amount: int, ttl: int) -> int:

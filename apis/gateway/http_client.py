@@ -15,6 +15,36 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient
 )
 
 
+class UpstreamClient(httpx.AsyncClient):
+    """httpx's client for building requests; each one goes to the pool exactly as built.
+
+    httpx's own `send` keeps the cookies an answer sets and adds them to the next request to
+    that host, whoever makes it: through a gateway, one caller's upstream session would ride
+    on another caller's call. It also runs auth, redirect and event-hook machinery a proxy
+    has no use for, on every call. Here the answer goes back as the upstream gave it.
+    """
+
+    def __init__(self, pool: AiohttpTransport) -> None:
+        super().__init__(transport=pool, follow_redirects=False, trust_env=False)
+        self.pool = pool
+        # httpx adds Accept-Encoding, User-Agent and friends of its own; a proxy sends the
+        # client's.
+        self.headers.clear()
+
+    async def send(
+        self, request: httpx.Request, *, stream: bool = False, **_redirects_and_auth: object
+    ) -> httpx.Response:
+        """The upstream's answer, its body read unless `stream`; redirects are never followed
+        and no auth is added (httpx's `request()` passes its options for them)."""
+        response = await self.pool.handle_async_request(request)
+        if not stream:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        return response
+
+
 def upstream_client() -> httpx.AsyncClient:
     """The running event loop's pooled client (a connection pool must not cross loops)."""
     loop = asyncio.get_running_loop()
@@ -32,11 +62,8 @@ async def close_upstream_client() -> None:
 
 
 def _new_client() -> httpx.AsyncClient:
-    transport = AiohttpTransport(
+    pool = AiohttpTransport(
         max_connections=gateway_settings.MAX_CONNECTIONS,
         keepalive_seconds=gateway_settings.KEEPALIVE_SECONDS,
     )
-    client = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
-    # httpx adds Accept-Encoding, User-Agent and friends of its own; a proxy sends the client's.
-    client.headers.clear()
-    return client
+    return UpstreamClient(pool)

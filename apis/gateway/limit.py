@@ -2,7 +2,8 @@
 
 The rate window belongs to the application and the API, the monthly quotas to the application
 and the plan: neither starts afresh when a subscription is revoked and taken again. The rate
-limit is a fixed window, aligned as django-ratelimit aligns its own; the window and the quotas
+limit is a fixed window whose edges are offset per application and API (`window_end`), so
+that not every client's window turns over in the same second; the window and the quotas
 are counted together in one round trip (counters.py), which also fetches the call's cached
 answer for the cache step. Every counter of an application carries the hash tag
 `{app:<id>}`, so on a Redis Cluster the script that counts them finds them in one slot.
@@ -13,18 +14,19 @@ its reservation (apis.ai.spend), under the token key made here.
 from __future__ import annotations
 
 import calendar
-import time
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from django_ratelimit.core import EXPIRATION_FUDGE, _get_window
 
 from apis.conf import gateway_settings
 from apis.gateway import alerts, cache, counters
 from apis.gateway.context import GatewayContext
 from apis.gateway.errors import QUOTA_EXCEEDED, SHARED_CACHE_ERRORS, GatewayError, unavailable
 from apis.models import Subscription, rate_parts
+from core.clock import clock
 
+# A counter outlives its window by this much, so a call at the window's edge still finds it.
+RATE_FUDGE = 5
 MONTH_FUDGE = 86_400
 
 
@@ -93,8 +95,21 @@ def spend_keys(subscription: Subscription) -> tuple[str, str, str]:
 
 def rate_key(subscription: Subscription, rate: str) -> str:
     """The cache key of the current rate window of the application on the API."""
-    window_end = _get_window(_rate_value(subscription), rate_parts(rate)[1])
-    return f"gw:rate:{_tag(subscription)}:api:{subscription.api_id}:{rate}:{window_end}"
+    end = window_end(_rate_value(subscription), rate_parts(rate)[1])
+    return f"gw:rate:{_tag(subscription)}:api:{subscription.api_id}:{rate}:{end}"
+
+
+def window_end(value: str, period: int) -> int:
+    """When the current fixed window of `period` seconds of `value` ends (epoch seconds).
+
+    Windows are aligned on the epoch, shifted by an offset that the CRC-32 of `value` fixes,
+    so each application's windows turn over in a second of their own.
+    """
+    now = clock.now()
+    if period == 1:
+        return now
+    end = now - now % period + zlib.crc32(value.encode()) % period
+    return end + period if end < now else end
 
 
 def _tag(subscription: Subscription) -> str:
@@ -109,7 +124,7 @@ def _take_for(subscription: Subscription, plan, peek_key: str) -> counters.Take:
     count, period = rate_parts(plan.rate_limit)
     return counters.Take(
         rate_key=rate_key(subscription, plan.rate_limit),
-        rate_ttl=period + EXPIRATION_FUDGE,
+        rate_ttl=period + RATE_FUDGE,
         rate_limit=count,
         month_key=f"gw:quota:{_tag(subscription)}:{subscription.plan_id}:{month()}",
         token_key=_token_key(subscription),
@@ -123,7 +138,7 @@ def _take_for(subscription: Subscription, plan, peek_key: str) -> counters.Take:
 def _policies(ctx: GatewayContext, counts: counters.Counts) -> list[Policy]:
     plan = ctx.plan
     count, period = rate_parts(plan.rate_limit)
-    reset = _get_window(_rate_value(ctx.subscription), period) - int(time.time())
+    reset = window_end(_rate_value(ctx.subscription), period) - clock.now()
     policies = [Policy("rate", count, period, max(count - counts.rate, 0), max(reset, 0))]
     if plan.monthly_quota:
         left = max(plan.monthly_quota - counts.month, 0)
@@ -163,18 +178,18 @@ def _token_key(subscription: Subscription) -> str:
 
 def month() -> str:
     """The current calendar month (UTC), as YYYY-MM."""
-    return datetime.now(UTC).strftime("%Y-%m")
+    return clock.utcnow().strftime("%Y-%m")
 
 
 def month_seconds() -> int:
     """The length of the current calendar month (UTC)."""
-    now = datetime.now(UTC)
+    now = clock.utcnow()
     return calendar.monthrange(now.year, now.month)[1] * 86_400
 
 
 def to_month_end() -> int:
     """Seconds until the current calendar month (UTC) ends."""
-    now = datetime.now(UTC)
+    now = clock.utcnow()
     year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
     return int((datetime(year, month, 1, tzinfo=UTC) - now).total_seconds()) + 1
 

@@ -10,7 +10,6 @@ only a miss in both levels goes to the database, once per name however many call
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ from django.core.cache import cache
 from apis.conf import gateway_settings
 from apis.gateway.errors import SHARED_CACHE_ERRORS
 from core import shared
+from core.clock import clock
 from core.threads import in_database_thread
 
 VERSION_KEY = "gw:catalog-version"
@@ -46,7 +46,7 @@ _local = _Local()
 
 async def catalog_version() -> str:
     """The current catalog version, re-read from the shared cache at most once per refresh."""
-    now = time.monotonic()
+    now = clock.monotonic()
     if now - _local.checked < gateway_settings.LOOKUP_REFRESH:
         return _local.version
     version = await shared.get(VERSION_KEY)

@@ -32,9 +32,14 @@ class GatewayView(APIView):
         # DRF would set Allow and Vary on every answer, over the upstream's own.
         return {}
 
+    def perform_authentication(self, request: Request) -> None:
+        """The pipeline authenticates: DRF's user stays lazy, and nothing asks for it."""
+
     def perform_content_negotiation(self, request: Request, force: bool = False):
-        # The upstream decides what it answers; the client's Accept is its business.
-        return super().perform_content_negotiation(request, force=True)
+        # The upstream decides what it answers; the client's Accept is its business, not
+        # something to negotiate on every call.
+        renderer = self.get_renderers()[0]
+        return renderer, renderer.media_type
 
     async def async_dispatch(self, request: HttpRequest, *args, **kwargs):
         # adrf runs initial() through sync_to_async, a thread per call; with no authentication,

@@ -20,11 +20,11 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import DatabaseError
-from django.utils import timezone
 
 from apis.models import Api, ToolCallAudit
 from apis.usage.stream import usage_redis
 from core import shared
+from core.clock import clock
 from core.threads import in_database_thread
 from keys.models import Application
 
@@ -96,7 +96,7 @@ def _outcome(result: dict[str, Any]) -> tuple[str, str]:
 async def _record(entry: dict[str, Any], started: float, outcome: str, detail: str) -> None:
     audit = AuditEntry(
         event_id=uuid.uuid4().hex,
-        at=timezone.now().isoformat(),
+        at=clock.utcnow().isoformat(),
         outcome=outcome,
         detail=detail[:DETAIL_LIMIT],
         latency_ms=int((time.perf_counter() - started) * 1000),

@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apis.gateway.view import GatewayView
 from apis.mcp import handshake, modern, responses
-from apis.mcp.auth import Unauthorized, authenticate
+from apis.mcp.auth import authenticate
 from apis.mcp.calls import Caller
 from apis.mcp.conf import mcp_settings
 from apis.mcp.jsonrpc import HTTP_STATUS, INTERNAL_ERROR, INVALID_REQUEST, RpcError, parse
@@ -33,6 +33,7 @@ from apis.models import Api
 from apis.selectors import gateway_api
 from core.streaming import request_body
 from keys.conf import keys_settings
+from keys.errors import InvalidToken
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +52,9 @@ class McpView(View):
             return responses.transport_error(403, RpcError(INVALID_REQUEST, "Origin not allowed."))
         try:
             return await super().dispatch(request, *args, **kwargs)
-        except Unauthorized as refusal:
+        except InvalidToken as refusal:
             error = RpcError(INVALID_REQUEST, refusal.detail)
-            return responses.transport_error(401, error, {"WWW-Authenticate": refusal.challenge})
+            return responses.transport_error(401, error, refusal.headers)
         except handshake.SessionRefused as refusal:
             return responses.transport_error(refusal.status, refusal.error)
         except RpcError as error:
@@ -89,7 +90,7 @@ class McpView(View):
         transport = modern if is_modern(request) else handshake
         try:
             return await transport.post(request, message, caller, form, only_api=slug)
-        except (RpcError, Unauthorized, handshake.SessionRefused):
+        except (RpcError, InvalidToken, handshake.SessionRefused):
             raise
         except Exception:
             # A tool's failure must reach the agent as a JSON-RPC error, never as a 500 page.

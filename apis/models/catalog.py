@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
+from django.urls import NoReverseMatch
 
 from lifecycle.models import LifecycleEvent, LifecycleModel
 from lifecycle.states import State
@@ -22,6 +23,15 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TOOL_NAME = re.compile(r"^(\*|[A-Za-z0-9_.-]{1,128})$")
 ALLOWED_TOOLS_MAX = 1000
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # an RFC 9110 token
+
+_page_of: Callable[[str], str] | None = None
+
+
+def api_page_register(page_of: Callable[[str], str]) -> None:
+    """Name the function giving the path of an API's page from its slug (the portal's, from its
+    AppConfig.ready()), so that the catalog names none of the portal's URLs."""
+    global _page_of
+    _page_of = page_of
 
 
 def validate_rate(value: str) -> None:
@@ -225,7 +235,10 @@ class Api(LifecycleModel):
         return f"{self.name} {self.version}"
 
     def get_absolute_url(self) -> str:
-        return reverse("portal:api-detail", args=[self.slug])
+        """The API's page (NoReverseMatch while no portal has said where its pages are)."""
+        if _page_of is None:
+            raise NoReverseMatch("No page of APIs is registered.")
+        return _page_of(self.slug)
 
     def clean(self) -> None:
         if self.kind == self.Kind.REST and not (self.upstream_url or self.has_targets):

@@ -71,7 +71,7 @@ class UsageRejected(models.Model):
 
 
 class UsageRollup(models.Model):
-    """Totals of one API and application over one hour or one day, recomputed from events."""
+    """Totals of one API and application over one hour or one day, each event added once."""
 
     class Granularity(models.TextChoices):
         HOUR = "hour", "Hour"
@@ -93,6 +93,9 @@ class UsageRollup(models.Model):
     cost = models.DecimalField(max_digits=18, decimal_places=6, default=0)
     p50_ms = models.PositiveIntegerField(default=0)
     p95_ms = models.PositiveIntegerField(default=0)
+    # Calls per latency bucket (apis/usage/histogram.py): what p50 and p95 are read from,
+    # and what adds up over periods, APIs and applications.
+    latency_histogram = models.JSONField(default=dict, editable=False)
     bytes_in = models.PositiveBigIntegerField(default=0)
     bytes_out = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)

@@ -17,6 +17,8 @@ from keys.models import Application
 class UsageQuerySerializer(StrictFieldsMixin, serializers.Serializer):
     """The query parameters; unknown ones are refused by name."""
 
+    json_types = False
+
     api = serializers.SlugRelatedField(
         slug_field="slug",
         queryset=Api.objects.none(),
@@ -30,7 +32,7 @@ class UsageQuerySerializer(StrictFieldsMixin, serializers.Serializer):
         choices=UsageRollup.Granularity.choices, default=UsageRollup.Granularity.HOUR
     )
     since = serializers.CharField(required=False, max_length=40)
-    limit = serializers.IntegerField(required=False, min_value=0)
+    limit = serializers.IntegerField(required=False, min_value=1)
     offset = serializers.IntegerField(required=False, min_value=0)
 
     def __init__(self, *args, user, **kwargs) -> None:
@@ -78,10 +80,21 @@ class UsageRowSerializer(serializers.ModelSerializer):
 
 @extend_schema(
     parameters=[
-        OpenApiParameter("api", str, description="API slug"),
-        OpenApiParameter("application", int, description="application id"),
+        OpenApiParameter(
+            "api", {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}, description="API slug"
+        ),
+        OpenApiParameter("application", {"type": "integer", "minimum": 1}, description="id"),
         OpenApiParameter("granularity", str, enum=["hour", "day"]),
-        OpenApiParameter("since", str, description="ISO 8601 date or date-time"),
+        OpenApiParameter(
+            "since",
+            {
+                "anyOf": [
+                    {"type": "string", "format": "date"},
+                    {"type": "string", "format": "date-time"},
+                ]
+            },
+            description="ISO 8601 date or date-time; naive values are UTC",
+        ),
     ]
 )
 class UsageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -94,4 +107,5 @@ class UsageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         query = UsageQuerySerializer(data=self.request.query_params.dict(), user=self.request.user)
         query.is_valid(raise_exception=True)
         params = {k: v for k, v in query.validated_data.items() if k not in ("limit", "offset")}
-        return selectors.usage_rows(user=self.request.user, **params)
+        # The histograms stay in the database: each row's p50 and p95 are read from them there.
+        return selectors.usage_rows(user=self.request.user, **params).defer("latency_histogram")

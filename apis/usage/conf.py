@@ -10,9 +10,12 @@ usage_settings = AppSettings(
         "GROUP": "usage-ingest",
         # Approximate cap of the stream (XADD MAXLEN ~) while ingestion is down.
         "STREAM_MAXLEN": 1_000_000,
-        # Entries read, or events rolled up, per batch; batches per task run.
+        # Stream entries read per batch; batches (of either kind) per task run.
         "BATCH_SIZE": 500,
         "MAX_BATCHES": 200,
+        # Events added into the rollups per batch (one transaction): a larger batch touches
+        # each hour's and day's row once for more events.
+        "ROLLUP_BATCH_SIZE": 5000,
         # Entries pending this long on a consumer are taken over: that worker is presumed dead.
         "CLAIM_IDLE_SECONDS": 60,
         # Raw events are kept this many days, then pruned (rollups are kept); events older

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 
 import redis
 from django.conf import settings
@@ -19,19 +21,29 @@ __all__ = ["UsageRecord", "record_usage"]
 logger = logging.getLogger(__name__)
 
 
-async def record_usage(event: UsageRecord) -> None:
-    """Append the event to the usage stream (one round trip), or insert it on the embedded default.
+class _Batch:
+    """Events to append together, each with the future its caller awaits."""
 
-    When Redis does not answer, the event is written to the database directly rather than lost.
+    def __init__(self) -> None:
+        self.waiting: list[tuple[UsageRecord, asyncio.Future]] = []
+
+
+# Per event loop, the batch the next append will send.
+_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batch] = weakref.WeakKeyDictionary()
+# The appends under way: a task the loop alone refers to may be collected before it is done.
+_sending: set[asyncio.Task] = set()
+
+
+async def record_usage(event: UsageRecord) -> None:
+    """Append the event to the usage stream, or insert it on the embedded default.
+
+    Calls that end in the same turn of the event loop share one round trip (under load, many
+    end together); each caller returns once its event is in the stream. When Redis does not
+    answer, the event is written to the database directly rather than lost.
     """
     if settings.REDIS_URL:
         try:
-            await shared.client_at(settings.REDIS_URL).xadd(
-                usage_settings.STREAM,
-                event.to_fields(),
-                maxlen=usage_settings.STREAM_MAXLEN,
-                approximate=True,
-            )
+            await _appended(event)
             return
         except redis.RedisError:
             logger.warning(
@@ -42,3 +54,44 @@ async def record_usage(event: UsageRecord) -> None:
     except DatabaseError:
         # Redis and the database both down: the answer has gone out; say what was not counted.
         logger.error("usage event of request %s lost: no Redis, no database", event.request_id)
+
+
+def _appended(event: UsageRecord) -> asyncio.Future:
+    """The event's place in the loop's next append, which begins once the loop comes round."""
+    loop = asyncio.get_running_loop()
+    batch = _batches.get(loop)
+    if batch is None:
+        batch = _batches[loop] = _Batch()
+        sending = loop.create_task(_append(loop, batch))
+        _sending.add(sending)
+        sending.add_done_callback(_sending.discard)
+    done = loop.create_future()
+    batch.waiting.append((event, done))
+    return done
+
+
+async def _append(loop: asyncio.AbstractEventLoop, batch: _Batch) -> None:
+    """Send the batch's events in one round trip; tell each caller how it went."""
+    del _batches[loop]
+    client = shared.client_at(settings.REDIS_URL)
+    options = {"maxlen": usage_settings.STREAM_MAXLEN, "approximate": True}
+    try:
+        if len(batch.waiting) == 1:
+            await client.xadd(usage_settings.STREAM, batch.waiting[0][0].to_fields(), **options)
+        else:
+            async with client.pipeline(transaction=False) as pipe:
+                for event, _ in batch.waiting:
+                    pipe.xadd(usage_settings.STREAM, event.to_fields(), **options)
+                await pipe.execute()
+    except Exception as error:
+        for _, done in batch.waiting:
+            if not done.done():
+                done.set_exception(error)
+    else:
+        for _, done in batch.waiting:
+            if not done.done():
+                done.set_result(None)
+    finally:
+        # Stopped with its loop: no caller may wait for an append that will not come.
+        for _, done in batch.waiting:
+            done.cancel()

@@ -6,23 +6,20 @@ import logging
 import os
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import DatabaseError, transaction
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
-from apis.models import Api, UsageEvent, UsageLock, UsageRejected, UsageRollup
+from apis.models import Api, UsageEvent, UsageLock, UsageRejected
 from apis.usage.conf import usage_settings
+from apis.usage.histogram import ENTRIES
 from apis.usage.records import UsageRecord
-from apis.usage.spend import spend_rollup_recompute
+from apis.usage.spend import spend_rollup_add
 from apis.usage.stream import usage_stream
 from keys.models import Application
 
 logger = logging.getLogger(__name__)
-
-GRANULARITIES = ("hour", "day")
 
 
 @transaction.atomic
@@ -151,27 +148,11 @@ def usage_rollup(*, max_batches: int | None = None) -> int:
     """Fold events not yet rolled up into the hourly and daily rollups; returns how many."""
     folded = 0
     for _ in range(max_batches or usage_settings.MAX_BATCHES):
-        batch = _rollup_batch(usage_settings.BATCH_SIZE)
+        batch = _rollup_batch(usage_settings.ROLLUP_BATCH_SIZE)
         if not batch:
             break
         folded += batch
     return folded
-
-
-@dataclass(frozen=True)
-class Period:
-    """One rollup row's key."""
-
-    granularity: str
-    start: datetime
-    api_id: int
-    application_id: int
-
-    @property
-    def end(self) -> datetime:
-        return self.start + (
-            timedelta(hours=1) if self.granularity == "hour" else timedelta(days=1)
-        )
 
 
 def period_start(at: datetime, granularity: str) -> datetime:
@@ -180,79 +161,123 @@ def period_start(at: datetime, granularity: str) -> datetime:
     return at.replace(hour=0) if granularity == "day" else at
 
 
+# The UTC hour or day of an event, a JSON object's entries and aggregate, in each database's
+# words.
+_DIALECT = {
+    "postgresql": {
+        "period": "date_trunc(g.granularity, e.at, 'UTC')",
+        "entries": f"{ENTRIES['postgresql']}(r.latency_histogram) AS h",
+        "object_agg": "jsonb_object_agg",
+    },
+    "sqlite": {
+        "period": "strftime(CASE g.granularity WHEN 'hour' THEN '%%Y-%%m-%%d %%H:00:00' "
+        "ELSE '%%Y-%%m-%%d 00:00:00' END, e.at)",
+        "entries": f"{ENTRIES['sqlite']}(r.latency_histogram) AS h",
+        "object_agg": "json_group_object",
+    },
+}
+
+_SUMS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "estimated_tokens",
+    "cost",
+    "bytes_in",
+    "bytes_out",
+)
+_KEY = "granularity, period_start, api_id, application_id"
+
+# The batch's events, by hour and by day, added into their rollup rows in one statement: sums
+# added to the row's, the batch's latency buckets to the row's histogram, and p50 and p95 read
+# from the histogram as it then is (the first bucket whose running count reaches the rank).
+_FOLD = """
+WITH periods AS (
+  SELECT g.granularity, {period} AS period_start, e.api_id, e.application_id, e.status,
+    e.prompt_tokens, e.completion_tokens, e.cache_read_tokens, e.cache_write_tokens,
+    e.reasoning_tokens, e.cost, e.bytes_in, e.bytes_out,
+    CASE WHEN e.estimated THEN e.prompt_tokens + e.completion_tokens ELSE 0 END
+      AS estimated_tokens,
+    usage_latency_bucket(e.latency_ms) AS bucket
+  FROM apis_usageevent AS e
+  CROSS JOIN (SELECT 'hour' AS granularity UNION ALL SELECT 'day') AS g
+  WHERE e.id IN ({ids})
+), totals AS (
+  SELECT {key}, count(*) AS requests,
+    sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors, {sums}
+  FROM periods GROUP BY {key}
+), buckets AS (
+  SELECT {key}, bucket, sum(n) AS n
+  FROM (
+    SELECT {key}, bucket, count(*) AS n FROM periods GROUP BY {key}, bucket
+    UNION ALL
+    SELECT r.granularity, r.period_start, r.api_id, r.application_id,
+      CAST(h.key AS integer), CAST(h.value AS integer)
+    FROM apis_usagerollup AS r
+    JOIN totals AS t ON r.granularity = t.granularity AND r.period_start = t.period_start
+      AND r.api_id = t.api_id AND r.application_id = t.application_id,
+    {entries}
+  ) AS both_
+  GROUP BY {key}, bucket
+), ranked AS (
+  SELECT {key}, bucket, n,
+    sum(n) OVER (PARTITION BY {key} ORDER BY bucket) AS below,
+    sum(n) OVER (PARTITION BY {key}) AS total
+  FROM buckets
+), histograms AS (
+  SELECT {key}, {object_agg}(bucket, n) AS histogram,
+    min(CASE WHEN below * 100 >= 50 * total THEN bucket END) AS p50,
+    min(CASE WHEN below * 100 >= 95 * total THEN bucket END) AS p95
+  FROM ranked GROUP BY {key}
+)
+INSERT INTO apis_usagerollup ({key}, requests, errors, {columns}, latency_histogram,
+  p50_ms, p95_ms, updated_at)
+SELECT t.granularity, t.period_start, t.api_id, t.application_id, t.requests, t.errors,
+  {totals}, h.histogram, h.p50, h.p95, %s
+FROM totals AS t JOIN histograms AS h
+  ON h.granularity = t.granularity AND h.period_start = t.period_start
+  AND h.api_id = t.api_id AND h.application_id = t.application_id
+WHERE true
+ON CONFLICT ({key}) DO UPDATE SET
+  requests = apis_usagerollup.requests + excluded.requests,
+  errors = apis_usagerollup.errors + excluded.errors,
+  {added},
+  latency_histogram = excluded.latency_histogram,
+  p50_ms = excluded.p50_ms,
+  p95_ms = excluded.p95_ms,
+  updated_at = excluded.updated_at
+"""
+
+
 @transaction.atomic
 def _rollup_batch(size: int) -> int:
-    # One rollup at a time: concurrent runs would recompute the same rows from different
-    # snapshots. The lock row serialises them; the second waits, then finds less to do.
+    # One rollup at a time (the statement reads the rows' histograms before it writes them),
+    # and the events' marks flipped in the same transaction as their sums are added: an event
+    # is added once, or (after a crash) not at all and then once.
     UsageLock.objects.select_for_update().get_or_create(name="rollup")
-    pending = list(
+    ids = list(
         UsageEvent.objects.filter(rolled_up=False)
         .order_by("id")
-        .values_list("id", "at", "api_id", "application_id")[:size]
+        .values_list("id", flat=True)[:size]
     )
-    if not pending:
+    if not ids:
         return 0
-    periods = {
-        Period(granularity, period_start(at, granularity), api_id, application_id)
-        for _, at, api_id, application_id in pending
-        for granularity in GRANULARITIES
-    }
-    for period in periods:
-        _recompute(period)
-        if period.granularity == "day":
-            spend_rollup_recompute(
-                day=period.start, api_id=period.api_id, application_id=period.application_id
-            )
-    UsageEvent.objects.filter(pk__in=[row[0] for row in pending]).update(rolled_up=True)
-    return len(pending)
-
-
-def _recompute(period: Period) -> None:
-    """Recount a period from all its events, so running twice gives the same row."""
-    events = UsageEvent.objects.filter(
-        api_id=period.api_id,
-        application_id=period.application_id,
-        at__gte=period.start,
-        at__lt=period.end,
+    sql = _FOLD.format(
+        ids=", ".join(["%s"] * len(ids)),
+        key=_KEY,
+        columns=", ".join(_SUMS),
+        sums=", ".join(f"sum({name}) AS {name}" for name in _SUMS),
+        totals=", ".join(f"t.{name}" for name in _SUMS),
+        added=", ".join(f"{name} = apis_usagerollup.{name} + excluded.{name}" for name in _SUMS),
+        **_DIALECT[connection.vendor],
     )
-    totals = events.aggregate(
-        requests=Count("id"),
-        errors=Count("id", filter=Q(status__gte=400)),
-        prompt_tokens=Coalesce(Sum("prompt_tokens"), 0),
-        completion_tokens=Coalesce(Sum("completion_tokens"), 0),
-        cache_read_tokens=Coalesce(Sum("cache_read_tokens"), 0),
-        cache_write_tokens=Coalesce(Sum("cache_write_tokens"), 0),
-        reasoning_tokens=Coalesce(Sum("reasoning_tokens"), 0),
-        cost=Sum("cost"),
-        bytes_in=Coalesce(Sum("bytes_in"), 0),
-        bytes_out=Coalesce(Sum("bytes_out"), 0),
-    )
-    # Apart: inside the aggregate above, the token names are already the totals'.
-    estimated = events.filter(estimated=True).aggregate(
-        tokens=Coalesce(Sum(F("prompt_tokens") + F("completion_tokens")), 0)
-    )
-    totals["estimated_tokens"] = estimated["tokens"]
-    latencies = list(events.order_by("latency_ms").values_list("latency_ms", flat=True))
-    totals.update(
-        cost=totals["cost"] or 0,
-        p50_ms=percentile(latencies, 50),
-        p95_ms=percentile(latencies, 95),
-    )
-    UsageRollup.objects.update_or_create(
-        granularity=period.granularity,
-        period_start=period.start,
-        api_id=period.api_id,
-        application_id=period.application_id,
-        defaults=totals,
-    )
-
-
-def percentile(ordered: list[int], rank: int) -> int:
-    """The nearest-rank percentile of an ascending list (0 when empty)."""
-    if not ordered:
-        return 0
-    index = max(0, -(-rank * len(ordered) // 100) - 1)
-    return ordered[index]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, timezone.now()])
+    spend_rollup_add(event_ids=ids)
+    UsageEvent.objects.filter(pk__in=ids).update(rolled_up=True)
+    return len(ids)
 
 
 def retention_cutoff(now: datetime | None = None) -> datetime:

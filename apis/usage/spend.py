@@ -1,41 +1,44 @@
 """The daily spend rollup: per API, application and the model or deployment that answered.
 
-Recomputed from a day's events of one API and application whenever the usage rollup folds
-events of that day, so running it twice gives the same rows.
+The usage rollup adds each batch of events to their days' rows in the transaction that marks
+them rolled up, so an event is added once (or, after a crash, not at all and then once).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 
 from apis.models import SpendRollup, UsageEvent
 
+KEY = ("day", "api_id", "application_id", "model")
 
-def spend_rollup_recompute(*, day: datetime, api_id: int, application_id: int) -> None:
-    """The day's spend rows of the API and application, one per model, from their events."""
-    events = UsageEvent.objects.filter(
-        api_id=api_id, application_id=application_id, at__gte=day, at__lt=day + timedelta(days=1)
-    )
-    rows = events.values("model").annotate(
-        calls=Count("id"),
-        spent=Sum("cost"),
-        estimated_calls=Count("id", filter=Q(estimated=True)),
-        estimated_spent=Coalesce(Sum("cost", filter=Q(estimated=True)), Value(Decimal(0))),
-        cached_calls=Count("id", filter=Q(cached=True)),
-    )
-    SpendRollup.objects.filter(
-        day=day.date(), api_id=api_id, application_id=application_id
-    ).delete()
-    SpendRollup.objects.bulk_create(
-        SpendRollup(
-            day=day.date(), api_id=api_id, application_id=application_id, **spend_row_fields(row)
+
+def spend_rollup_add(*, event_ids: list[int]) -> None:
+    """Add the events' calls and spend to their days' spend rows, one per model."""
+    groups = (
+        UsageEvent.objects.filter(pk__in=event_ids)
+        .annotate(day=TruncDate("at", tzinfo=UTC))
+        .values(*KEY)
+        .annotate(
+            calls=Count("id"),
+            spent=Sum("cost"),
+            estimated_calls=Count("id", filter=Q(estimated=True)),
+            estimated_spent=Coalesce(Sum("cost", filter=Q(estimated=True)), Value(Decimal(0))),
+            cached_calls=Count("id", filter=Q(cached=True)),
         )
-        for row in rows
+        .order_by()
     )
+    for group in groups:
+        key = {name: group.pop(name) for name in KEY}
+        figures = spend_row_fields(group)
+        added = {name: F(name) + value for name, value in figures.items()}
+        # The rollup's lock makes this the only writer: no row appears between the two.
+        if not SpendRollup.objects.filter(**key).update(**added):
+            SpendRollup.objects.create(**key, **figures)
 
 
 def spend_row_fields(row: dict) -> dict:

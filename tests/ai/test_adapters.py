@@ -15,8 +15,9 @@ from asgiref.sync import async_to_sync
 from pydantic import TypeAdapter
 
 from apis.ai import anthropic as anthropic_adapter
-from apis.ai import gemini, ollama
+from apis.ai import gemini, mistral, ollama
 from apis.ai import openai as openai_adapter
+from apis.ai.adapters import ChatAdapter
 from apis.ai.chat import StreamFailed, StreamState, Usage
 from apis.ai.prices import call_cost
 from apis.ai.sse import sse_json
@@ -71,14 +72,12 @@ def translated(adapter, lines: list[str], **state: Any) -> list[dict[str, Any]]:
     return _collected(chunks)
 
 
-def build(adapter, kind: str, body=REQUEST, stream: bool = False):
-    return adapter.build(
-        kind=kind, base_url="http://p", api_key="key", model="m", body=body, stream=stream
-    )
+def build(adapter: ChatAdapter, body=REQUEST, stream: bool = False):
+    return adapter.build(base_url="http://p", api_key="key", model="m", body=body, stream=stream)
 
 
 def test_anthropic_request_puts_system_apart_and_requires_max_tokens():
-    sent = build(anthropic_adapter, "anthropic")
+    sent = build(anthropic_adapter)
 
     assert sent.url == "http://p/v1/messages"
     assert sent.headers == {"anthropic-version": "2023-06-01", "x-api-key": "key"}
@@ -88,15 +87,15 @@ def test_anthropic_request_puts_system_apart_and_requires_max_tokens():
     image = sent.body["messages"][0]["content"][1]
     assert image["source"] == {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
     assert (
-        build(
-            anthropic_adapter, "anthropic", {"messages": [{"role": "user", "content": "hi"}]}
-        ).body["max_tokens"]
+        build(anthropic_adapter, {"messages": [{"role": "user", "content": "hi"}]}).body[
+            "max_tokens"
+        ]
         == anthropic_adapter.DEFAULT_MAX_TOKENS
     )
 
 
 def test_gemini_request_uses_contents_parts_and_generation_config():
-    sent = build(gemini, "gemini", stream=True)
+    sent = build(gemini, stream=True)
 
     assert sent.url == "http://p/v1beta/models/m:streamGenerateContent?alt=sse"
     assert sent.headers == {"x-goog-api-key": "key"}
@@ -113,7 +112,7 @@ def test_gemini_request_uses_contents_parts_and_generation_config():
 
 
 def test_ollama_request_moves_sampling_into_options():
-    sent = build(ollama, "ollama", {**REQUEST, "response_format": {"type": "json_object"}})
+    sent = build(ollama, {**REQUEST, "response_format": {"type": "json_object"}})
 
     assert sent.url == "http://p/api/chat"
     assert sent.body["options"] == {
@@ -129,7 +128,7 @@ def test_ollama_request_moves_sampling_into_options():
 
 
 def test_mistral_request_uses_its_own_names():
-    sent = build(openai_adapter, "mistral", stream=True)
+    sent = build(mistral, stream=True)
 
     assert sent.body["max_tokens"] == 64 and "max_completion_tokens" not in sent.body
     assert sent.body["random_seed"] == 7 and "seed" not in sent.body
@@ -138,7 +137,7 @@ def test_mistral_request_uses_its_own_names():
 
 
 def test_openai_stream_asks_for_usage_even_when_the_client_did_not():
-    sent = build(openai_adapter, "openai", stream=True)
+    sent = build(openai_adapter, stream=True)
 
     assert sent.url == "http://p/chat/completions"
     assert sent.body["stream_options"] == {"include_usage": True}
@@ -189,7 +188,7 @@ def test_anthropic_stream_error_event_becomes_an_openai_error_event():
 
 STREAMING = {
     "openai": (openai_adapter, "openai"),
-    "mistral": (openai_adapter, "openai"),
+    "mistral": (mistral, "openai"),
     "anthropic": (anthropic_adapter, "anthropic"),
     "gemini": (gemini, "gemini"),
     "ollama": (ollama, "ollama"),

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import uuid
 
+import pytest
+from django.core.cache import cache
+
+from apis.conf import gateway_settings
+from apis.gateway import lookups
 from apis.models import Subscription
 from apis.services import subscription_revoke
 from keys.services import application_delete
@@ -58,6 +63,21 @@ def test_revoked_subscription_is_refused_on_the_next_call(gw, subscription):
     assert gw.get("/gw/orders/x").status_code == 200
 
     subscription_revoke(subscription=subscription)
+
+    assert gw.get("/gw/orders/x").status_code == 403
+
+
+def test_a_change_made_by_another_process_is_seen_once_the_refresh_has_passed(
+    gw, subscription, manual_clock
+):
+    assert gw.get("/gw/orders/x").status_code == 200
+    # As another process revokes: the database row and the shared catalog version change,
+    # while this process's copy is left to its next re-read.
+    Subscription.objects.filter(pk=subscription.pk).update(status=Subscription.Status.REVOKED)
+    cache.set(lookups.VERSION_KEY, uuid.uuid4().hex, None)
+    assert gw.get("/gw/orders/x").status_code == 200
+
+    manual_clock.advance(gateway_settings.LOOKUP_REFRESH)
 
     assert gw.get("/gw/orders/x").status_code == 403
 

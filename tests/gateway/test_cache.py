@@ -103,6 +103,14 @@ def test_api_without_cache_ttl_does_not_cache(gw, upstream):
     assert upstream.hits["/base/headers"] == 2
 
 
+def test_a_hit_says_how_long_ago_the_upstream_gave_the_answer(gw, cached_api, manual_clock):
+    body_of(gw.get("/gw/orders/headers"))
+
+    manual_clock.advance(7)
+
+    assert gw.get("/gw/orders/headers")["Age"] == "7"
+
+
 def test_clients_accepting_other_encodings_do_not_share_an_answer(gw, cached_api, upstream):
     body_of(gw.get("/gw/orders/headers?Vary=Accept-Encoding", HTTP_ACCEPT_ENCODING="gzip"))
 

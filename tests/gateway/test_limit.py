@@ -63,6 +63,15 @@ def test_every_answer_carries_ratelimit_policy_and_ratelimit(gw, subscription):
     assert 0 <= int(second["RateLimit"].rsplit("t=", 1)[1]) <= 60
 
 
+def test_the_next_rate_window_admits_calls_again(gw, subscription, manual_clock):
+    _plan(subscription, rate_limit="2/m")
+    assert [gw.get("/gw/orders/x").status_code for _ in range(3)] == [200, 200, 429]
+
+    manual_clock.advance(60)
+
+    assert gw.get("/gw/orders/x").status_code == 200
+
+
 def test_refused_answer_carries_ratelimit_headers_too(gw, subscription):
     _plan(subscription, rate_limit="1/h")
     gw.get("/gw/orders/x")
@@ -104,6 +113,19 @@ def test_monthly_quota_admits_exactly_the_quota(gw, subscription, upstream):
     assert int(response["Retry-After"]) <= 31 * 86400
     assert '"monthly";q=2;w=' in response["RateLimit-Policy"]
     assert '"monthly";r=0;t=' in response["RateLimit"]
+
+
+def test_a_new_month_gives_the_monthly_quota_back(subscription, manual_clock):
+    _plan(subscription, monthly_quota=1)
+    client = AsgiClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(subscription.application)}")
+    assert [client.get("/gw/orders/x").status_code for _ in range(2)] == [200, 429]
+
+    manual_clock.advance(int(client.get("/gw/orders/x")["Retry-After"]))
+    next_month = AsgiClient()  # the first token has long expired
+    next_month.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(subscription.application)}")
+
+    assert next_month.get("/gw/orders/x").status_code == 200
 
 
 def test_calls_refused_by_the_rate_limit_do_not_use_up_the_monthly_quota(gw, subscription):

@@ -46,10 +46,3 @@ def subscription(db, alice):
 @pytest.fixture
 def application(subscription):
     return subscription.application
-
-
-@pytest.fixture
-def manual_clock(monkeypatch):
-    from tests.tokens import ManualClock
-
-    return ManualClock(monkeypatch)

@@ -6,12 +6,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
-from apis.models import Subscription
+from apis.gateway import circuits
+from apis.models import Api, Subscription
 from apis.services import api_transition
+from apis.usage.histogram import ERROR_BOUND
 from apis.usage.services import usage_events_store, usage_rollup
 from tests.factories import (
     ApiFactory,
@@ -20,6 +23,7 @@ from tests.factories import (
     StaffFactory,
     SubscriptionFactory,
 )
+from tests.gateway.balancing import balance
 from tests.usage.conftest import record
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +72,9 @@ def test_dashboard_shows_calls_errors_p95_and_top_lists_of_the_last_day(admin_cl
 
     assert page.status_code == 200
     traffic = page.context["dashboard"]["traffic"]
-    assert (traffic["requests"], traffic["errors"], traffic["p95_ms"]) == (25, 3, 190)
+    assert (traffic["requests"], traffic["errors"]) == (25, 3)
+    # The 24th of the 25 latencies (the two APIs' hours added up), within the histograms' bound.
+    assert abs(traffic["p95_ms"] - 190) <= ERROR_BOUND * 190
     assert [(r.name, r.value) for r in traffic["top_apis"]] == [("weather", 20), ("chat", 5)]
     assert [r.name for r in traffic["top_application_spend"]] == ["batch"]
     assert traffic["top_api_spend"][0].value == Decimal("1.25")
@@ -159,6 +165,25 @@ def test_deprecated_apis_show_sunset_subscribers_and_who_still_calls(admin_clien
     [row] = page.context["dashboard"]["deprecations"]
     assert (row.api, row.live_subscriptions, row.still_calling) == (old, 2, 1)
     assert sunset.strftime("%Y-%m-%d") in page.text
+
+
+def test_targets_whose_circuit_is_open_or_half_open_are_listed(admin_client):
+    api = ApiFactory(slug="orders", published=True)
+    down, trying, fine = balance(
+        api, ("http://10.0.0.1", 1), ("http://10.0.0.2", 1), ("http://10.0.0.3", 1)
+    )
+    async_to_sync(circuits.probed)(down, api, ok=False, reason="health probe: answered 500")
+    Api.objects.filter(pk=api.pk).update(circuit_cool_down=0)  # its cool-down over at once
+    api.refresh_from_db()
+    async_to_sync(circuits.probed)(trying, api, ok=False, reason="connect error")
+    assert async_to_sync(circuits.choose)(api, [trying]).trial  # the one trial call is out
+
+    page = admin_client.get(DASHBOARD)
+
+    listed = [(row.target, row.circuit.state) for row in page.context["dashboard"]["tripped"]]
+    assert listed == [(down, circuits.OPEN), (trying, circuits.HALF_OPEN)]
+    assert "health probe: answered 500" in page.text and "half-open" in page.text
+    assert f'data-testid="tripped-{fine.pk}"' not in page.text
 
 
 def test_health_reports_each_dependency_and_the_usage_backlog(admin_client):

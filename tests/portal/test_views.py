@@ -361,9 +361,10 @@ def rollup(application, api, *, granularity, hours_ago, **figures) -> UsageRollu
 def test_usage_shows_requests_errors_p95_tokens_and_cost_per_application_and_api(alice_web, alice):
     application = ApplicationFactory(owner=alice, name="shop")
     api = ApiFactory(slug="maps", published=True)
-    figures = {"requests": 7, "errors": 2, "p95_ms": 140, "prompt_tokens": 30}
+    latencies = {"100": 5, "140": 2}  # the p95 of 7 calls: the 7th
+    figures = {"requests": 7, "errors": 2, "latency_histogram": latencies, "prompt_tokens": 30}
     rollup(application, api, granularity="hour", hours_ago=1, cost=Decimal("0.25"), **figures)
-    rollup(application, api, granularity="day", hours_ago=0, requests=40, errors=3, p95_ms=90)
+    rollup(application, api, granularity="day", hours_ago=0, requests=40, errors=3)
 
     response = alice_web.get("/usage/")
     windows = {window["key"]: window for window in response.context["windows"]}

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwe, jws
 from joserfc.jwk import ECKey
 
+from core.clock import clock
 from keys import keyring
-from keys.clock import clock
 from keys.conf import audience, keys_settings
 from keys.models import Application
 

@@ -14,32 +14,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 from joserfc import jwe
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
-from rest_framework.response import Response
-from rest_framework.test import APIRequestFactory
-from rest_framework.views import APIView
 
-from keys.authentication import AccessTokenAuthentication
+from apis.services import api_transition
 from keys.errors import InvalidToken
 from keys.tokens import verify_access_token
-from tests.factories import ApplicationFactory
+from tests.asgi import AsgiClient
+from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
+from tests.gateway.reading import json_of
 from tests.security import forge
+from tests.servers import Upstream
 from tests.tokens import token_for
 
 pytestmark = pytest.mark.django_db
 
 
-class Protected(APIView):
-    """A resource guarded the way the gateway and MCP guard theirs."""
-
-    authentication_classes = [AccessTokenAuthentication]
-
-    def get(self, request):
-        return Response({"client_id": request.user.client_id})
-
-
 def _call(token: str):
-    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {token}")
-    return Protected.as_view()(request).render()
+    """A call to the gateway's API `orders` with the token."""
+    return AsgiClient().get("/gw/orders/whoami", HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
 def _alien_ec() -> ECKey:
@@ -362,19 +353,31 @@ HOSTILE = [
 
 
 @pytest.fixture
-def app(db):
-    return ApplicationFactory(owner__password="!")  # unusable password: no slow hashing
+def upstream():
+    with Upstream() as server:
+        yield server
 
 
-def test_a_genuine_token_is_accepted(app):
+@pytest.fixture
+def app(db, upstream):
+    """An application subscribed to the published API `orders`."""
+    api = ApiFactory(slug="orders", upstream_url=upstream.url)
+    PlanFactory(api=api, rate_limit="1000/m")
+    api_transition(api=api, to="published", actor=None)
+    application = ApplicationFactory(owner__password="!")  # unusable password: no slow hashing
+    SubscriptionFactory(application=application, api=api, plan=api.plans.get())
+    return application
+
+
+def test_a_genuine_token_is_accepted(app, upstream):
     response = _call(token_for(app))
 
     assert response.status_code == 200
-    assert response.data == {"client_id": app.client_id}
+    assert upstream.hits["/whoami"] == 1
 
 
 @pytest.mark.parametrize(("build", "reason"), HOSTILE, ids=[b.__name__ for b, _ in HOSTILE])
-def test_hostile_token_is_refused_with_401_for_its_reason(app, build, reason):
+def test_hostile_token_is_refused_with_401_for_its_reason(app, upstream, build, reason):
     token = build(app)
 
     response = _call(token)
@@ -382,7 +385,8 @@ def test_hostile_token_is_refused_with_401_for_its_reason(app, build, reason):
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
     assert response["Content-Type"] == "application/problem+json"
-    assert reason in response.data["detail"]
+    assert reason in json_of(response)["detail"]
+    assert not upstream.hits
     with pytest.raises(InvalidToken, match=re.escape(reason)):
         verify_access_token(token)  # seen again: still refused, never cached as valid
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.test import Client, override_settings
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from apis.usage.histogram import ERROR_BOUND, bucket
 from apis.usage.services import usage_events_store, usage_rollup
 from tests.factories import ApiFactory
 from tests.problems import assert_problem
@@ -49,6 +52,25 @@ def test_totals_per_api_follow_the_rolled_up_calls(api, alice_app, bob_app):
     assert seen[("portcullis_ai_prompt_tokens_total", weather)] == 7
     assert seen[("portcullis_ai_cost_usd_total", weather)] == 0.5
     assert seen[("portcullis_usage_events_pending_rollup", ())] == 0
+
+
+def test_latency_quantiles_per_api_add_up_the_last_days_histograms(api, alice_app, bob_app):
+    now = timezone.now()
+    quick = [(f"q{ms}", record(api, alice_app, at=now, latency_ms=ms)) for ms in range(1, 91)]
+    slow = [(f"s{n}", record(api, bob_app, at=now, latency_ms=1000)) for n in range(10)]
+    old = [("old", record(api, alice_app, at=now - timedelta(days=2), latency_ms=5000))]
+    usage_events_store(entries=quick + slow + old)
+    usage_rollup()
+
+    seen = samples(Client(**LOOPBACK).get("/metrics"))
+
+    name = "portcullis_request_latency_ms"
+    quantiles = {
+        quantile: seen[(name, (("api", "weather"), ("quantile", quantile)))]
+        for quantile in ("0.5", "0.95", "0.99")
+    }
+    assert quantiles == {"0.5": 50, "0.95": bucket(1000), "0.99": bucket(1000)}
+    assert abs(bucket(1000) - 1000) <= ERROR_BOUND * 1000
 
 
 def test_catalog_and_subscriptions_are_gauges_by_state(api):

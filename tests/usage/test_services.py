@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import redis.asyncio.connection
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.management import call_command
@@ -59,13 +61,11 @@ def test_rollup_reports_median_and_95th_percentile_latency(api, alice_app):
     assert (row.p50_ms, row.p95_ms) == (50, 95)
 
 
-def test_running_the_rollup_twice_gives_the_same_totals(api, alice_app):
+def test_running_the_rollup_again_adds_nothing(api, alice_app):
     usage_events_store(entries=[(f"{n}-0", record(api, alice_app)) for n in range(30)])
-    usage_rollup()
+    assert usage_rollup() == 30
     first = totals()
-    UsageEvent.objects.update(rolled_up=False)  # as if a crash lost the marks
-    usage_rollup()
-    usage_rollup()
+    assert usage_rollup() == 0
     assert totals() == first == [(NOON, 30, 0, 0, 0, Decimal("0"))]
 
 
@@ -114,6 +114,45 @@ def test_with_redis_the_event_waits_in_the_stream_until_ingested(api, alice_app)
     event = UsageEvent.objects.get()
     assert (event.cost, event.model, event.at) == (Decimal("0.125"), "echo/small", NOON)
     assert usage_stream().length() == 0
+
+
+def _record_together(events, *, after=None, then=lambda: None) -> None:
+    """Record `after` (if any), call `then`, and record the events at the same moment."""
+
+    async def together():
+        if after is not None:
+            await record_usage_async(after)
+        then()
+        await asyncio.gather(*(record_usage_async(event) for event in events))
+
+    async_to_sync(together)()
+
+
+@needs_redis
+def test_calls_ending_together_append_their_events_in_one_round_trip(api, alice_app, monkeypatch):
+    sent: list[int] = []
+    connection = redis.asyncio.connection.AbstractConnection
+    original = connection.send_packed_command
+
+    async def counting(self, command, check_health=True):
+        sent.append(1)
+        return await original(self, command, check_health)
+
+    monkeypatch.setattr(connection, "send_packed_command", counting)
+    events = [record(api, alice_app, request_id=f"r{n}") for n in range(20)]
+    # The first event opens the connection; the twenty after it go in one round trip.
+    _record_together(events, after=record(api, alice_app, request_id="first"), then=sent.clear)
+
+    assert len(sent) == 1
+    assert usage_ingest() == 21
+    assert UsageEvent.objects.filter(request_id__startswith="r").count() == 20
+
+
+@override_settings(REDIS_URL="redis://127.0.0.1:1/0")
+def test_when_redis_is_down_events_ending_together_are_each_stored_directly(api, alice_app):
+    _record_together([record(api, alice_app, request_id=f"r{n}") for n in range(3)])
+
+    assert sorted(UsageEvent.objects.values_list("request_id", flat=True)) == ["r0", "r1", "r2"]
 
 
 @needs_redis

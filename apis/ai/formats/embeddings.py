@@ -34,8 +34,7 @@ class EmbeddingsRequest:
 
     def build(self, target: Target, stream: bool) -> Outgoing:
         """The target's embeddings call."""
-        return target.adapter.embeddings_build(
-            kind=target.provider.kind,
+        return target.embedder.embeddings_build(
             base_url=target.provider.base_url,
             api_key=target.api_key(),
             model=target.model,

@@ -7,7 +7,6 @@ Stateless: the gateway keeps no responses, so `previous_response_id`, `conversat
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
@@ -26,6 +25,7 @@ from apis.ai.formats import (
 from apis.ai.outgoing import Outgoing, join
 from apis.ai.sse import named_event, sse_json
 from apis.ai.targets import Target
+from core.clock import clock
 
 STATEFUL = {
     "previous_response_id": "send the whole conversation in 'input' instead",
@@ -234,7 +234,7 @@ def response_object(
     return {
         "id": id or _id("resp"),
         "object": "response",
-        "created_at": int(time.time()),
+        "created_at": clock.now(),
         "status": status,
         "error": None,
         "incomplete_details": {"reason": INCOMPLETE[finish]} if status == "incomplete" else None,

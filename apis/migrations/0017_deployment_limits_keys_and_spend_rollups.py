@@ -36,7 +36,7 @@ def spend_of_this_month(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("apis", "0015_spend_alerts"),
+        ("apis", "0016_usage_latency_histogram"),
         ("keys", "0004_application_budgets"),
     ]
 
