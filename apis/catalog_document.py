@@ -66,7 +66,7 @@ PLAN_FIELDS = (
     "allowed_tools",
 )
 MODEL_FIELDS = ("input_cost_per_mtok", "output_cost_per_mtok")
-DEPLOYMENT_FIELDS = ("name", "provider", "model", "weight", "rpm")
+DEPLOYMENT_FIELDS = ("name", "provider", "model", "weight", "rpm", "tpm")
 REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 NOTE = "catalog apply"
 # The moves that may carry a sunset (the transition service keeps it on the API).
@@ -133,7 +133,10 @@ SCHEMA = {
                             **_entry,
                             "required": ["name", "provider", "model"],
                             "additionalProperties": False,
-                            "properties": {name: {} for name in DEPLOYMENT_FIELDS},
+                            "properties": {
+                                **{name: {} for name in DEPLOYMENT_FIELDS},
+                                "api_key": {"type": "string", "pattern": REFERENCE.pattern},
+                            },
                         },
                     },
                     "prompt": {"type": ["object", "null"]},
@@ -214,14 +217,22 @@ def api_entry(api: Api) -> dict[str, Any]:
         }
         for plan in sorted(api.plans.all(), key=lambda plan: plan.name)
     ]
-    if api.kind == Api.Kind.AI:
+    if api.kind in (Api.Kind.AI, Api.Kind.PROMPT):
         entry["deployments"] = [
-            _deployment({**vars(d), "provider": d.provider.name})
-            for d in sorted(api.deployments.all(), key=lambda d: d.name)
+            _deployment_entry(api, d) for d in sorted(api.deployments.all(), key=lambda d: d.name)
         ]
     prompt = getattr(api, "prompt", None)
     if prompt is not None:
         entry["prompt"] = {name: getattr(prompt, name) for name in ai_services.PROMPT_FIELDS}
+    return entry
+
+
+def _deployment_entry(api: Api, deployment: Deployment) -> dict[str, Any]:
+    """A deployment as the document holds it; its own key as a reference to a variable."""
+    entry = _deployment({**vars(deployment), "provider": deployment.provider.name})
+    if deployment.has_api_key:
+        name = f"{api.slug}_{deployment.name}"
+        entry["api_key"] = f"${{{secret_variable('deployment', name, 'api_key')}}}"
     return entry
 
 
@@ -413,13 +424,14 @@ def _plan_updater(slug: str, name: str, fields: dict) -> Callable[[], Plan]:
 
 
 def _deployment(fields: dict[str, Any]) -> dict[str, Any]:
-    """A deployment as documents hold it, its weight and rpm defaulted."""
+    """A deployment as documents hold it (without its key), its weight and limits defaulted."""
     return {
         "name": fields["name"],
         "provider": fields["provider"],
         "model": fields["model"],
         "weight": fields.get("weight", 1),
         "rpm": fields.get("rpm"),
+        "tpm": fields.get("tpm"),
     }
 
 
@@ -428,8 +440,13 @@ def _deployment_changes(slug: str, current: dict | None, entry: dict) -> list[Ch
     if "deployments" not in entry:
         return []
     wanted = sorted((_deployment(d) for d in entry["deployments"]), key=lambda d: d["name"])
-    before = (current or {}).get("deployments", [])
-    if wanted == before:
+    keys = {
+        d["name"]: _resolve(d.get("api_key"), f"api {slug}: deployment {d['name']}: api_key")
+        for d in entry["deployments"]
+    }
+    before = [_deployment(d) for d in (current or {}).get("deployments", [])]
+    stored = {d.name: d.own_api_key() for d in Deployment.objects.filter(api__slug=slug)}
+    if wanted == before and keys == stored:
         return []
 
     def run() -> None:
@@ -440,6 +457,7 @@ def _deployment_changes(slug: str, current: dict | None, entry: dict) -> list[Ch
             if provider is None:
                 raise CatalogError(f"api {slug}: no provider named {fields['provider']!r}.")
             deployment = Deployment(api=api, **{**fields, "provider": provider})
+            deployment.set_api_key(keys[fields["name"]])
             deployment.full_clean()
             deployment.save()
 

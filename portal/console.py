@@ -15,15 +15,19 @@ from apis.gateway.circuits import CLOSED, Circuit, circuits_of
 from apis.gateway.errors import SHARED_CACHE_ERRORS
 from apis.models import Api, Subscription, UpstreamTarget, UsageRollup
 from apis.usage.histogram import merged, percentile
-from apis.usage.selectors import usage_backlog, usage_rows
+from apis.usage.selectors import spend_by_subscription, usage_backlog, usage_rows
 from apis.usage.series import WINDOWS, series
+from keys.models import Application
 from lifecycle.states import State
 from portal import health
+from portal.spend_summary import SpendRow, budget_rows
 
 TOP = 5
 PENDING_SHOWN = 20
 # A deprecated API's subscriber "still calls" it when it did within this many days.
 STILL_CALLING_DAYS = 7
+# Budgets listed on the dashboard: those this much spent, or more.
+NEAR_BUDGET_PERCENT = 80
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,19 @@ def deprecations(*, now: datetime | None = None) -> list[Deprecation]:
     return [Deprecation(api, api.live, calling.get(api.pk, 0)) for api in ordered]
 
 
+def budgets_near(*, now: datetime | None = None) -> list[SpendRow]:
+    """Subscriptions (their plan's budget) and applications (their own, over every API) that
+    spent 80% or more of their budget this month, the nearest to it first; from the spend
+    rollups, reading the budgeted subscriptions and applications only."""
+    subscriptions = Subscription.objects.filter(
+        status=Subscription.Status.ACTIVE, plan__monthly_budget__isnull=False
+    ).select_related("application", "api", "plan")
+    applications = Application.objects.filter(monthly_budget__isnull=False)
+    rows = budget_rows(subscriptions, applications, spend_by_subscription(now=now))
+    near = [row for row in rows if row.percent >= NEAR_BUDGET_PERCENT]
+    return sorted(near, key=lambda row: (-row.percent, row.application, row.api))
+
+
 @dataclass(frozen=True)
 class Tripped:
     """An upstream target whose circuit is open or half-open, and why."""
@@ -138,4 +155,6 @@ def dashboard(*, user: AbstractBaseUser) -> dict[str, object]:
     if user.has_perm("apis.view_api"):
         sections["deprecations"] = deprecations()
         sections["tripped"] = tripped_targets()
+    if user.has_perm("apis.view_spendrollup"):
+        sections["budgets"] = budgets_near()
     return sections

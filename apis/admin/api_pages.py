@@ -44,6 +44,8 @@ KIND_FIELDSETS: dict[str, Fieldsets] = {
     ],
     Api.Kind.PROMPT: [
         ("Prompt", {"fields": ["prompt_summary"]}),
+        ("Deployments of the prompt's model", {"fields": ["fallbacks", "routing", "cooldown"]}),
+        ("Answer cache", {"fields": ["cache_ttl", "public_cache"]}),
     ],
 }
 TAIL_FIELDSETS: Fieldsets = [

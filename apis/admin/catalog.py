@@ -192,10 +192,52 @@ class UpstreamTargetInline(admin.TabularInline):
         return f"{state}: {circuit.reason} (trial in {circuit.reopens_in} s)"
 
 
+class DeploymentForm(forms.ModelForm):
+    """A deployment; its own API key typed in, never shown, sealed when saved."""
+
+    api_key = forms.CharField(
+        required=False,
+        max_length=4096,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Its own key (else its provider's). Never shown again; leave empty to keep "
+        "the stored one.",
+    )
+    clear_api_key = forms.BooleanField(required=False, label="Remove its key")
+
+    class Meta:
+        model = Deployment
+        fields = ["name", "provider", "model", "weight", "rpm", "tpm"]
+
+    def save(self, commit: bool = True) -> Deployment:
+        deployment = super().save(commit=False)
+        key = self.cleaned_data.get("api_key") or ""
+        if key or self.cleaned_data.get("clear_api_key"):
+            deployment.set_api_key(key)
+        if commit:
+            deployment.save()
+        return deployment
+
+
 class DeploymentInline(admin.TabularInline):
     model = Deployment
-    fields = ["name", "provider", "model", "weight", "rpm"]
+    form = DeploymentForm
+    fields = [
+        "name",
+        "provider",
+        "model",
+        "weight",
+        "rpm",
+        "tpm",
+        "key_stored",
+        "api_key",
+        "clear_api_key",
+    ]
+    readonly_fields = ["key_stored"]
     extra = 0
+
+    @admin.display(description="Own key", boolean=True)
+    def key_stored(self, deployment: Deployment) -> bool:
+        return deployment.has_api_key
 
 
 class ApiForm(OpenApiSourceFields, forms.ModelForm):
@@ -247,8 +289,8 @@ class ApiAdmin(ProviderTeamScope, admin.ModelAdmin):
         return api_pages.api_fieldsets(obj.kind if obj is not None else None)
 
     def get_inlines(self, request: HttpRequest, obj: Api | None = None) -> list:
-        # Deployments serve the model of an `ai` API only.
-        if obj is not None and obj.kind == Api.Kind.AI:
+        # Deployments serve the model of an `ai` API, or a prompt API's.
+        if obj is not None and obj.kind in (Api.Kind.AI, Api.Kind.PROMPT):
             return self.inlines
         return [inline for inline in self.inlines if inline is not DeploymentInline]
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
-from apis.models import SpendAlert, UsageEvent, UsageRejected, UsageRollup
+from apis.models import SpendAlert, SpendRollup, UsageEvent, UsageRejected, UsageRollup
+from apis.usage.selectors import month_start, spend_this_month
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -83,3 +87,22 @@ class SpendAlertAdmin(ReadOnlyAdmin):
     list_filter = ["policy", "threshold", "month"]
     list_select_related = ["application", "api"]
     search_fields = ["application__name", "api__slug"]
+
+
+@admin.register(SpendRollup)
+class SpendRollupAdmin(ReadOnlyAdmin):
+    """The month's spend per application, API and deployment, and the estimated part of it."""
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        if not self.has_view_permission(request):
+            return super().changelist_view(request, extra_context)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Spend in {month_start():%B %Y}",
+            "opts": self.model._meta,
+            "spend": spend_this_month(),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/apis/spendrollup/month.html", context)

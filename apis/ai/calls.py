@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -34,11 +34,15 @@ Build = Callable[[Target, bool], Outgoing]
 
 @dataclass(frozen=True)
 class Budget:
-    """How long providers may take: httpx's connect and read timeouts, and the total deadline."""
+    """What a call may take of providers: httpx's connect and read timeouts, the total
+    deadline, and its worst case of tokens for deployments' tokens per minute."""
 
     timeout: httpx.Timeout
     # On the event loop's clock; None: no total timeout.
     deadline: float | None = None
+    tokens: int = 0
+    # The tokens taken from the minute of the deployment that answered, settled at the end.
+    held: list[routing.MinuteHold] = field(default_factory=list)
 
     def spent(self) -> bool:
         """Whether the total deadline has passed (no time left for a fallback)."""
@@ -77,7 +81,7 @@ def chat_build(body: dict[str, Any]) -> Build:
     def build(target: Target, stream: bool) -> Outgoing:
         return target.adapter.build(
             base_url=target.provider.base_url,
-            api_key=target.provider.api_key(),
+            api_key=target.api_key(),
             model=target.model,
             body=body,
             stream=stream,
@@ -117,23 +121,48 @@ async def _first_answer(
     targets: list[Target], build: Build, *, stream: bool, budget: Budget
 ) -> tuple[httpx.Response, Target]:
     failure: GatewayError | None = None
+    limited = False
     for target in targets:
-        if not await routing.admit(target):
+        admission, hold = await routing.admit(target, budget.tokens)
+        if admission != routing.Admission.ADMITTED:
+            limited = limited or admission != routing.Admission.COOLING_DOWN
             continue
+        if hold:
+            # Held by the call from now: settled with it, however it ends (a client gone too).
+            budget.held.append(hold)
         began = routing.began(target)
         try:
             return await _attempt(target, build, stream=stream, budget=budget), target
         except GatewayError as error:
+            if hold:
+                budget.held.remove(hold)
+                await routing.settle([hold], 0)
             if error.status not in RETRYABLE or budget.spent():
                 raise
             await routing.cool_down(target)
             failure = error
         finally:
             routing.ended(target, began)
-    raise failure or GatewayError(
+    raise failure or _none_left(targets, limited=limited)
+
+
+def _none_left(targets: list[Target], *, limited: bool) -> GatewayError:
+    """Every deployment was skipped: 429 until the next minute when a declared limit stopped
+    one, else 503 while they cool down."""
+    if limited:
+        wait = routing.seconds_to_next_minute()
+        return GatewayError(
+            429,
+            "Provider rate limit",
+            "Every deployment of this model is at the requests or tokens per minute its "
+            f"provider allows, or cooling down; retry in {wait} s.",
+            headers={"Retry-After": str(wait)},
+            code="deployments_rate_limited",
+        )
+    return GatewayError(
         503,
         "No deployment available",
-        "Every deployment of this model is cooling down or at its rate limit; retry shortly.",
+        "Every deployment of this model is cooling down; retry shortly.",
         headers={"Retry-After": str(min(t.cooldown for t in targets if t.deployment) or 1)},
         code="deployments_unavailable",
     )

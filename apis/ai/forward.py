@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -73,14 +74,13 @@ async def converse(ctx: GatewayContext, fmt: Format, body: Any) -> None:
     if await answer_cache.serve(ctx, cache_key):
         return
     targets = await _targets(ctx, preferred=str(request.get("model") or ""))
-    cap = spend.output_cap(ctx, request)
+    cap = spend.output_cap(ctx, request, targets)
     if cap:
         # The reservation's worst case holds only if the provider is held to it.
         request["max_completion_tokens"] = cap
         if fmt.max_output_field:
             body = {**body, fmt.max_output_field: cap}
-    await _reserve(ctx, targets, request)
-    budget = call_budget(ctx)
+    budget = call_budget(ctx, tokens=await _reserve(ctx, targets, request))
     build = _build(fmt, body, request)
     if request.get("stream"):
         opened = await calls.open_stream(targets, request, budget=budget, build=build)
@@ -116,9 +116,14 @@ def _build(fmt: Format, body: dict[str, Any], request: dict[str, Any]) -> calls.
     return build
 
 
-async def _reserve(ctx: GatewayContext, targets: list[Target], request: dict[str, Any]) -> None:
+async def _reserve(ctx: GatewayContext, targets: list[Target], request: dict[str, Any]) -> int:
+    """Reserve the call's worst case against its budgets and quota; its worst case of tokens
+    (0 when nothing counts them: the input is counted only then)."""
+    if not spend.counts_tokens(ctx, targets):
+        return 0
     input_tokens, output_tokens = spend.chat_worst_case(request)
     await spend.reserve(ctx, targets, input_tokens=input_tokens, output_tokens=output_tokens)
+    return input_tokens + output_tokens
 
 
 def _text(answer: dict[str, Any]) -> str:
@@ -127,9 +132,10 @@ def _text(answer: dict[str, Any]) -> str:
     return (message.get("content") or "") + calls_text
 
 
-def call_budget(ctx: GatewayContext) -> Budget:
-    """The API's connect and read timeouts, and its total deadline from now."""
-    return Budget(upstream_timeout(ctx), upstream_deadline(ctx))
+def call_budget(ctx: GatewayContext, *, tokens: int = 0) -> Budget:
+    """The API's connect and read timeouts, its total deadline from now, and the call's worst
+    case of tokens, whose hold in a deployment's minute is settled with the call."""
+    return Budget(upstream_timeout(ctx), upstream_deadline(ctx), tokens, ctx.minute_holds)
 
 
 def translated_body(
@@ -216,9 +222,10 @@ async def embed(ctx: GatewayContext, body: Any) -> None:
         "embeddings",
         "have no embeddings: this API cannot answer /embeddings",
     )
-    input_tokens = sum(map(tokens.count, request.texts))
+    input_tokens = sum(map(tokens.count, request.texts)) if spend.counts_tokens(ctx, able) else 0
     await spend.reserve(ctx, able, input_tokens=input_tokens, output_tokens=0)
-    data, target = await calls.answer_json(able, request.build, budget=call_budget(ctx))
+    budget = call_budget(ctx, tokens=input_tokens)
+    data, target = await calls.answer_json(able, request.build, budget=budget)
     vectors, usage = target.embedder.embeddings_parse(data)
     if not usage.reported:
         usage = Usage(sum(map(tokens.count, request.texts)), estimated=True)
@@ -284,7 +291,11 @@ def models(ctx: GatewayContext, model_id: str) -> None:
 
 
 async def forward_prompt(ctx: GatewayContext) -> None:
-    """POST /gw/<slug>/ with the variables -> {output, model, usage, cost}."""
+    """POST /gw/<slug>/ with the variables -> {output, model, usage, cost}.
+
+    Like an `ai` API's model, the prompt's model may be served by the API's deployments, and
+    its answers kept in the answer cache (per prompt version: an edited prompt asks anew).
+    """
     if ctx.path.strip("/"):
         raise GatewayError(404, "Not found", "A prompt API answers at its root only.")
     _require_method(ctx, "POST")
@@ -293,17 +304,23 @@ async def forward_prompt(ctx: GatewayContext) -> None:
         raise GatewayError(503, "Prompt not configured", f"'{ctx.api.slug}' has no prompt yet.")
     variables = await _json_body(ctx)
     prompts.validate_variables(prompt.variables, variables)
-    targets = await targets_for([prompt.model, *(ctx.api.fallbacks or [])])
+    cache_key = answer_cache.key_for(ctx, f"prompt:v{prompt.version}", variables)
+    if await answer_cache.serve(ctx, cache_key):
+        return
+    targets = await _targets(ctx, preferred="", model=prompt.model)
     output, answer, usage = await _prompt_answer(ctx, prompt, targets, variables)
     _set_answer(ctx, 200, JSON, answer.target)
     _charge(ctx, answer.target, usage)
     body = {
         "output": output,
-        "model": answer.target.ref,
+        "model": answer.target.label,
         "usage": usage.as_openai(),
         "cost": str(ctx.cost),
     }
     ctx.response_body = json.dumps(body).encode()
+    # Served again from the cache, the same answer costs nothing.
+    await answer_cache.keep(ctx, cache_key, [json.dumps({**body, "cost": "0"}).encode()])
+    answer_cache.miss(ctx, cache_key)
 
 
 async def _prompt_answer(
@@ -313,12 +330,11 @@ async def _prompt_answer(
     request: dict[str, Any] = {"messages": messages}
     if prompt.output == PromptEndpoint.Output.JSON:
         request["response_format"] = {"type": "json_object"}
-    cap = spend.output_cap(ctx, request)
+    cap = spend.output_cap(ctx, request, targets)
     if cap:
         request["max_completion_tokens"] = cap
     # The retry shares the first attempt's total deadline: the API's limit is for the call.
-    budget = call_budget(ctx)
-    await _reserve(ctx, targets, request)
+    budget = call_budget(ctx, tokens=await _reserve(ctx, targets, request))
     answer = await calls.complete(targets, request, budget=budget)
     usage = Usage(answer.usage.prompt_tokens, answer.usage.completion_tokens)
     if prompt.output != PromptEndpoint.Output.JSON:
@@ -332,8 +348,8 @@ async def _prompt_answer(
             {"role": "user", "content": f"{problem} Answer again with valid JSON only."},
         ]
         retried = {**request, "messages": retry}
-        await _reserve(ctx, targets, retried)
-        answer = await calls.complete(targets, retried, budget=budget)
+        tokens_again = await _reserve(ctx, targets, retried)
+        answer = await calls.complete(targets, retried, budget=replace(budget, tokens=tokens_again))
         usage.prompt_tokens += answer.usage.prompt_tokens
         usage.completion_tokens += answer.usage.completion_tokens
         output, problem = _json_output(_content(answer), prompt.output_schema)
@@ -382,18 +398,18 @@ def _require_method(ctx: GatewayContext, method: str) -> None:
         )
 
 
-async def _targets(ctx: GatewayContext, *, preferred: str) -> list[Target]:
+async def _targets(ctx: GatewayContext, *, preferred: str, model: str = "") -> list[Target]:
     """The API's deployments in its routing's order, then its fallbacks; without deployments,
-    its model and fallbacks, the client's choice first."""
+    its model (or a prompt's `model`) and fallbacks, the client's choice first."""
     deployments = await deployments_of(ctx.api.pk)
     if not deployments:
-        return await targets_for(_refs(ctx), preferred=preferred)
+        return await targets_for(_refs(ctx, model), preferred=preferred)
     fallbacks = await targets_for(ctx.api.fallbacks) if ctx.api.fallbacks else []
     return [*routing.order(ctx.api.routing, deployments), *fallbacks]
 
 
-def _refs(ctx: GatewayContext) -> list[str]:
-    return [ctx.api.model, *(ctx.api.fallbacks or [])]
+def _refs(ctx: GatewayContext, model: str = "") -> list[str]:
+    return [model or ctx.api.model, *(ctx.api.fallbacks or [])]
 
 
 def _set_answer(ctx: GatewayContext, status: int, headers: dict[str, str], target: Target) -> None:

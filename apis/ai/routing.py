@@ -3,8 +3,11 @@
 The order is the API's routing: by weight (a weighted draw per call), by the fewest calls this
 process has in flight to each, or by the lowest latency it saw lately. A deployment that
 answered 429, 5xx or timed out is cooled down for the API's `cooldown` seconds in the shared
-cache, so that no process calls it until then; one at its declared requests per minute is
-skipped the same way. Skipped deployments give their turn to the next, then to the fallbacks.
+cache, so that no process calls it until then. One at its declared requests per minute, or
+without room this minute for the call's worst case of tokens under its declared tokens per
+minute, is skipped the same way; the tokens are reserved in the deployment's minute, shared by
+every process, and settled to what the call used once it is over. Skipped deployments give
+their turn to the next, then to the fallbacks.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import random
 import time
 from collections import defaultdict
+from dataclasses import dataclass
+from enum import IntEnum
 
 from django.core.cache import cache
 
@@ -21,17 +26,31 @@ from apis.models import Api
 from core import shared
 from core.clock import clock
 
-# KEYS: the deployment's cooldown mark and this minute's request counter.
-# ARGV: its requests per minute (0: none). 1: call it; 0: cooling down; -1: at its limit.
+# KEYS: the deployment's cooldown mark, this minute's request and token counters (one hash
+# tag: one slot). ARGV: its requests and tokens per minute (0: none), the call's tokens.
+# Nothing is counted unless both fit; the answer is an Admission.
 ADMIT_SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if tonumber(ARGV[1]) > 0 then
-  local calls = redis.call('INCR', KEYS[2])
-  if calls == 1 then redis.call('EXPIRE', KEYS[2], 61) end
-  if calls > tonumber(ARGV[1]) then return -1 end
+local rpm, tpm, tokens = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if rpm > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= rpm then return -1 end
+if tpm > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') + tokens > tpm then return -2 end
+if rpm > 0 then
+  redis.call('INCR', KEYS[2])
+  redis.call('EXPIRE', KEYS[2], 61)
+end
+if tpm > 0 then
+  redis.call('INCRBY', KEYS[3], tokens)
+  redis.call('EXPIRE', KEYS[3], 61)
 end
 return 1
 """
+# KEYS: a minute's token counter; ARGV: what the call used beyond (negative: short of) its
+# reservation. A minute already gone is left alone.
+SETTLE_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
+MINUTE_TTL = 61
 # How much of each new latency the running figure takes.
 LATENCY_WEIGHT = 0.3
 
@@ -54,20 +73,73 @@ def order(routing: str, deployments: list[Target]) -> list[Target]:
     return drawn
 
 
-async def admit(target: Target) -> bool:
-    """Whether the deployment may be called now (not cooling down, under its rpm)."""
+class Admission(IntEnum):
+    """Whether a deployment may be called now, and if not, why."""
+
+    ADMITTED = 1
+    COOLING_DOWN = 0
+    AT_RPM = -1
+    AT_TPM = -2
+
+
+@dataclass(frozen=True)
+class MinuteHold:
+    """Tokens a call reserved in a deployment's minute, settled when the call is over."""
+
+    key: str
+    tokens: int
+
+
+async def admit(target: Target, tokens: int) -> tuple[Admission, MinuteHold | None]:
+    """Whether the deployment may be called now: not cooling down, under its rpm and with room
+    for `tokens` under its tpm; the tokens reserved, when it has a tpm."""
     if not target.deployment:
-        return True
-    cool, minute = _keys(target)
+        return Admission.ADMITTED, None
+    cool, requests, minute = _keys(target)
+    tokens = tokens if target.tpm else 0
     if shared.on_redis():
-        keys = [shared.raw_key(cool), shared.raw_key(minute)]
-        return await counters.script("admit", ADMIT_SCRIPT)(keys=keys, args=[target.rpm]) == 1
+        keys = [shared.raw_key(key) for key in (cool, requests, minute)]
+        args = [target.rpm, target.tpm, tokens]
+        admission = Admission(await counters.script("admit", ADMIT_SCRIPT)(keys=keys, args=args))
+    else:
+        admission = _local_admit(target, cool, requests, minute, tokens)
+    held = MinuteHold(minute, tokens) if admission == Admission.ADMITTED and target.tpm else None
+    return admission, held
+
+
+def _local_admit(target: Target, cool: str, requests: str, minute: str, tokens: int) -> Admission:
+    # One process, and nothing here awaits: the event loop makes it atomic.
     if cache.get(cool):
-        return False
-    if target.rpm:
-        cache.add(minute, 0, 61)
-        return cache.incr(minute) <= target.rpm
-    return True
+        return Admission.COOLING_DOWN
+    if target.rpm and cache.get(requests, 0) >= target.rpm:
+        return Admission.AT_RPM
+    if target.tpm and cache.get(minute, 0) + tokens > target.tpm:
+        return Admission.AT_TPM
+    for key, amount in ((requests, int(bool(target.rpm))), (minute, tokens)):
+        if amount and not cache.add(key, amount, MINUTE_TTL):
+            cache.incr(key, amount)
+    return Admission.ADMITTED
+
+
+async def settle(held: list[MinuteHold], used: int) -> None:
+    """Replace the tokens a call reserved in its deployments' minutes by those it used (the
+    first hold takes them all: a call's attempts but one used none)."""
+    holds = list(held)
+    held.clear()
+    for hold in holds:
+        extra, used = used - hold.tokens, 0
+        if not extra:
+            continue
+        if shared.on_redis():
+            keys = [shared.raw_key(hold.key)]
+            await counters.script("minute-settle", SETTLE_SCRIPT)(keys=keys, args=[extra])
+        elif cache.get(hold.key) is not None:
+            cache.incr(hold.key, extra)
+
+
+def seconds_to_next_minute() -> int:
+    """How long until the minute windows start again."""
+    return 60 - clock.now() % 60
 
 
 async def cool_down(target: Target) -> None:
@@ -95,7 +167,8 @@ def _name(target: Target) -> tuple[int, str]:
     return target.api_id, target.deployment
 
 
-def _keys(target: Target) -> tuple[str, str]:
-    # One hash tag per API: both keys of one script in one Redis Cluster slot.
+def _keys(target: Target) -> tuple[str, str, str]:
+    # One hash tag per API: the keys of one script in one Redis Cluster slot.
     base = f"gw:{{api:{target.api_id}}}:deployment:{target.deployment}"
-    return f"{base}:cool", f"{base}:rpm:{clock.now() // 60}"
+    minute = clock.now() // 60
+    return f"{base}:cool", f"{base}:rpm:{minute}", f"{base}:tpm:{minute}"

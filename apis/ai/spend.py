@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from apis.ai import chat, prices, tokens
+from apis.ai import chat, prices, routing, tokens
 from apis.ai.chat import Usage
 from apis.ai.targets import Target
 from apis.conf import gateway_settings
@@ -39,9 +39,15 @@ def holds(ctx: GatewayContext) -> bool:
     )
 
 
-def output_cap(ctx: GatewayContext, request: dict[str, Any]) -> int | None:
-    """The plan's output cap when the call holds a reservation and names no maximum itself."""
-    if not holds(ctx) or _asked(request):
+def counts_tokens(ctx: GatewayContext, targets: list[Target]) -> bool:
+    """Whether the call's worst case of tokens is reserved: against a budget or token quota,
+    or in the minute of a deployment with a tokens-per-minute limit."""
+    return holds(ctx) or any(t.tpm for t in targets)
+
+
+def output_cap(ctx: GatewayContext, request: dict[str, Any], targets: list[Target]) -> int | None:
+    """The plan's output cap when the call reserves its worst case and names no maximum."""
+    if not counts_tokens(ctx, targets) or _asked(request):
         return None
     return ctx.plan.max_output_tokens
 
@@ -93,6 +99,7 @@ def chat_worst_case(request: dict[str, Any]) -> tuple[int, int]:
 async def settle(ctx: GatewayContext) -> None:
     """Replace the call's reservations by what it cost and used (nothing, if it failed)."""
     used = ctx.prompt_tokens + ctx.completion_tokens
+    await routing.settle(ctx.minute_holds, used)
     cost = nanos(ctx.cost)
     holds, ctx.holds = ctx.holds, []
     for hold in holds:

@@ -9,6 +9,7 @@ from apis.ai.adapters import CHAT, EMBEDDINGS, ChatAdapter, EmbeddingsAdapter
 from apis.gateway.errors import GatewayError
 from apis.gateway.lookups import cached_lookup
 from apis.models import Deployment, PromptEndpoint, Provider, ProviderModel
+from apis.models.ai import deployment_key
 
 
 @dataclass(frozen=True)
@@ -18,10 +19,13 @@ class Target:
     provider: Provider
     model: str
     prices: ProviderModel | None
-    # When one of the API's deployments: its name, weight and declared requests per minute.
+    # When one of the API's deployments: its name, weight, declared requests and tokens per
+    # minute, and its own API key (sealed; empty: the provider's).
     deployment: str = ""
     weight: int = 1
     rpm: int = 0
+    tpm: int = 0
+    sealed_key: str = ""
     # The API it serves and how long it is left alone after failing (seconds).
     api_id: int = 0
     cooldown: int = 0
@@ -49,6 +53,10 @@ class Target:
     def embedder(self) -> EmbeddingsAdapter:
         """The adapter of the provider's kind for embeddings (for a target that `embeds`)."""
         return EMBEDDINGS[self.provider.kind]
+
+    def api_key(self) -> str:
+        """The plain key this call carries: the deployment's own, else the provider's."""
+        return deployment_key(self.sealed_key) or self.provider.api_key()
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -116,6 +124,8 @@ def _load_deployments(api_id: int) -> list[Target]:
             deployment=d.name,
             weight=d.weight,
             rpm=d.rpm or 0,
+            tpm=d.tpm or 0,
+            sealed_key=d.sealed_api_key,
             api_id=api_id,
             cooldown=d.api.cooldown,
         )

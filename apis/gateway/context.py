@@ -73,6 +73,8 @@ class GatewayContext:
     answer_cached: bool = False
     # What the call reserved of its budgets and token quota (apis.ai.spend), settled at the end.
     holds: list[Any] = field(default_factory=list)
+    # The tokens it took from a deployment's minute (apis.ai.routing), settled the same way.
+    minute_holds: list[Any] = field(default_factory=list)
 
     def header(self, name: str, default: str = "") -> str:
         """A request header, whatever the case of its name."""

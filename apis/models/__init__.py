@@ -4,7 +4,14 @@ from apis.models.ai import Deployment, PromptEndpoint, PromptVersion, Provider, 
 from apis.models.catalog import Api, Plan, Subscription, Tag, rate_parts, validate_rate
 from apis.models.mcp import McpSnapshot, ToolCallAudit, UpstreamCredential
 from apis.models.targets import UpstreamTarget
-from apis.models.usage import SpendAlert, UsageEvent, UsageLock, UsageRejected, UsageRollup
+from apis.models.usage import (
+    SpendAlert,
+    SpendRollup,
+    UsageEvent,
+    UsageLock,
+    UsageRejected,
+    UsageRollup,
+)
 
 __all__ = [
     "Api",
@@ -16,6 +23,7 @@ __all__ = [
     "Provider",
     "ProviderModel",
     "SpendAlert",
+    "SpendRollup",
     "Subscription",
     "Tag",
     "ToolCallAudit",

@@ -11,6 +11,7 @@ from core.json_schemas import schema_problem
 from keys.kek import seal, unseal
 
 API_KEY_PURPOSE = "provider-api-key"
+DEPLOYMENT_KEY_PURPOSE = "deployment-api-key"
 
 
 class Provider(models.Model):
@@ -90,7 +91,8 @@ class ProviderModel(models.Model):
 class Deployment(models.Model):
     """One provider and model serving an `ai` API's model; several share its calls.
 
-    A provider of its own (with its own API key) per deployment spreads calls over accounts.
+    A deployment's own API key (sealed like a provider's), or a provider of its own per
+    deployment, spreads calls over several accounts of one provider.
     """
 
     api = models.ForeignKey("apis.Api", on_delete=models.CASCADE, related_name="deployments")
@@ -106,6 +108,14 @@ class Deployment(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(10_000_000)],
         help_text="Requests per minute the provider allows this deployment; empty for no limit",
     )
+    tpm = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000_000)],
+        help_text="Tokens per minute the provider allows this deployment (input plus the most "
+        "output each call may produce); empty for no limit",
+    )
+    sealed_api_key = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["api", "name"]
@@ -115,6 +125,25 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.provider.name}/{self.model}"
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.sealed_api_key)
+
+    def set_api_key(self, api_key: str) -> None:
+        """Keep the deployment's own key only in its encrypted form; "" takes the provider's."""
+        self.sealed_api_key = (
+            seal(api_key.encode(), purpose=DEPLOYMENT_KEY_PURPOSE) if api_key else ""
+        )
+
+    def own_api_key(self) -> str:
+        """The deployment's own plain key ("" when it takes its provider's)."""
+        return deployment_key(self.sealed_api_key)
+
+
+def deployment_key(sealed: str) -> str:
+    """A deployment's plain API key from its sealed form ("" for none)."""
+    return unseal(sealed, purpose=DEPLOYMENT_KEY_PURPOSE).decode() if sealed else ""
 
 
 class PromptEndpoint(models.Model):

@@ -121,6 +121,38 @@ class UsageRollup(models.Model):
         return f"{self.granularity} {self.period_start:%Y-%m-%d %H:00}"
 
 
+class SpendRollup(models.Model):
+    """What one application spent on one API in one UTC day, per model or deployment that
+    answered: the admin's spend this month, read without going through the events."""
+
+    day = models.DateField()
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    # The deployment that answered, else provider/model; empty for calls no model answered.
+    model = models.CharField(max_length=200, blank=True)
+    calls = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=18, decimal_places=6, default=0)
+    # Calls whose tokens the gateway counted (the provider's count never came), and their cost.
+    estimated_calls = models.PositiveIntegerField(default=0)
+    estimated_cost = models.DecimalField(max_digits=18, decimal_places=6, default=0)
+    cached_calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day", "api_id", "application_id", "model"]
+        verbose_name = "spend rollup"
+        verbose_name_plural = "spend this month"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "api", "application", "model"], name="spend_rollup_day"
+            )
+        ]
+        # The month's spend: the month's rows only, however many events they sum up.
+        indexes = [models.Index(fields=["day"], name="spend_rollup_month")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.model or '-'}"
+
+
 class UsageLock(models.Model):
     """A row locked with SELECT ... FOR UPDATE so that only one rollup runs at a time."""
 

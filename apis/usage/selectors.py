@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from apis.models import Api, Subscription, UsageEvent, UsageRejected, UsageRollup
+from apis.models import Api, SpendRollup, Subscription, UsageEvent, UsageRejected, UsageRollup
 from apis.selectors import VISIBLE_STATES, runs_catalog
 from apis.usage.histogram import ENTRIES
 from apis.usage.series import WINDOWS, series
@@ -116,3 +117,48 @@ def latency_by_api(*, since: datetime) -> dict[str, dict[str, int]]:
         for slug, key, count in cursor.fetchall():
             histograms.setdefault(slug, {})[str(key)] = int(count)
     return histograms
+
+
+SPEND_GROUPS = {
+    "applications": ("application__name",),
+    "apis": ("api__slug",),
+    "deployments": ("api__slug", "model"),
+}
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    """The first instant of the calendar month (UTC) that `now` falls in."""
+    now = (now or timezone.now()).astimezone(UTC)
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def spend_this_month(*, now: datetime | None = None) -> dict[str, list[dict]]:
+    """The month's calls and spend per application, per API and per deployment (the model
+    that answered), with the calls whose tokens were estimated apart; from the daily spend
+    rollups, so the rows read are the month's days, however many events they sum up."""
+    rows = SpendRollup.objects.filter(day__gte=month_start(now).date())
+    sums = {
+        "calls_made": Sum("calls"),
+        "spent": Sum("cost"),
+        "estimated": Sum("estimated_calls"),
+        "estimated_spent": Sum("estimated_cost"),
+        "cached": Sum("cached_calls"),
+    }
+    spend = {
+        name: list(rows.values(*fields).annotate(**sums).order_by("-spent", *fields))
+        for name, fields in SPEND_GROUPS.items()
+    }
+    spend["deployments"] = [row for row in spend["deployments"] if row["model"]]
+    return spend
+
+
+def spend_by_subscription(
+    *, now: datetime | None = None, team: Team | None = None
+) -> dict[tuple[int, int], Decimal]:
+    """The month's spend of each (application, API), of the team's applications or all, from
+    the daily spend rollups."""
+    rows = SpendRollup.objects.filter(day__gte=month_start(now).date())
+    if team is not None:
+        rows = rows.filter(application__team=team)
+    sums = rows.values_list("application_id", "api_id").annotate(spent=Sum("cost"))
+    return {(application, api): spent for application, api, spent in sums}

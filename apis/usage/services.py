@@ -15,6 +15,7 @@ from apis.models import Api, UsageEvent, UsageLock, UsageRejected
 from apis.usage.conf import usage_settings
 from apis.usage.histogram import ENTRIES
 from apis.usage.records import UsageRecord
+from apis.usage.spend import spend_rollup_add
 from apis.usage.stream import usage_stream
 from keys.models import Application
 
@@ -274,6 +275,7 @@ def _rollup_batch(size: int) -> int:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*ids, timezone.now()])
+    spend_rollup_add(event_ids=ids)
     UsageEvent.objects.filter(pk__in=ids).update(rolled_up=True)
     return len(ids)
 

@@ -7,6 +7,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const show = () => {
     for (const section of document.querySelectorAll("fieldset.kind-section")) {
       section.hidden = !section.classList.contains(`kind-${kind.value}`);
+      // A field shared by several kinds' sections is sent from the shown one only.
+      for (const field of section.querySelectorAll("input, select, textarea")) {
+        field.disabled = section.hidden;
+      }
     }
   };
   kind.addEventListener("change", show);

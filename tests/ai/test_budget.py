@@ -24,7 +24,7 @@ from apis.ai import spend
 from apis.ai.services import provider_save
 from apis.gateway.limit import spend_keys
 from apis.models import SpendAlert, Subscription, UsageEvent
-from apis.usage.services import usage_ingest
+from apis.usage.services import usage_ingest, usage_rollup
 from core import shared
 from tests.ai.conftest import PROVIDER_KEY, accounted_event, client_for, publish_ai_api
 from tests.ai.fakes import StreamingProvider
@@ -256,6 +256,7 @@ def test_the_owner_is_told_once_at_80_and_once_at_100_percent_and_sees_it_in_the
     assert [m.to for m in mail.outbox] == [[alice.email], [alice.email]]
     assert "80%" in mail.outbox[0].subject
     usage_ingest()
+    usage_rollup()
     client.force_login(alice)
     page = client.get(reverse("portal:usage")).content.decode()
     assert "Spend this month" in page

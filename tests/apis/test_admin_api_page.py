@@ -171,7 +171,11 @@ def test_view_only_staff_cannot_move_an_api(db):
     [
         ("rest", {"upstream_url", "upstream_header", "cache_ttl"}, {"model", "fallbacks"}),
         ("ai", {"model", "fallbacks"}, {"upstream_url", "upstream_header", "prompt_summary"}),
-        ("prompt", {"prompt_summary"}, {"upstream_url", "model", "fallbacks"}),
+        (
+            "prompt",
+            {"prompt_summary", "fallbacks", "routing", "cooldown", "cache_ttl"},
+            {"upstream_url", "model"},
+        ),
     ],
 )
 def test_fields_follow_the_kind_of_the_api(admin_client, kind, shown, hidden):

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.django_db
 SUNSET = datetime(2027, 3, 1, tzinfo=UTC)
 KEY_VARIABLE = "PORTCULLIS_PROVIDER_OPENAI_API_KEY"
 CREDENTIAL_VARIABLE = "PORTCULLIS_API_WEATHER_V1_UPSTREAM_CREDENTIAL"
+DEPLOYMENT_KEY_VARIABLE = "PORTCULLIS_DEPLOYMENT_CHAT_EAST_API_KEY"
 
 
 def export() -> str:
@@ -47,6 +48,7 @@ def entry_of(document: dict, slug: str) -> dict:
 def secrets(monkeypatch):
     monkeypatch.setenv(KEY_VARIABLE, "sk-live-1234")
     monkeypatch.setenv(CREDENTIAL_VARIABLE, "upstream-s3cret")
+    monkeypatch.setenv(DEPLOYMENT_KEY_VARIABLE, "sk-east-5678")
 
 
 @pytest.fixture
@@ -85,9 +87,11 @@ def catalog(secrets):
         fallbacks=["openai/o3"],
     )
     plan_create(api=chat, name="free", token_quota=100000, monthly_budget="12.50")
-    Deployment.objects.create(
-        api=chat, name="east", provider=openai, model="gpt-4o-mini", weight=3, rpm=500
+    east = Deployment(
+        api=chat, name="east", provider=openai, model="gpt-4o-mini", weight=3, rpm=500, tpm=90000
     )
+    east.set_api_key("sk-east-5678")
+    east.save()
     api_transition(api=chat, to="published", actor=None)
     summary = api_create(owner=None, slug="summary", name="Summary", kind="prompt")
     prompt_save(
@@ -124,14 +128,24 @@ def test_round_trip_export_apply_to_empty_database_export_gives_the_same_documen
     chat = entry_of(yaml.safe_load(first), "chat")
     assert chat["plans"][0]["monthly_budget"] == "12.5"
     assert chat["deployments"] == [
-        {"name": "east", "provider": "openai", "model": "gpt-4o-mini", "weight": 3, "rpm": 500}
+        {
+            "name": "east",
+            "provider": "openai",
+            "model": "gpt-4o-mini",
+            "weight": 3,
+            "rpm": 500,
+            "tpm": 90000,
+            "api_key": f"${{{DEPLOYMENT_KEY_VARIABLE}}}",
+        }
     ]
+    assert Deployment.objects.get(name="east").own_api_key() == "sk-east-5678"
 
 
 def test_export_names_variables_never_secret_values(catalog):
     text = export()
 
     assert "sk-live-1234" not in text and "upstream-s3cret" not in text
+    assert "sk-east-5678" not in text
     document = yaml.safe_load(text)
     assert document["providers"][0]["api_key"] == f"${{{KEY_VARIABLE}}}"
     weather = entry_of(document, "weather-v1")
@@ -231,6 +245,15 @@ def test_a_changed_variable_replaces_the_stored_key(tmp_path, catalog, monkeypat
 
     assert "~ provider openai: api_key" in out
     assert Provider.objects.get(name="openai").api_key() == "sk-rotated"
+
+
+def test_a_changed_variable_replaces_a_deployments_key(tmp_path, catalog, monkeypatch):
+    monkeypatch.setenv(DEPLOYMENT_KEY_VARIABLE, "sk-east-rotated")
+
+    out = apply(tmp_path, export())
+
+    assert "~ deployments chat: east" in out
+    assert Deployment.objects.get(name="east").own_api_key() == "sk-east-rotated"
 
 
 def test_without_prune_nothing_is_deleted(tmp_path, catalog):

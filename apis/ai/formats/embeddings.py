@@ -36,7 +36,7 @@ class EmbeddingsRequest:
         """The target's embeddings call."""
         return target.embedder.embeddings_build(
             base_url=target.provider.base_url,
-            api_key=target.provider.api_key(),
+            api_key=target.api_key(),
             model=target.model,
             texts=self.texts,
             dimensions=self.dimensions,

@@ -109,7 +109,7 @@ class Messages(Format):
 
 def native_headers(target: Target) -> dict[str, str]:
     """Anthropic's version header and the provider's key."""
-    api_key = target.provider.api_key()
+    api_key = target.api_key()
     return {"anthropic-version": anthropic.VERSION, **({"x-api-key": api_key} if api_key else {})}
 
 

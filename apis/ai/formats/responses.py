@@ -75,7 +75,7 @@ class Responses(Format):
 
     def native_build(self, target: Target, body: dict[str, Any], stream: bool) -> Outgoing:
         outgoing = {**body, "model": target.model, "stream": stream, "store": False}
-        api_key = target.provider.api_key()
+        api_key = target.api_key()
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         return Outgoing(join(target.provider.base_url, "responses"), outgoing, headers)
 
