@@ -11,11 +11,12 @@ import contextlib
 import hashlib
 import math
 import re
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
+
+from core.clock import clock
 
 RATE = re.compile(r"^(\d+)/(\d*)([smhd])$")
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -55,9 +56,9 @@ class Attempt:
         self.keys = []
 
 
-def attempt_start(limits: Iterable[Limit], *, clock: Callable[[], float] = time.time) -> Attempt:
+def attempt_start(limits: Iterable[Limit]) -> Attempt:
     """Take a place in each limit's current window; over any limit: refused, places given back."""
-    now = clock()
+    now = clock.time()
     attempt, waits = Attempt(), []
     for limit in limits:
         window = int(now // limit.seconds)

@@ -159,7 +159,7 @@ def test_rotated_secret_stops_the_old_one_at_once(oauth, application, alice_clie
 
 @override_settings(PORTCULLIS={"KEYS": {"CLIENT_AUTH_FAILURE_RATE": "3/m"}})
 def test_repeated_failures_are_rate_limited_from_that_address_even_with_the_right_secret(
-    oauth, application
+    oauth, application, manual_clock
 ):
     for _ in range(3):
         assert oauth.token(application, secret="pcs_guess").status_code == 401
@@ -171,7 +171,9 @@ def test_repeated_failures_are_rate_limited_from_that_address_even_with_the_righ
 
 
 @override_settings(PORTCULLIS={"KEYS": {"CLIENT_AUTH_FAILURE_RATE": "10/m"}})
-def test_a_guesser_who_knows_the_client_id_cannot_lock_its_owner_out(oauth, application):
+def test_a_guesser_who_knows_the_client_id_cannot_lock_its_owner_out(
+    oauth, application, manual_clock
+):
     for _ in range(10):
         assert oauth.token(application, secret="pcs_guess").status_code == 401
 
@@ -187,7 +189,9 @@ def test_a_guesser_who_knows_the_client_id_cannot_lock_its_owner_out(oauth, appl
         "GATEWAY": {"TRUSTED_PROXIES": ["203.0.113.0/24"]},
     }
 )
-def test_behind_a_trusted_proxy_each_client_address_has_its_own_count(oauth, application):
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_count(
+    oauth, application, manual_clock
+):
     guesser = {"X-Forwarded-For": "192.0.2.66"}
     for _ in range(3):
         assert oauth.token(application, secret="pcs_guess", headers=guesser).status_code == 401
@@ -197,7 +201,7 @@ def test_behind_a_trusted_proxy_each_client_address_has_its_own_count(oauth, app
 
 
 @override_settings(PORTCULLIS={"KEYS": {"CLIENT_AUTH_FAILURE_RATE": "3/m"}})
-def test_repeated_failures_are_rate_limited_per_address(oauth, application, bob):
+def test_repeated_failures_are_rate_limited_per_address(oauth, application, bob, manual_clock):
     for number in range(3):
         stranger = ApplicationFactory(owner=bob, name=f"guess-{number}")
         assert oauth.token(stranger, secret="pcs_guess").status_code == 401
