@@ -37,7 +37,7 @@ def transition(
     The row lock makes concurrent transitions of one object queue up: the second one sees
     the state the first one left and is judged against it, never against a stale copy.
     """
-    locked = type(subject).objects.select_for_update().get(pk=subject.pk)
+    locked = type(subject)._default_manager.select_for_update().get(pk=subject.pk)
     current = locked.state
     if to not in State.values or to not in TRANSITIONS[current]:
         raise TransitionNotAllowed.between(current, to)
