@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
@@ -18,7 +18,7 @@ def transition(
     subject: LifecycleModel,
     *,
     to: str,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     note: str = "",
     sunset: datetime | None = None,
 ) -> LifecycleEvent:
@@ -27,7 +27,7 @@ def transition(
     The row lock makes concurrent transitions of one object queue up: the second one sees
     the state the first one left and is judged against it, never against a stale copy.
     """
-    locked = type(subject).objects.select_for_update().get(pk=subject.pk)
+    locked = type(subject)._default_manager.select_for_update().get(pk=subject.pk)
     current = locked.state
     if to not in State.values or to not in TRANSITIONS[current]:
         raise TransitionNotAllowed.between(current, to)
@@ -47,14 +47,14 @@ def transition(
 
 
 def record_change(
-    subject: LifecycleModel, *, actor: AbstractBaseUser | None = None, note: str
+    subject: LifecycleModel, *, actor: User | None = None, note: str
 ) -> LifecycleEvent:
     """A history row for a change that keeps the state (from and to are the current state)."""
     return _event(subject, from_state=subject.state, actor=actor, note=note)
 
 
 def _event(
-    subject: LifecycleModel, *, from_state: str, actor: AbstractBaseUser | None, note: str
+    subject: LifecycleModel, *, from_state: str, actor: User | None, note: str
 ) -> LifecycleEvent:
     return LifecycleEvent.objects.create(
         content_type=ContentType.objects.get_for_model(subject, for_concrete_model=True),
