@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 from apis import services
 from apis.ai import services as ai_services
 from apis.models import Api, Deployment, Plan, PromptEndpoint, Provider, Subscription
+from apis.models.catalog import UPSTREAM_CREDENTIAL
 from keys.kek import unseal
 from lifecycle.errors import TransitionNotAllowed
 from lifecycle.states import path_between
@@ -373,7 +374,7 @@ def _api_update(
     changed = {name: value for name, value in fields.items() if current[name] != value}
     tags = sorted(entry["tags"]) if "tags" in entry else None
     stored = (
-        unseal(api.upstream_secret, purpose=services.UPSTREAM_CREDENTIAL).decode()
+        unseal(api.upstream_secret, purpose=UPSTREAM_CREDENTIAL).decode()
         if (api.upstream_secret)
         else ""
     )

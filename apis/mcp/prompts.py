@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apis.ai.prompts import first_error, render
-from apis.gateway.lookups import cached_lookup
+from apis.catalog_cache import cached_lookup
 from apis.mcp.calls import Caller, problem_detail, relayed
 from apis.mcp.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RpcError
 from apis.mcp.selectors import snapshot_of, subscribed_apis
