@@ -16,7 +16,7 @@ from teams.models import Role, Team
 from teams.selectors import teams_of
 
 VISIBLE_STATES = (State.PUBLISHED, State.DEPRECATED)
-SLUG_MAX_LENGTH = Api._meta.get_field("slug").max_length
+SLUG_MAX_LENGTH: int = Api._meta.get_field("slug").max_length or 0
 
 
 def runs_catalog(user: User | AnonymousUser | None) -> bool:

@@ -7,7 +7,7 @@ typed with the protocols, so a type checker holds each module to them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any, Protocol
 
 from apis.ai import anthropic, gemini, mistral, ollama, openai
@@ -31,7 +31,7 @@ class ChatAdapter(Protocol):
 
     def stream(
         self, lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any]]:
         """The provider's stream as chat.completion.chunk objects, its usage kept in `state`."""
         ...
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -169,7 +169,7 @@ def usage_of(usage: dict[str, Any]) -> Usage:
 
 async def stream(
     lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any]]:
     """Messages stream events as chat.completion.chunk objects, one for one."""
     tool_index: dict[int, int] = {}
     async for event in sse_json(lines):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
 from jsonschema.exceptions import SchemaError
@@ -16,27 +17,33 @@ from apis.ai import prompts, services
 from apis.models import Api, PromptEndpoint, PromptVersion, Provider
 from apis.permissions import RunsCatalog
 from core.serializers import StrictFieldsMixin
+from core.users import signed_in_user
 
-PRICE = {
-    "max_digits": 12,
-    "decimal_places": 6,
-    "min_value": 0,
-    "required": False,
-    "allow_null": True,
-}
+
+def price_field() -> serializers.DecimalField:
+    """A price per million tokens: optional, never negative."""
+    return serializers.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        min_value=Decimal(0),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
 
 
 class ProviderModelSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=120)
-    input_cost_per_mtok = serializers.DecimalField(**PRICE, default=None)
-    output_cost_per_mtok = serializers.DecimalField(**PRICE, default=None)
+    input_cost_per_mtok = price_field()
+    output_cost_per_mtok = price_field()
 
 
 class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     api_key = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=4000, trim_whitespace=True
     )
-    models = ProviderModelSerializer(many=True, required=False, max_length=200)
+    # With many=True DRF hands max_length to the ListSerializer; the stubs do not list it.
+    models = ProviderModelSerializer(many=True, required=False, max_length=200)  # type: ignore[call-arg]
 
     class Meta:
         model = Provider
@@ -80,11 +87,12 @@ class ProviderViewSet(
     queryset = Provider.objects.prefetch_related("models")
     lookup_field = "name"
 
-    def perform_create(self, serializer: ProviderSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         serializer.instance = services.provider_save(**serializer.validated_data)
 
-    def perform_update(self, serializer: ProviderSerializer) -> None:
-        provider = serializer.instance
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        # An update's serializer is always bound to the object being updated.
+        provider = cast(Provider, serializer.instance)
         fields = {"name": provider.name, "kind": provider.kind, "base_url": provider.base_url}
         serializer.instance = services.provider_save(
             provider=provider, **{**fields, **serializer.validated_data}
@@ -189,21 +197,23 @@ class PromptViewSet(
     lookup_field = "api__slug"
     lookup_url_kwarg = "slug"
 
-    def perform_create(self, serializer: PromptSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         data = dict(serializer.validated_data)
         if PromptEndpoint.objects.filter(api=data["api"]).exists():
             raise serializers.ValidationError(
                 {"api": "This API has a prompt already; PATCH it instead."}
             )
         serializer.instance = services.prompt_save(
-            api=data.pop("api"), actor=self.request.user, **data
+            api=data.pop("api"), actor=signed_in_user(self.request), **data
         )
 
-    def perform_update(self, serializer: PromptSerializer) -> None:
-        prompt = serializer.instance
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        prompt = cast(PromptEndpoint, serializer.instance)
         data = {name: getattr(prompt, name) for name in services.PROMPT_FIELDS}
         data.update({k: v for k, v in serializer.validated_data.items() if k != "api"})
-        serializer.instance = services.prompt_save(api=prompt.api, actor=self.request.user, **data)
+        serializer.instance = services.prompt_save(
+            api=prompt.api, actor=signed_in_user(self.request), **data
+        )
 
     @extend_schema(responses=PromptVersionSerializer(many=True))
     # Every version, answered whole, not in pages.

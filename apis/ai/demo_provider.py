@@ -30,7 +30,7 @@ def models(request: HttpRequest) -> JsonResponse:
 
 @csrf_exempt
 @require_POST
-def chat_completions(request: HttpRequest) -> HttpResponse:
+def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Echo the last user message back, as JSON when the caller asked for JSON."""
     try:
         body = json.loads(request.body or b"null")

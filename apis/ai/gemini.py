@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
 
 from apis.ai import chat
@@ -91,7 +91,7 @@ def _contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _parts(message: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
     if message.get("role") == "tool":
-        name = names.get(message.get("tool_call_id"), "")
+        name = names.get(str(message.get("tool_call_id")), "")
         result = {"result": chat.text_of(message.get("content"))}
         return [{"functionResponse": {"name": name, "response": result}}]
     parts = [p for p in (_part(p) for p in chat.parts_of(message.get("content"))) if p]
@@ -152,7 +152,7 @@ def _usage(metadata: dict[str, Any]) -> Usage:
 
 async def stream(
     lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any]]:
     """Each streamed GenerateContentResponse as chunks; the last usageMetadata counts."""
     first, calls = True, 0
     async for data in sse_json(lines):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
 
 from apis.ai import chat
@@ -103,7 +103,7 @@ def parse(data: dict[str, Any], *, model: str) -> tuple[dict[str, Any], Usage]:
 
 async def stream(
     lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any]]:
     """NDJSON lines as chunks; the closing `done` line carries the counts."""
     first, calls = True, 0
     async for data in ndjson(lines):

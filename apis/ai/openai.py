@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
 
 from apis.ai.chat import StreamState, Usage, openai_usage
@@ -30,7 +30,7 @@ def parse(data: dict[str, Any], *, model: str) -> tuple[dict[str, Any], Usage]:
 
 async def stream(
     lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any]]:
     """The provider's chunks, renamed; its usage kept and sent last, as OpenAI does.
 
     Mistral puts the usage on its closing chunk, OpenAI in a chunk of its own: clients get the

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 MILLION = Decimal(1_000_000)
 # genai-prices names providers after their companies; the other kinds are matched by base URL.
-PRICE_PROVIDERS = {
+PRICE_PROVIDERS: dict[str, str] = {
     Provider.Kind.OPENAI: "openai",
     Provider.Kind.ANTHROPIC: "anthropic",
     Provider.Kind.GEMINI: "google",
@@ -45,18 +45,16 @@ def table_cost(*, provider: Provider, model: str, usage: Usage) -> Decimal:
         cache_write_tokens=usage.cache_write_tokens or None,
         output_tokens=usage.completion_tokens,
     )
-    where = _where(provider)
+    provider_id = PRICE_PROVIDERS.get(provider.kind)
     try:
-        return Decimal(calc_price(tokens, model, **where).total_price)
+        if provider_id is not None:
+            price = calc_price(tokens, model, provider_id=provider_id)
+        else:
+            price = calc_price(tokens, model, provider_api_url=provider.base_url)
+        return Decimal(price.total_price)
     except (LookupError, ValueError):
         logger.info("no price known for %s/%s", provider.name, model)
         return Decimal(0)
-
-
-def _where(provider: Provider) -> dict[str, str]:
-    if provider.kind in PRICE_PROVIDERS:
-        return {"provider_id": PRICE_PROVIDERS[provider.kind]}
-    return {"provider_api_url": provider.base_url}
 
 
 def _own_prices(prices: ProviderModel | None) -> tuple[Decimal, Decimal] | None:

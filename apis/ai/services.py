@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from apis.models import Api, PromptEndpoint, PromptVersion, Provider, ProviderModel
@@ -55,7 +55,7 @@ def _price(value: Any) -> Decimal | None:
 
 
 @transaction.atomic
-def prompt_save(*, api: Api, actor: AbstractBaseUser | None, **fields: Any) -> PromptEndpoint:
+def prompt_save(*, api: Api, actor: User | None, **fields: Any) -> PromptEndpoint:
     """Create or change an API's prompt; every change that alters it is a new version."""
     prompt = PromptEndpoint.objects.select_for_update().filter(api=api).first()
     if prompt is None:
@@ -72,9 +72,7 @@ def prompt_save(*, api: Api, actor: AbstractBaseUser | None, **fields: Any) -> P
     return prompt
 
 
-def prompt_version_record(
-    *, prompt: PromptEndpoint, actor: AbstractBaseUser | None
-) -> PromptVersion:
+def prompt_version_record(*, prompt: PromptEndpoint, actor: User | None) -> PromptVersion:
     """The history row of the prompt's current state."""
     snapshot = {name: getattr(prompt, name) for name in PROMPT_FIELDS}
     return PromptVersion.objects.create(

@@ -131,8 +131,11 @@ class _RequestBody:
             return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[bytes]:
+        stream = self.request.stream
+        if not isinstance(stream, httpx.AsyncByteStream):
+            raise TypeError("an async transport sends only async request bodies")
         try:
-            async for chunk in self.request.stream:
+            async for chunk in stream:
                 yield chunk
         except Exception as exc:
             self.failure = exc

@@ -9,6 +9,7 @@ and month; the database row (unique on the same) is the portal's notice and staf
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -28,6 +29,8 @@ THRESHOLDS = (80, 100)
 # Crossings this process has already passed on; forgotten when it grows past this.
 SEEN_MAX = 10_000
 _seen: set[str] = set()
+# An alert that cannot be stored now is tried again at the next crossing.
+STORE_ERRORS: tuple[type[Exception], ...] = (DatabaseError, *SHARED_CACHE_ERRORS)
 
 
 async def check(
@@ -57,16 +60,17 @@ async def check(
             if await shared.add(key, 1, ttl):
                 detail = f"{threshold}% of {what} reached in {month}."
                 await in_database_thread(
-                    lambda t=threshold, d=detail: spend_alert_raise(
+                    partial(
+                        spend_alert_raise,
                         application_id=application_id,
                         api_id=api_id,
                         policy=policy,
-                        threshold=t,
+                        threshold=threshold,
                         month=month,
-                        detail=d,
+                        detail=detail,
                     )
                 )
-        except (DatabaseError, *SHARED_CACHE_ERRORS):
+        except STORE_ERRORS:
             _seen.discard(key)
             logger.warning("alert %s not raised: store down", key)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -150,14 +151,14 @@ async def reserve(hold: Hold) -> Held:
     if shared.on_redis():
         keys = [shared.raw_key(key) for key in hold.keys]
         fits, *spent = await script("reserve", RESERVE_SCRIPT)(keys=keys, args=args)
-        return Held(bool(fits), tuple(int(n) for n in spent))
+        return Held(bool(fits), _three(spent))
     # One process, and nothing here awaits: the event loop makes it atomic.
     now = [_local().get(key, 0) for key in hold.keys]
     amounts = (hold.cost, hold.cost, hold.tokens)
     fits = all(cap < 0 or n + a <= cap for n, a, cap in zip(now, amounts, hold.limits, strict=True))
     if fits:
         now = [_incr(key, a, hold.month_ttl) for key, a in zip(hold.keys, amounts, strict=True)]
-    return Held(fits, tuple(now))
+    return Held(fits, _three(now))
 
 
 async def settle(hold: Hold, *, cost: int, tokens: int) -> tuple[int, int, int]:
@@ -166,13 +167,18 @@ async def settle(hold: Hold, *, cost: int, tokens: int) -> tuple[int, int, int]:
     if shared.on_redis():
         keys = [shared.raw_key(key) for key in hold.keys]
         args = [extra_cost, extra_tokens, hold.month_ttl]
-        now = await script("settle", SETTLE_SCRIPT)(keys=keys, args=args)
-        return tuple(int(n) for n in now)
+        return _three(await script("settle", SETTLE_SCRIPT)(keys=keys, args=args))
     amounts = (extra_cost, extra_cost, extra_tokens)
-    return tuple(
+    return _three(
         _incr(key, amount, hold.month_ttl) if amount else _local().get(key, 0)
         for key, amount in zip(hold.keys, amounts, strict=True)
     )
+
+
+def _three(counts: Iterable[int]) -> tuple[int, int, int]:
+    """A hold's three counters (the subscription's spend, the application's, the tokens)."""
+    subscription, application, tokens = (int(n) for n in counts)
+    return subscription, application, tokens
 
 
 def script(name: str, source: str):

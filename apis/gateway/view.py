@@ -45,14 +45,14 @@ class GatewayView(APIView):
         # adrf runs initial() through sync_to_async, a thread per call; with no authentication,
         # permission or throttle classes it waits on nothing, so it runs here on the loop.
         self.args, self.kwargs = args, kwargs
-        request = self.initialize_request(request, *args, **kwargs)
-        self.request, self.headers = request, self.default_response_headers
+        drf_request = self.initialize_request(request, *args, **kwargs)
+        self.request, self.headers = drf_request, self.default_response_headers
         try:
-            self.initial(request, *args, **kwargs)
-            response = await self.proxy(request, *args, **kwargs)
+            self.initial(drf_request, *args, **kwargs)
+            response = await self.proxy(drf_request, *args, **kwargs)
         except Exception as exc:
             response = self.handle_exception(exc)
-        self.response = self.finalize_response(request, response, *args, **kwargs)
+        self.response = self.finalize_response(drf_request, response, *args, **kwargs)
         return self.response
 
     async def proxy(self, request: Request, slug: str, path: str = "") -> StreamingHttpResponse:

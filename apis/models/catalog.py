@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -226,6 +227,8 @@ class Api(LifecycleModel):
     # The targets this instance carries in memory: those a service is about to save with it
     # (clean() must know of them), or those the gateway loaded with it (no query per call).
     listed_targets: list = []
+    # When the API moved into deprecated, as the gateway loaded it (the Deprecation header).
+    deprecated_at: datetime | None = None
 
     class Meta:
         ordering = ["name", "version"]

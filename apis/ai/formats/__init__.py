@@ -8,7 +8,7 @@ Anthropic) passes the call through to that kind untranslated and only reads its 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
 
 from apis.ai.chat import StreamState, Usage
@@ -107,7 +107,7 @@ class Format:
 
     def native_events(
         self, lines: AsyncIterable[str], state: StreamState
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any]]:
         """A native stream's events as they are, their usage kept in the state."""
         raise NotImplementedError
 
@@ -122,7 +122,7 @@ class Format:
 
 def invalid(message: str, param: str = "") -> GatewayError:
     """A request this surface cannot take, as the SDKs' invalid-request error."""
-    extra = {"param": param} if param else {}
+    extra: dict[str, Any] = {"param": param} if param else {}
     return GatewayError(400, "Invalid request", message, code="invalid_request", **extra)
 
 

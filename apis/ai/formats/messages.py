@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from dataclasses import replace
 from typing import Any
 
@@ -91,7 +91,7 @@ class Messages(Format):
 
     async def native_events(
         self, lines: AsyncIterable[str], state: StreamState
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any]]:
         async for data in sse_json(lines):
             if data.get("type") == "message_start":
                 usage = (data.get("message") or {}).get("usage") or {}
@@ -153,7 +153,7 @@ def _turns(messages: list[Any]) -> list[dict[str, Any]]:
         role = message.get("role")
         if role not in ("user", "assistant"):
             raise invalid("messages: each role must be 'user' or 'assistant'.", "messages")
-        content = message.get("content")
+        content: Any = message.get("content")
         text_or_parts(content, "messages")
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
         chat += _assistant(blocks) if role == "assistant" else _user(blocks)
@@ -276,7 +276,7 @@ class MessagesWriter(ChunkWriter):
             return []
         self.started = True
         usage = usage_object(replace(self.state.usage, completion_tokens=0))
-        message = {
+        message: dict[str, Any] = {
             "id": f"msg_{uuid.uuid4().hex}",
             "type": "message",
             "role": "assistant",

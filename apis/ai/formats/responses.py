@@ -8,7 +8,7 @@ Stateless: the gateway keeps no responses, so `previous_response_id`, `conversat
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
 
 from apis.ai.chat import StreamFailed, StreamState, Usage, text_of
@@ -84,7 +84,7 @@ class Responses(Format):
 
     async def native_events(
         self, lines: AsyncIterable[str], state: StreamState
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any]]:
         async for data in sse_json(lines):
             kind = data.get("type")
             if kind in ("response.completed", "response.incomplete"):
@@ -237,7 +237,9 @@ def response_object(
         "created_at": clock.now(),
         "status": status,
         "error": None,
-        "incomplete_details": {"reason": INCOMPLETE[finish]} if status == "incomplete" else None,
+        "incomplete_details": {"reason": INCOMPLETE.get(finish or "")}
+        if status == "incomplete"
+        else None,
         "model": model,
         "output": output,
         "parallel_tool_calls": True,
@@ -326,15 +328,17 @@ class ResponsesWriter(ChunkWriter):
 
     def text(self, text: str) -> list[bytes]:
         events = []
-        if self.open is None or self.open["type"] != "message":
+        message = self.open
+        if message is None or message["type"] != "message":
             events += self._close()
-            self.open = {**_message_item(_id("msg"), "", "in_progress"), "text": ""}
-            events.append(self._added(self.open))
+            message = self.open = {**_message_item(_id("msg"), "", "in_progress"), "text": ""}
+            events.append(self._added(message))
             part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-            events.append(self.emit("response.content_part.added", **self._at(), part=part))
-        self.open["text"] += text
+            at = self._at(message)
+            events.append(self.emit("response.content_part.added", **at, part=part))
+        message["text"] += text
         events.append(
-            self.emit("response.output_text.delta", **self._at(), delta=text, logprobs=[])
+            self.emit("response.output_text.delta", **self._at(message), delta=text, logprobs=[])
         )
         return events
 
@@ -361,8 +365,8 @@ class ResponsesWriter(ChunkWriter):
         shown = {k: v for k, v in item.items() if k != "text"}
         return self.emit("response.output_item.added", output_index=len(self.items), item=shown)
 
-    def _at(self) -> dict[str, Any]:
-        return {"item_id": self.open["id"], "output_index": len(self.items), "content_index": 0}
+    def _at(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"item_id": item["id"], "output_index": len(self.items), "content_index": 0}
 
     def _close(self) -> list[bytes]:
         """Finish the open item: its done events, and it joins the output."""
