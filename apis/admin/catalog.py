@@ -23,8 +23,9 @@ from apis.admin import api_pages
 from apis.admin.api_pages import OpenApiSourceFields
 from apis.admin.fields import https_form_field
 from apis.admin.mcp import mcp_fields, plan_form_for, refresh_snapshots
+from apis.ai.models import Deployment
 from apis.gateway.circuits import CLOSED, circuits_of
-from apis.models import Api, Deployment, Plan, Subscription, Tag, UpstreamTarget
+from apis.models import Api, Plan, Subscription, Tag, UpstreamTarget
 from apis.selectors import apis_managed_by
 from apis.services import (
     api_import,

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from apis.models import Api, UsageEvent, UsageLock, UsageRejected
+from apis.models import Api
 from apis.usage.conf import usage_settings
 from apis.usage.histogram import ENTRIES
+from apis.usage.models import UsageEvent, UsageLock, UsageRejected
 from apis.usage.records import UsageRecord
 from apis.usage.spend import spend_rollup_add
 from apis.usage.stream import usage_stream

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from apis.models import UsageRollup
 from apis.usage.histogram import bucket, percentile
+from apis.usage.models import UsageRollup
 from tests.factories import ApiFactory, ApplicationFactory
 from tests.usage.conftest import NOON
 from tests.usage.test_rollup import needs_postgres

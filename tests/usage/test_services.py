@@ -13,11 +13,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
-from apis.models import UsageEvent, UsageRejected, UsageRollup
-from apis.tasks import usage_ingest_and_rollup
+from apis.usage.models import UsageEvent, UsageRejected, UsageRollup
 from apis.usage.recorder import record_usage as record_usage_async
 from apis.usage.services import usage_events_store, usage_ingest, usage_rollup
 from apis.usage.stream import usage_stream
+from apis.usage.tasks import usage_ingest_and_rollup
 from tests.usage.conftest import NOON, needs_redis, record
 
 record_usage = async_to_sync(record_usage_async)

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from apis.admin.fields import https_form_field
 from apis.ai import services
-from apis.models import PromptEndpoint, PromptVersion, Provider, ProviderModel
+from apis.ai.models import PromptEndpoint, PromptVersion, Provider, ProviderModel
 
 
 class ProviderForm(forms.ModelForm):
