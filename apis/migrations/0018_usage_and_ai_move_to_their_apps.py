@@ -31,7 +31,6 @@ def _relabel(apps, *, forward):
             app_label=new, model__in=moving.values_list("model", flat=True)
         ).delete()
         moving.update(app_label=new)
-    ContentType.objects.clear_cache()
 
 
 def content_types_forward(apps, schema_editor):
