@@ -25,6 +25,7 @@ from apis import services
 from apis.ai import services as ai_services
 from apis.ai.models import Deployment, PromptEndpoint, Provider
 from apis.models import Api, Plan, Subscription
+from apis.models.catalog import UPSTREAM_CREDENTIAL
 from keys.kek import unseal
 from lifecycle.errors import TransitionNotAllowed
 from lifecycle.states import path_between
@@ -374,7 +375,7 @@ def _api_update(
     changed = {name: value for name, value in fields.items() if current[name] != value}
     tags = sorted(entry["tags"]) if "tags" in entry else None
     stored = (
-        unseal(api.upstream_secret, purpose=services.UPSTREAM_CREDENTIAL).decode()
+        unseal(api.upstream_secret, purpose=UPSTREAM_CREDENTIAL).decode()
         if (api.upstream_secret)
         else ""
     )

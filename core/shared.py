@@ -17,8 +17,19 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache, RedisSerializer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemory
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core import redis_clients
+
+# What the shared cache raises when Redis does not answer, or is full and refuses writes
+# (maxmemory with noeviction, as the README asks); the gateway turns it into 503.
+SHARED_CACHE_ERRORS: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    RedisOutOfMemory,
+)
 
 _serializer = RedisSerializer()
 # A Redis that is down refuses at once; one that does not answer is given this long. On the

@@ -10,9 +10,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict
-from keys import algorithms, keyring
+from keys import algorithms
 from keys.conf import keys_settings
 from keys.kek import seal
+from keys.keyset import bump_version
 from keys.models import Application, TokenKey
 from keys.secrets import hash_secret, new_client_secret, secret_matches
 from teams.models import Role, Team
@@ -126,7 +127,7 @@ def token_keys_ensure() -> None:
                 token_key_create(use=use, alg=alg)
         except IntegrityError:
             continue
-        keyring.bump_version()
+        bump_version()
 
 
 def _verification_window() -> timedelta:
@@ -144,7 +145,7 @@ def token_keys_rotate(*, now: datetime | None = None) -> list[TokenKey]:
         status=TokenKey.Status.RETIRING, retiring_at=now, retire_after=now + _verification_window()
     )
     created = [token_key_create(use=use, alg=alg) for use, alg in _configured_algs().items()]
-    keyring.bump_version()
+    bump_version()
     return created
 
 
@@ -157,5 +158,5 @@ def token_keys_retire_expired(*, now: datetime | None = None) -> int:
     )
     count = expired.update(status=TokenKey.Status.RETIRED, retired_at=now)
     if count:
-        keyring.bump_version()
+        bump_version()
     return count

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
@@ -12,26 +14,35 @@ from lifecycle.errors import TransitionNotAllowed
 from lifecycle.models import LifecycleEvent, LifecycleModel, _transitioning
 from lifecycle.states import TRANSITIONS, State
 
+Subject = TypeVar("Subject", bound=LifecycleModel)
+
 
 @transaction.atomic
 def transition(
-    subject: LifecycleModel,
+    subject: Subject,
     *,
     to: str,
     actor: AbstractBaseUser | None = None,
     note: str = "",
     sunset: datetime | None = None,
+    guard: Callable[[Subject, str], None] | None = None,
+    effects: Callable[[Subject, LifecycleEvent], None] | None = None,
 ) -> LifecycleEvent:
     """Move `subject` to state `to`, write the history row and apply the effects.
+
+    The owner of the model passes its own rules: `guard(subject, to)` raises a PortcullisError
+    when the table allows the move but the object is not ready for it; `effects(subject, event)`
+    runs inside the transaction once the state has changed. Both get the locked row.
 
     The row lock makes concurrent transitions of one object queue up: the second one sees
     the state the first one left and is judged against it, never against a stale copy.
     """
-    locked = type(subject).objects.select_for_update().get(pk=subject.pk)
+    locked = type(subject)._default_manager.select_for_update().get(pk=subject.pk)
     current = locked.state
     if to not in State.values or to not in TRANSITIONS[current]:
         raise TransitionNotAllowed.between(current, to)
-    locked.check_transition(to)
+    if guard is not None:
+        guard(locked, to)
     token = _transitioning.set(True)
     try:
         locked.state = to
@@ -41,7 +52,8 @@ def transition(
     finally:
         _transitioning.reset(token)
     event = _event(locked, from_state=current, actor=actor, note=note)
-    locked.apply_transition(event)
+    if effects is not None:
+        effects(locked, event)
     subject.refresh_from_db()
     return event
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from apis.ai.adapters import CHAT, EMBEDDINGS, ChatAdapter, EmbeddingsAdapter
 from apis.ai.models import Deployment, PromptEndpoint, Provider, ProviderModel, deployment_key
+from apis.catalog_cache import cached_lookup
 from apis.gateway.errors import GatewayError
-from apis.gateway.lookups import cached_lookup
 
 
 @dataclass(frozen=True)

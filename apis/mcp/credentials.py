@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
-from apis.gateway.lookups import cached_lookup
+from apis.catalog_cache import cached_lookup
 from apis.models import Api, UpstreamCredential
-from apis.services import UPSTREAM_CREDENTIAL
+from apis.models.catalog import UPSTREAM_CREDENTIAL
 from core.errors import InvalidInput
 from keys.kek import seal
 from keys.models import Application

@@ -12,7 +12,7 @@ from typing import Any
 
 from apis.ai.models import PromptEndpoint
 from apis.ai.prompts import first_error, render
-from apis.gateway.lookups import cached_lookup
+from apis.catalog_cache import cached_lookup
 from apis.mcp.calls import Caller, problem_detail, relayed
 from apis.mcp.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RpcError
 from apis.mcp.selectors import snapshot_of, subscribed_apis
