@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from jsonschema import Draft202012Validator
@@ -340,7 +340,7 @@ def _api_changes(entry: dict[str, Any], *, prune: bool) -> tuple[list[Change], l
     fields = _fields_of(entry)
     credential = _resolve(entry.get("upstream_credential"), f"api {slug}: upstream_credential")
     changes: list[Change] = []
-    if api is None:
+    if api is None or current is None:
         changes.append(Change("+", f"api {slug}", run=lambda: _api_create(entry, credential)))
     else:
         changes += _api_update(api, current, entry, fields, credential)
@@ -488,7 +488,9 @@ def _prompt_changes(slug: str, current: dict | None, entry: dict, *, prune: bool
 
 
 def _prompt_default(name: str) -> Any:
-    return PromptEndpoint._meta.get_field(name).get_default()
+    field = PromptEndpoint._meta.get_field(name)
+    assert isinstance(field, models.Field)  # a column of the prompt, not a relation's far side
+    return field.get_default()
 
 
 def _moves(slug: str, current: str, entry: dict) -> list[Change]:

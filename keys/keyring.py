@@ -39,11 +39,13 @@ class KeyRing:
     version: str
     by_kid: dict[str, LoadedKey] = field(default_factory=dict)
 
-    def active(self, use: str) -> LoadedKey | None:
+    def active(self, use: str) -> LoadedKey:
         """The key new tokens are made with, for `use` ("sig" or "enc")."""
-        return next(
-            (k for k in self.by_kid.values() if k.use == use and k.status == "active"), None
-        )
+        for key in self.by_kid.values():
+            if key.use == use and key.status == "active":
+                return key
+        # Loading the ring ensures an active key of each use, so only a corrupt key set lands here.
+        raise LookupError(f"No active {use!r} token key.")
 
     def lookup(self, kid: str, use: str) -> LoadedKey | None:
         """The key named `kid` for `use`, if it still verifies."""

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
@@ -22,7 +22,7 @@ def transition(
     subject: Subject,
     *,
     to: str,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     note: str = "",
     sunset: datetime | None = None,
     guard: Callable[[Subject, str], None] | None = None,
@@ -59,14 +59,14 @@ def transition(
 
 
 def record_change(
-    subject: LifecycleModel, *, actor: AbstractBaseUser | None = None, note: str
+    subject: LifecycleModel, *, actor: User | None = None, note: str
 ) -> LifecycleEvent:
     """A history row for a change that keeps the state (from and to are the current state)."""
     return _event(subject, from_state=subject.state, actor=actor, note=note)
 
 
 def _event(
-    subject: LifecycleModel, *, from_state: str, actor: AbstractBaseUser | None, note: str
+    subject: LifecycleModel, *, from_state: str, actor: User | None, note: str
 ) -> LifecycleEvent:
     return LifecycleEvent.objects.create(
         content_type=ContentType.objects.get_for_model(subject, for_concrete_model=True),

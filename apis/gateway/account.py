@@ -4,34 +4,42 @@ from __future__ import annotations
 
 import logging
 
-from apis.ai import spend
-from apis.gateway.context import GatewayContext
+from apis.gateway import kinds
+from apis.gateway.context import AdmittedCall, GatewayCall
 from apis.gateway.errors import SHARED_CACHE_ERRORS
+from apis.models import Api
 from apis.usage.recorder import UsageRecord, record_usage
 from core.clock import clock
+from keys.tokens import AccessClaims
 
 logger = logging.getLogger(__name__)
 
 
-async def account(ctx: GatewayContext) -> None:
+async def account(call: GatewayCall) -> None:
     """Settle the call's reservations to what it cost, and record its usage; refusals count
     too."""
-    if ctx.api is None or ctx.claims is None:
+    api, claims, subscription = call.api, call.claims, call.subscription
+    if api is None or claims is None:
         return
+    if subscription is not None:
+        await _settle(AdmittedCall(call.request, api, claims, subscription, call.outcome))
+    await record_usage(usage_record(call, api, claims))
+
+
+async def _settle(call: AdmittedCall) -> None:
     try:
-        await spend.settle(ctx)
+        await kinds.settle(call)
     except SHARED_CACHE_ERRORS:
         # The reservation stays taken: the month's spend reads high, never low.
-        logger.warning("request %s not settled: shared cache down", ctx.request_id)
-    await record_usage(usage_record(ctx))
+        logger.warning("request %s not settled: shared cache down", call.request.request_id)
 
 
-def usage_record(ctx: GatewayContext) -> UsageRecord:
+def usage_record(call: GatewayCall, api: Api, claims: AccessClaims) -> UsageRecord:
     """The usage event of a finished call."""
     return UsageRecord(
         at=clock.utcnow(),
-        api_id=ctx.api.pk,
-        application_id=ctx.claims.application_id,
-        subscription_id=ctx.subscription.pk if ctx.subscription else None,
-        **UsageRecord.measures_of(ctx),
+        api_id=api.pk,
+        application_id=claims.application_id,
+        subscription_id=call.subscription.pk if call.subscription else None,
+        **UsageRecord.measures_of(call),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from apis.catalog_cache import cached_lookup
@@ -19,7 +19,7 @@ CREDENTIAL_MAX_LENGTH = 4096
 
 @transaction.atomic
 def upstream_credential_set(
-    *, application: Application, api: Api, value: str, actor: AbstractBaseUser | None = None
+    *, application: Application, api: Api, value: str, actor: User | None = None
 ) -> None:
     """Store the application's credential for the API's upstream, sealed; "" removes it.
     Credentials are the business of the team's admins and owners."""

@@ -138,7 +138,9 @@ def typed_arguments(schema: dict[str, Any], arguments: dict[str, str]) -> dict[s
     properties = schema.get("properties") or {}
     typed: dict[str, Any] = {}
     for name, value in arguments.items():
-        spec = properties.get(name) if isinstance(properties.get(name), dict) else {}
+        spec = properties.get(name)
+        if not isinstance(spec, dict):
+            spec = {}
         typed[name] = _parsed(value) if spec.get("type") not in (None, "string") else value
     return typed
 

@@ -1,7 +1,7 @@
 """The usage event the gateway hands over: one finished call, one field per usage column.
 
 This dataclass is the one list of what a call records. The gateway's accounting step reads
-each measured field off its context, the Redis stream carries the fields as strings, and
+each measured field off the finished call, the Redis stream carries the fields as strings, and
 the ingest stores them in `UsageEvent` columns of the same names, each bounded by its column:
 a new column is a field here and a field on the model.
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
+from operator import attrgetter
 from typing import Any, get_type_hints
 
 # How a stream entry's string turns back into each type of field.
@@ -27,8 +28,9 @@ _PARSERS: dict[Any, Callable[[str], Any]] = {
 }
 
 
-# Who made the call and when, named by the accounting step; every other field but these is
-# measured by the gateway context, under the field's name unless its metadata names another.
+# Who made the call and when, named by the accounting step. Every other field is measured on
+# the finished call: its outcome's attribute of the same name, unless the field's metadata
+# names another place on the call.
 IDENTITY = frozenset({"at", "api_id", "application_id", "subscription_id", "event_id"})
 
 
@@ -42,29 +44,29 @@ class UsageRecord:
     subscription_id: int | None
     status: int
     latency_ms: int
-    bytes_in: int
+    bytes_in: int = field(metadata={"on_call": "bytes_in"})
     bytes_out: int
     prompt_tokens: int
     completion_tokens: int
     cost: Decimal
-    channel: str
-    request_id: str
-    model: str = field(default="", metadata={"context": "model_used"})
+    channel: str = field(metadata={"on_call": "request.channel"})
+    request_id: str = field(metadata={"on_call": "request.request_id"})
+    model: str = field(default="", metadata={"on_call": "outcome.model_used"})
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
-    estimated: bool = field(default=False, metadata={"context": "tokens_estimated"})
+    estimated: bool = field(default=False, metadata={"on_call": "outcome.tokens_estimated"})
     # Answered from the AI answer cache: no provider was called.
-    cached: bool = field(default=False, metadata={"context": "answer_cached"})
+    cached: bool = field(default=False, metadata={"on_call": "outcome.answer_cached"})
     # The gateway's own id of the event, whichever way it is stored: a copy that reaches the
     # database twice (the stream took it, but its reply was lost) is stored once.
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @classmethod
-    def measures_of(cls, context: object) -> dict[str, Any]:
-        """The measured fields' values, read off a finished call's context."""
+    def measures_of(cls, call: object) -> dict[str, Any]:
+        """The measured fields' values, read off a finished gateway call."""
         return {
-            each.name: getattr(context, each.metadata.get("context", each.name))
+            each.name: attrgetter(each.metadata.get("on_call", f"outcome.{each.name}"))(call)
             for each in fields(cls)
             if each.name not in IDENTITY
         }
