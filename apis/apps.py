@@ -9,21 +9,13 @@ class ApisConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_delete, post_save
 
-        from apis.usage.histogram import register_sqlite_functions
-
-        connection_created.connect(register_sqlite_functions, dispatch_uid="usage-histogram")
-
+        from apis.ai.models import Deployment, PromptEndpoint, Provider, ProviderModel
         from apis.models import (
             Api,
-            Deployment,
             McpSnapshot,
             Plan,
-            PromptEndpoint,
-            Provider,
-            ProviderModel,
             Subscription,
             UpstreamCredential,
             UpstreamTarget,

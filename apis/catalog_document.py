@@ -23,7 +23,8 @@ from jsonschema import Draft202012Validator
 
 from apis import services
 from apis.ai import services as ai_services
-from apis.models import Api, Deployment, Plan, PromptEndpoint, Provider, Subscription
+from apis.ai.models import Deployment, PromptEndpoint, Provider
+from apis.models import Api, Plan, Subscription
 from apis.models.catalog import UPSTREAM_CREDENTIAL
 from keys.kek import unseal
 from lifecycle.errors import TransitionNotAllowed

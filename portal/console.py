@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from apis.gateway.circuits import CLOSED, Circuit, circuits_of
 from apis.gateway.errors import SHARED_CACHE_ERRORS
-from apis.models import Api, Subscription, UpstreamTarget, UsageRollup
+from apis.models import Api, Subscription, UpstreamTarget
 from apis.usage.histogram import merged, percentile
+from apis.usage.models import UsageRollup
 from apis.usage.selectors import spend_by_subscription, usage_backlog, usage_rows
 from apis.usage.series import WINDOWS, series
 from keys.models import Application
@@ -146,7 +147,7 @@ def platform_health() -> dict[str, object]:
 def dashboard(*, user: User) -> dict[str, object]:
     """The dashboard's sections that `user` may see, by their admin permissions."""
     sections: dict[str, object] = {"health": platform_health()}
-    if user.has_perm("apis.view_usagerollup"):
+    if user.has_perm("usage.view_usagerollup"):
         sections["traffic"] = traffic(user=user)
     if user.has_perm("apis.change_subscription"):
         pending = pending_subscriptions()
@@ -155,6 +156,6 @@ def dashboard(*, user: User) -> dict[str, object]:
     if user.has_perm("apis.view_api"):
         sections["deprecations"] = deprecations()
         sections["tripped"] = tripped_targets()
-    if user.has_perm("apis.view_spendrollup"):
+    if user.has_perm("usage.view_spendrollup"):
         sections["budgets"] = budgets_near()
     return sections

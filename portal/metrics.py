@@ -20,9 +20,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from apis.gateway.circuits import CLOSED, HALF_OPEN, OPEN, circuits_of
-from apis.models import Api, Subscription, ToolCallAudit, UpstreamTarget, UsageRollup
+from apis.models import Api, Subscription, ToolCallAudit, UpstreamTarget
 from apis.selectors import runs_catalog
 from apis.usage.histogram import ERROR_BOUND, percentile
+from apis.usage.models import UsageRollup
 from apis.usage.selectors import latency_by_api, usage_backlog
 from core.addresses import client_address, is_direct_loopback
 from core.attempts import Attempt, Limit, attempt_start

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "teams",
     "keys",
     "apis",
+    "apis.usage",
+    "apis.ai",
     "portal",
 ]
 

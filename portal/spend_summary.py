@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from apis.models import SpendAlert, Subscription
+from apis.models import Subscription
+from apis.usage.models import SpendAlert
 from apis.usage.selectors import spend_by_subscription
 from keys.models import Application
 from teams.models import Team

@@ -11,8 +11,8 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from apis.models import UsageRollup
 from apis.usage.histogram import percentile
+from apis.usage.models import UsageRollup
 from apis.usage.selectors import usage_rows
 from apis.usage.series import Window, series
 from teams.models import Team

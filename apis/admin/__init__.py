@@ -1,5 +1,5 @@
 """Django admin of the catalog: one module per area, each registering its models."""
 
-from apis.admin import ai, catalog, mcp, usage
+from apis.admin import catalog, mcp
 
-__all__ = ["ai", "catalog", "mcp", "usage"]
+__all__ = ["catalog", "mcp"]

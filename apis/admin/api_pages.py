@@ -147,9 +147,9 @@ def prompt_summary(api: Api) -> SafeString:
     """The prompt behind a prompt API, with the link to edit it (versioned on its own page)."""
     prompt = getattr(api, "prompt", None) if api.pk else None
     if prompt is None:
-        add = reverse("admin:apis_promptendpoint_add")
+        add = reverse("admin:ai_promptendpoint_add")
         return format_html('<a href="{}?api={}">Write the prompt</a>', add, api.pk or "")
-    change = reverse("admin:apis_promptendpoint_change", args=[prompt.pk])
+    change = reverse("admin:ai_promptendpoint_change", args=[prompt.pk])
     return format_html(
         '<p>Model <code>{}</code>, version {}.</p><pre class="prompt-template">{}</pre>'
         '<p><a href="{}">Edit the prompt</a></p>',

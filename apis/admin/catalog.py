@@ -22,10 +22,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from apis.admin import api_pages
 from apis.admin.api_pages import OpenApiSourceFields
-from apis.admin.fields import https_form_field
 from apis.admin.mcp import mcp_fields, plan_form_for, refresh_snapshots
+from apis.ai.models import Deployment
 from apis.gateway.circuits import CLOSED, circuits_of
-from apis.models import Api, Deployment, Plan, Subscription, Tag, UpstreamTarget
+from apis.models import Api, Plan, Subscription, Tag, UpstreamTarget
 from apis.selectors import apis_managed_by
 from apis.services import (
     api_import,
@@ -38,6 +38,7 @@ from apis.services import (
     subscription_revoke,
 )
 from core.errors import PortcullisError
+from core.form_fields import https_form_field
 from core.users import signed_in_user
 from lifecycle.admin import LifecycleEventInline
 from lifecycle.errors import TransitionNotAllowed

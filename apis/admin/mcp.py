@@ -9,10 +9,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apis.admin.usage import ReadOnlyAdmin
 from apis.mcp.snapshots import snapshot_refresh
 from apis.models import Api, McpSnapshot, ToolCallAudit
 from apis.models.catalog import validate_allowed_tools
+from apis.usage.admin import ReadOnlyAdmin
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldGroups

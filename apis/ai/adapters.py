@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from apis.ai import anthropic, gemini, mistral, ollama, openai
 from apis.ai.chat import StreamState, Usage
+from apis.ai.models import Provider
 from apis.ai.outgoing import Outgoing
-from apis.models import Provider
 
 
 class ChatAdapter(Protocol):

@@ -14,7 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apis.ai import prompts, services
-from apis.models import Api, PromptEndpoint, PromptVersion, Provider
+from apis.ai.models import PromptEndpoint, PromptVersion, Provider
+from apis.models import Api
 from apis.permissions import RunsCatalog
 from core.serializers import StrictFieldsMixin
 from core.users import signed_in_user

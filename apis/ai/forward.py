@@ -21,13 +21,13 @@ from apis.ai.formats import SURFACE_PATHS, Format, embeddings, json_object
 from apis.ai.formats.chat import Chat
 from apis.ai.formats.messages import Messages, count_tokens_build
 from apis.ai.formats.responses import Responses
+from apis.ai.models import PromptEndpoint, Provider
 from apis.ai.outgoing import Outgoing
 from apis.ai.targets import Target, deployments_of, prompt_of, targets_for
 from apis.gateway.context import AdmittedCall, ReleasingStream
 from apis.gateway.errors import GatewayError
 from apis.gateway.forward import until, upstream_deadline, upstream_timeout
 from apis.gateway.request_body import read_body
-from apis.models import PromptEndpoint, Provider
 from core.parsers import strict_json
 
 logger = logging.getLogger(__name__)

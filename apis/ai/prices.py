@@ -9,7 +9,7 @@ from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
 
 from apis.ai.chat import Usage
-from apis.models import Provider, ProviderModel
+from apis.ai.models import Provider, ProviderModel
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from apis.models import Api, PromptEndpoint, PromptVersion, Provider, ProviderModel
+from apis.ai.models import PromptEndpoint, PromptVersion, Provider, ProviderModel
+from apis.models import Api
 
 PROMPT_FIELDS = ("model", "system", "template", "variables", "output", "output_schema")
 

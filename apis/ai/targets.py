@@ -6,10 +6,9 @@ import hashlib
 from dataclasses import dataclass
 
 from apis.ai.adapters import CHAT, EMBEDDINGS, ChatAdapter, EmbeddingsAdapter
+from apis.ai.models import Deployment, PromptEndpoint, Provider, ProviderModel, deployment_key
 from apis.catalog_cache import cached_lookup
 from apis.gateway.errors import GatewayError
-from apis.models import Deployment, PromptEndpoint, Provider, ProviderModel
-from apis.models.ai import deployment_key
 
 
 @dataclass(frozen=True)

@@ -36,25 +36,10 @@ async def _settle(call: AdmittedCall) -> None:
 
 def usage_record(call: GatewayCall, api: Api, claims: AccessClaims) -> UsageRecord:
     """The usage event of a finished call."""
-    outcome = call.outcome
     return UsageRecord(
         at=clock.utcnow(),
         api_id=api.pk,
         application_id=claims.application_id,
         subscription_id=call.subscription.pk if call.subscription else None,
-        status=outcome.status,
-        latency_ms=outcome.latency_ms,
-        bytes_in=call.bytes_in,
-        bytes_out=outcome.bytes_out,
-        prompt_tokens=outcome.prompt_tokens,
-        completion_tokens=outcome.completion_tokens,
-        cost=outcome.cost,
-        channel=call.request.channel,
-        request_id=call.request.request_id,
-        model=outcome.model_used,
-        cache_read_tokens=outcome.cache_read_tokens,
-        cache_write_tokens=outcome.cache_write_tokens,
-        reasoning_tokens=outcome.reasoning_tokens,
-        estimated=outcome.tokens_estimated,
-        cached=outcome.answer_cached,
+        **UsageRecord.measures_of(call),
     )

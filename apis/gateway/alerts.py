@@ -16,7 +16,7 @@ from django.core.mail import send_mail
 from django.db import DatabaseError, IntegrityError, transaction
 
 from apis.gateway.errors import SHARED_CACHE_ERRORS
-from apis.models import SpendAlert
+from apis.usage.models import SpendAlert
 from core import shared
 from core.threads import in_database_thread
 from keys.models import Application

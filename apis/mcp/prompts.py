@@ -10,12 +10,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from apis.ai.models import PromptEndpoint
 from apis.ai.prompts import first_error, render
 from apis.catalog_cache import cached_lookup
 from apis.mcp.calls import Caller, problem_detail, relayed
 from apis.mcp.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RpcError
 from apis.mcp.selectors import snapshot_of, subscribed_apis
-from apis.models import Api, PromptEndpoint
+from apis.models import Api
 
 COMPLETION_LIMIT = 100
 

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from apis.ai.models import PromptEndpoint
 from apis.catalog_cache import cached_lookup
-from apis.models import Api, McpSnapshot, Plan, PromptEndpoint, Subscription
+from apis.models import Api, McpSnapshot, Plan, Subscription
 from keys.models import Application
 from lifecycle.states import State
 

@@ -8,8 +8,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 
-from apis.models import Api, UsageRollup
+from apis.models import Api
 from apis.usage import selectors
+from apis.usage.models import UsageRollup
 from core.serializers import StrictFieldsMixin
 from keys.models import Application
 

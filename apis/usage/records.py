@@ -1,20 +1,37 @@
-"""The usage event the gateway hands over: one finished call."""
+"""The usage event the gateway hands over: one finished call, one field per usage column.
+
+This dataclass is the one list of what a call records. The gateway's accounting step reads
+each measured field off the finished call, the Redis stream carries the fields as strings, and
+the ingest stores them in `UsageEvent` columns of the same names, each bounded by its column:
+a new column is a field here and a field on the model.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
-from dataclasses import fields as dataclass_fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
+from operator import attrgetter
+from typing import Any, get_type_hints
 
-INT_MAX = 2**31 - 1
-BIGINT_MAX = 2**63 - 1
-COST_MAX = Decimal("99999999.999999")  # max_digits=14, decimal_places=6
+# How a stream entry's string turns back into each type of field.
+_PARSERS: dict[Any, Callable[[str], Any]] = {
+    datetime: datetime.fromisoformat,
+    int: int,
+    int | None: lambda value: int(value) if value else None,
+    Decimal: Decimal,
+    str: str,
+    bool: lambda value: value == "True",
+}
 
 
-def _clamp(value: int, ceiling: int) -> int:
-    return min(max(int(value), 0), ceiling)
+# Who made the call and when, named by the accounting step. Every other field is measured on
+# the finished call: its outcome's attribute of the same name, unless the field's metadata
+# names another place on the call.
+IDENTITY = frozenset({"at", "api_id", "application_id", "subscription_id", "event_id"})
 
 
 @dataclass(frozen=True)
@@ -27,73 +44,53 @@ class UsageRecord:
     subscription_id: int | None
     status: int
     latency_ms: int
-    bytes_in: int
+    bytes_in: int = field(metadata={"on_call": "bytes_in"})
     bytes_out: int
     prompt_tokens: int
     completion_tokens: int
     cost: Decimal
-    channel: str
-    request_id: str
-    model: str = ""
+    channel: str = field(metadata={"on_call": "request.channel"})
+    request_id: str = field(metadata={"on_call": "request.request_id"})
+    model: str = field(default="", metadata={"on_call": "outcome.model_used"})
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
-    estimated: bool = False
+    estimated: bool = field(default=False, metadata={"on_call": "outcome.tokens_estimated"})
     # Answered from the AI answer cache: no provider was called.
-    cached: bool = False
+    cached: bool = field(default=False, metadata={"on_call": "outcome.answer_cached"})
     # The gateway's own id of the event, whichever way it is stored: a copy that reaches the
     # database twice (the stream took it, but its reply was lost) is stored once.
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
-    def bounded(self) -> UsageRecord:
-        """The record with every number clamped to what its column holds.
+    @classmethod
+    def measures_of(cls, call: object) -> dict[str, Any]:
+        """The measured fields' values, read off a finished gateway call."""
+        return {
+            each.name: attrgetter(each.metadata.get("on_call", f"outcome.{each.name}"))(call)
+            for each in fields(cls)
+            if each.name not in IDENTITY
+        }
 
-        Counts come from clients (a declared length) and providers (token counts): a number
-        out of range must not turn a whole batch of events away.
-        """
-        return replace(
-            self,
-            status=_clamp(self.status, 999),
-            latency_ms=_clamp(self.latency_ms, INT_MAX),
-            bytes_in=_clamp(self.bytes_in, BIGINT_MAX),
-            bytes_out=_clamp(self.bytes_out, BIGINT_MAX),
-            prompt_tokens=_clamp(self.prompt_tokens, INT_MAX),
-            completion_tokens=_clamp(self.completion_tokens, INT_MAX),
-            cache_read_tokens=_clamp(self.cache_read_tokens, INT_MAX),
-            cache_write_tokens=_clamp(self.cache_write_tokens, INT_MAX),
-            reasoning_tokens=_clamp(self.reasoning_tokens, INT_MAX),
-            cost=min(max(self.cost, Decimal(0)), COST_MAX),
-        )
+    def columns(self) -> dict[str, Any]:
+        """The record as `UsageEvent` column values (the event id is stored as its source id)."""
+        return {
+            each.name: getattr(self, each.name) for each in fields(self) if each.name != "event_id"
+        }
 
     def to_fields(self) -> dict[str, str]:
         """The record as flat strings, for a Redis stream entry."""
-        values = ((field.name, getattr(self, field.name)) for field in dataclass_fields(self))
-        fields = {name: "" if value is None else str(value) for name, value in values}
-        fields["at"] = self.at.isoformat()
-        return fields
+        values = ((each.name, getattr(self, each.name)) for each in fields(self))
+        entry = {name: "" if value is None else str(value) for name, value in values}
+        entry["at"] = self.at.isoformat()
+        return entry
 
     @classmethod
-    def from_fields(cls, fields: dict[str, str]) -> UsageRecord:
-        """A record back from a Redis stream entry."""
-        return cls(
-            at=datetime.fromisoformat(fields["at"]),
-            api_id=int(fields["api_id"]),
-            application_id=int(fields["application_id"]),
-            subscription_id=int(fields["subscription_id"]) if fields["subscription_id"] else None,
-            status=int(fields["status"]),
-            latency_ms=int(fields["latency_ms"]),
-            bytes_in=int(fields["bytes_in"]),
-            bytes_out=int(fields["bytes_out"]),
-            prompt_tokens=int(fields["prompt_tokens"]),
-            completion_tokens=int(fields["completion_tokens"]),
-            cost=Decimal(fields["cost"]),
-            channel=fields["channel"],
-            request_id=fields["request_id"],
-            model=fields.get("model", ""),
-            cache_read_tokens=int(fields.get("cache_read_tokens") or 0),
-            cache_write_tokens=int(fields.get("cache_write_tokens") or 0),
-            reasoning_tokens=int(fields.get("reasoning_tokens") or 0),
-            estimated=fields.get("estimated") == "True",
-            cached=fields.get("cached") == "True",
-            event_id=fields.get("event_id", ""),
-        )
+    def from_fields(cls, entry: dict[str, str]) -> UsageRecord:
+        """A record back from a Redis stream entry; fields an older entry lacks take defaults."""
+        types = _field_types()
+        return cls(**{name: _PARSERS[types[name]](entry[name]) for name in types if name in entry})
+
+
+@cache
+def _field_types() -> dict[str, Any]:
+    return get_type_hints(UsageRecord)

@@ -10,9 +10,10 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from apis.models import Api, SpendRollup, Subscription, UsageEvent, UsageRejected, UsageRollup
+from apis.models import Api, Subscription
 from apis.selectors import VISIBLE_STATES, runs_catalog
 from apis.usage.histogram import ENTRIES
+from apis.usage.models import SpendRollup, UsageEvent, UsageRejected, UsageRollup
 from apis.usage.series import WINDOWS, series
 from apis.usage.stream import usage_stream
 from keys.models import Application

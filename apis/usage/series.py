@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from apis.models import UsageRollup
+from apis.usage.models import UsageRollup
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,20 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.utils import timezone
 
-from apis.models import Api, UsageEvent, UsageLock, UsageRejected
+from apis.models import Api
 from apis.usage.conf import usage_settings
 from apis.usage.histogram import ENTRIES
+from apis.usage.models import UsageEvent, UsageLock, UsageRejected
 from apis.usage.records import UsageRecord
 from apis.usage.spend import spend_rollup_add
 from apis.usage.stream import usage_stream
@@ -57,29 +62,30 @@ def usage_events_store(*, entries: Iterable[tuple[str, UsageRecord]]) -> int:
 
 
 def _event_row(source_id: str, record: UsageRecord) -> UsageEvent:
-    record = record.bounded()
-    return UsageEvent(
-        source_id=source_id,
-        at=record.at,
-        api_id=record.api_id,
-        application_id=record.application_id,
-        subscription_id=record.subscription_id,
-        status=record.status,
-        latency_ms=record.latency_ms,
-        bytes_in=record.bytes_in,
-        bytes_out=record.bytes_out,
-        prompt_tokens=record.prompt_tokens,
-        completion_tokens=record.completion_tokens,
-        cache_read_tokens=record.cache_read_tokens,
-        cache_write_tokens=record.cache_write_tokens,
-        reasoning_tokens=record.reasoning_tokens,
-        estimated=record.estimated,
-        cached=record.cached,
-        cost=record.cost,
-        channel=record.channel[:8],
-        request_id=record.request_id[:128],
-        model=record.model[:200],
-    )
+    columns = {name: _bound(name)(value) for name, value in record.columns().items()}
+    return UsageEvent(source_id=source_id, **columns)
+
+
+@cache
+def _bound(name: str) -> Callable[[Any], Any]:
+    """What keeps a value of column `name` within what the column holds.
+
+    Counts come from clients (a declared length) and providers (token counts): a number out of
+    range must not turn a whole batch of events away. The ranges are the column types' on
+    every database, so an embedded database holds what PostgreSQL would.
+    """
+    column = UsageEvent._meta.get_field(name)
+    if isinstance(column, models.CharField):
+        return lambda text: text[: column.max_length]
+    if isinstance(column, models.DecimalField):
+        whole = Decimal(10) ** (column.max_digits - column.decimal_places)
+        most = whole - Decimal(1).scaleb(-column.decimal_places)
+        # A call costs nothing or something, never less.
+        return lambda amount: min(max(amount, Decimal(0)), most)
+    if isinstance(column, models.IntegerField):
+        least, most = BaseDatabaseOperations.integer_field_ranges[column.get_internal_type()]
+        return lambda number: min(max(int(number), least), most)
+    return lambda value: value
 
 
 def consumer_name() -> str:
@@ -127,8 +133,7 @@ def usage_entries_store(entries: list[tuple[str, dict[str, str]]]) -> int:
 
 def _record_of(entry_id: str, fields: dict[str, str]) -> tuple[str, UsageRecord]:
     """The entry's event under the gateway's own event id (the entry's, for older entries)."""
-    record = UsageRecord.from_fields(fields)
-    return record.event_id or entry_id, record
+    return fields.get("event_id") or entry_id, UsageRecord.from_fields(fields)
 
 
 def _store_or_set_aside(entry_id: str, fields: dict[str, str]) -> int:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 
-from apis.models import SpendRollup, UsageEvent
+from apis.usage.models import SpendRollup, UsageEvent
 
 KEY = ("day", "api_id", "application_id", "model")
 

@@ -8,8 +8,9 @@ import openai
 import pytest
 
 from apis.ai.services import provider_save
-from apis.models import Api, UsageEvent
+from apis.models import Api
 from apis.services import api_transition
+from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
 from tests.ai.fakes import FakeProvider
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory

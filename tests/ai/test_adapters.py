@@ -19,9 +19,9 @@ from apis.ai import gemini, mistral, ollama
 from apis.ai import openai as openai_adapter
 from apis.ai.adapters import ChatAdapter
 from apis.ai.chat import StreamFailed, StreamState, Usage
+from apis.ai.models import Provider, ProviderModel
 from apis.ai.prices import call_cost
 from apis.ai.sse import sse_json
-from apis.models import Provider, ProviderModel
 from tests.ai.fakes import (
     COMPLETION_TOKENS,
     PROMPT_TOKENS,

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from apis.models import UsageEvent
+from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
 from tests.ai.conftest import client_for, publish_ai_api
 

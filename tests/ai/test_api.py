@@ -7,7 +7,8 @@ import json
 import pytest
 from django.test import Client
 
-from apis.models import Api, PromptEndpoint, PromptVersion, Provider
+from apis.ai.models import PromptEndpoint, PromptVersion, Provider
+from apis.models import Api
 from apis.services import api_transition
 from tests.factories import ApiFactory, PlanFactory
 from tests.servers import Upstream
@@ -175,7 +176,7 @@ def test_admin_refuses_a_prompt_whose_schema_refers_outside_itself(staff, prompt
         "versions-INITIAL_FORMS": "0",
     }
 
-    response = admin.post("/admin/apis/promptendpoint/add/", form)
+    response = admin.post("/admin/ai/promptendpoint/add/", form)
 
     assert response.status_code == 200
     assert "only references inside the schema" in response.content.decode()
@@ -194,7 +195,7 @@ def test_admin_shows_the_prompt_history(client, staff, staff_client, prompt_kind
     client.force_login(staff)
     prompt_id = prompt_kind_api.prompt.pk
 
-    page = client.get(f"/admin/apis/promptendpoint/{prompt_id}/change/")
+    page = client.get(f"/admin/ai/promptendpoint/{prompt_id}/change/")
 
     assert page.status_code == 200
     assert b"Translate to {{lang}}: {{text}}" in page.content

@@ -23,7 +23,8 @@ from django.urls import reverse
 from apis.ai import spend
 from apis.ai.services import provider_save
 from apis.gateway.limit import spend_keys
-from apis.models import SpendAlert, Subscription, UsageEvent
+from apis.models import Subscription
+from apis.usage.models import SpendAlert, UsageEvent
 from apis.usage.services import usage_ingest, usage_rollup
 from core import shared
 from tests.ai.conftest import PROVIDER_KEY, accounted_event, client_for, publish_ai_api

@@ -8,7 +8,8 @@ import openai
 import pytest
 from django.core.management import call_command
 
-from apis.models import Api, PromptEndpoint, Provider
+from apis.ai.models import PromptEndpoint, Provider
+from apis.models import Api
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,8 +12,9 @@ import pytest
 from django.db import connection
 
 from apis.ai import routing
+from apis.ai.models import Deployment
 from apis.ai.services import prompt_save, provider_save
-from apis.models import Api, Deployment
+from apis.models import Api
 from apis.services import api_transition
 from tests.ai.conftest import PROVIDER_KEY, client_for, publish_ai_api
 from tests.ai.fakes import FakeProvider, StreamingProvider

@@ -10,8 +10,9 @@ import openai
 import pytest
 
 from apis.ai import routing
+from apis.ai.models import Deployment, Provider
 from apis.ai.targets import Target
-from apis.models import Api, Deployment, Provider
+from apis.models import Api
 from tests.ai.conftest import accounted_event, client_for, publish_ai_api
 from tests.factories import ApplicationFactory, SubscriptionFactory
 from tests.gateway.conftest import needs_postgres, needs_redis

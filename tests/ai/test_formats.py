@@ -12,9 +12,9 @@ from apis.ai import tokens
 from apis.ai.chat import Usage
 from apis.ai.formats.messages import Messages
 from apis.ai.formats.responses import Responses
+from apis.ai.models import Provider
 from apis.ai.prices import call_cost
 from apis.gateway.errors import GatewayError
-from apis.models import Provider
 
 PNG = "iVBORw0KGgo="
 

@@ -10,9 +10,10 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from apis.ai import targets
+from apis.ai.models import PromptEndpoint
 from apis.ai.prompts import render
 from apis.ai.services import prompt_save, provider_save
-from apis.models import Api, PromptEndpoint
+from apis.models import Api
 from apis.services import api_transition
 from tests.ai.fakes import COMPLETION_TOKENS, PROMPT_TOKENS, WORDS, FakeProvider
 from tests.asgi import AsgiClient

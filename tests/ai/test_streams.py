@@ -13,11 +13,12 @@ from asgiref.sync import async_to_sync
 from apis.ai import calls
 from apis.ai.formats.chat import Chat
 from apis.ai.forward import translated_body
+from apis.ai.models import Provider
 from apis.ai.services import provider_save
 from apis.ai.targets import Target
 from apis.gateway.context import Outcome
 from apis.gateway.http_client import close_upstream_client
-from apis.models import Api, Provider, Subscription
+from apis.models import Api, Subscription
 from tests.ai.conftest import accounted_event, publish_ai_api
 from tests.ai.fakes import StreamingProvider
 from tests.factories import ApplicationFactory, SubscriptionFactory

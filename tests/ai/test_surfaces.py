@@ -9,7 +9,7 @@ import anthropic
 import openai
 import pytest
 
-from apis.models import ProviderModel
+from apis.ai.models import ProviderModel
 from tests.ai.conftest import accounted_event, client_for, publish_ai_api
 from tests.ai.fakes import COMPLETION_TOKENS, PROMPT_TOKENS, WORDS, vector
 from tests.factories import ApplicationFactory, SubscriptionFactory

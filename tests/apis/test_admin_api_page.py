@@ -201,7 +201,7 @@ def test_prompt_api_links_to_its_versioned_prompt(admin_client):
 
     page = admin_client.get(change_url(api))
 
-    assert f"/admin/apis/promptendpoint/add/?api={api.pk}" in page.text
+    assert f"/admin/ai/promptendpoint/add/?api={api.pk}" in page.text
 
 
 def test_uploaded_openapi_document_is_stored_previewed_and_noted(admin_client, staff):

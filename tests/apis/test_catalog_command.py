@@ -10,8 +10,9 @@ import yaml
 from django.core import mail
 from django.core.management import CommandError, call_command
 
+from apis.ai.models import Deployment, Provider
 from apis.ai.services import prompt_save, provider_save
-from apis.models import Api, Deployment, Plan, Provider, Subscription
+from apis.models import Api, Plan, Subscription
 from apis.services import api_create, api_transition, plan_create
 from keys.kek import unseal
 from lifecycle.selectors import history_of

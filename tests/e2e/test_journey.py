@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from apis.models import UsageRollup
 from apis.services import api_set_tags, api_transition, plan_create
+from apis.usage.models import UsageRollup
 from tests.factories import ApiFactory
 from tests.servers import Upstream
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apis.models import UsageEvent
+from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
 from tests.asgi import AsgiClient
 from tests.gateway.reading import body_of

@@ -19,7 +19,7 @@ from django.core.cache import cache
 
 from apis.catalog_cache import bump_catalog_version
 from apis.gateway.circuits import OPEN, circuits_of
-from apis.models import UsageEvent
+from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
 from keys.tokens import revoke_access_token, verify_access_token
 from tests.gateway.balancing import balance, dead_url

@@ -16,8 +16,8 @@ from django.test import RequestFactory
 
 from apis.gateway.pipeline import handle
 from apis.gateway.view import gateway_request
-from apis.models import UsageEvent
 from apis.services import api_transition
+from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
 from tests.asgi import in_a_loop_of_its_own
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory

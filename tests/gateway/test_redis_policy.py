@@ -11,7 +11,7 @@ import httpx
 import pytest
 from django.test import override_settings
 
-from apis.models import UsageEvent
+from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
 from core.checks import redis_policy_check
 from tests.gateway.conftest import needs_postgres

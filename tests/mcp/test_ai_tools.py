@@ -9,8 +9,9 @@ from asgiref.sync import async_to_sync
 
 from apis.ai.services import prompt_save
 from apis.mcp.tools import tools_for
-from apis.models import Api, UsageEvent
+from apis.models import Api
 from apis.services import api_transition
+from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
 from tests.ai.conftest import publish_ai_api
 from tests.ai.fakes import COMPLETION_TOKENS, PROMPT_TOKENS, WORDS

@@ -7,7 +7,8 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from apis.mcp.audit import arguments_digest, audit_ingest
-from apis.models import Plan, ToolCallAudit, UsageEvent
+from apis.models import Plan, ToolCallAudit
+from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
 from tests.factories import SubscriptionFactory
 from tests.mcp.agents import with_client, with_session

@@ -7,7 +7,8 @@ import json
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from apis.models import Plan, UsageEvent
+from apis.models import Plan
+from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
 from tests.mcp.agents import MODES, with_client, with_session
 from tests.tokens import token_for

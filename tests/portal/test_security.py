@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from apis.models import Subscription, UsageRollup
+from apis.models import Subscription
+from apis.usage.models import UsageRollup
 from keys.models import Application
 from tests.factories import ApiFactory, ApplicationFactory, SubscriptionFactory
 

@@ -90,7 +90,7 @@ def test_staff_see_the_alerts_in_admin(spending, admin_client):
         detail="100% of the application's monthly budget reached.",
     )
 
-    listing = admin_client.get("/admin/apis/spendalert/")
+    listing = admin_client.get("/admin/usage/spendalert/")
 
     assert listing.status_code == 200
     assert "100% of the application" in listing.content.decode()

@@ -11,8 +11,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from apis.models import PromptEndpoint, Subscription, UsageRollup
+from apis.ai.models import PromptEndpoint
+from apis.models import Subscription
 from apis.services import api_set_tags, api_transition
+from apis.usage.models import UsageRollup
 from keys.models import Application
 from keys.services import application_authenticate
 from tests.factories import (

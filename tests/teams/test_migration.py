@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrations import migrate_forward, migrated_back
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,25 +15,11 @@ BEFORE = [
 ]
 
 
-def _leaves(executor: MigrationExecutor) -> list[tuple[str, str]]:
-    return executor.loader.graph.leaf_nodes()
-
-
 @pytest.fixture
 def at_todays_schema():
     """The database migrated back to the schema before teams; forward again afterwards."""
-    executor = MigrationExecutor(connection)
-    leaves = _leaves(executor)
-    executor.migrate(BEFORE)
-    try:
-        state = MigrationExecutor(connection).loader.project_state(
-            [node for node in BEFORE if node[1] is not None]
-        )
-        yield state.apps
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(leaves)
+    with migrated_back(BEFORE, [node for node in BEFORE if node[1] is not None]) as apps:
+        yield apps
 
 
 def _todays_data(apps) -> dict[str, object]:
@@ -57,8 +43,7 @@ def _todays_data(apps) -> dict[str, object]:
 
 def test_every_user_gets_a_personal_team_that_takes_over_their_applications(at_todays_schema):
     ids = _todays_data(at_todays_schema)
-    executor = MigrationExecutor(connection)
-    executor.migrate(_leaves(executor))
+    migrate_forward()
 
     from keys.models import Application
     from teams.models import Membership, Team

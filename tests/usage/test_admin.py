@@ -19,10 +19,10 @@ def test_staff_reads_usage_in_admin_but_cannot_add_it(client, staff, api, alice_
     usage_events_store(entries=[("1-0", record(api, alice_app))])
     usage_rollup()
     client.force_login(staff)
-    listing = client.get(f"/admin/apis/{model}/")
+    listing = client.get(f"/admin/usage/{model}/")
     assert listing.status_code == 200
     assert b"alice-app" in listing.content
-    assert client.get(f"/admin/apis/{model}/add/").status_code == 403
+    assert client.get(f"/admin/usage/{model}/add/").status_code == 403
 
 
 def test_the_months_spend_per_deployment_holds_through_a_second_rollup(
@@ -41,14 +41,14 @@ def test_the_months_spend_per_deployment_holds_through_a_second_rollup(
     usage_rollup()
     client.force_login(staff)
 
-    page = client.get("/admin/apis/spendrollup/")
+    page = client.get("/admin/usage/spendrollup/")
 
     deployments = page.context["spend"]["deployments"]
     assert [(row["model"], row["calls_made"], row["spent"]) for row in deployments] == [
         ("east", 2, Decimal("0.75")),
         ("west", 1, Decimal("0")),
     ]
-    assert client.get("/admin/apis/spendrollup/add/").status_code == 403
+    assert client.get("/admin/usage/spendrollup/add/").status_code == 403
 
 
 def test_staff_without_the_right_to_view_spend_are_refused_it(client, api):
@@ -56,4 +56,4 @@ def test_staff_without_the_right_to_view_spend_are_refused_it(client, api):
 
     client.force_login(clerk)
 
-    assert client.get("/admin/apis/spendrollup/").status_code == 403
+    assert client.get("/admin/usage/spendrollup/").status_code == 403

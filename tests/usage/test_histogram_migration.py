@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-from apis.models import UsageRollup
 from apis.usage.histogram import bucket, percentile
+from apis.usage.models import UsageRollup
 from tests.factories import ApiFactory, ApplicationFactory
+from tests.migrations import migrate_forward, migrated_back
 from tests.usage.conftest import NOON
 from tests.usage.test_rollup import needs_postgres
 
@@ -22,15 +21,8 @@ BEFORE = [("apis", "0015_spend_alerts")]
 @pytest.fixture
 def before_histograms():
     """The database at the schema before histograms; forward to the latest afterwards."""
-    executor = MigrationExecutor(connection)
-    leaves = executor.loader.graph.leaf_nodes()
-    executor.migrate(BEFORE)
-    try:
-        yield MigrationExecutor(connection).loader.project_state(BEFORE).apps
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(leaves)
+    with migrated_back(BEFORE) as apps:
+        yield apps
 
 
 def test_rollups_get_histograms_from_their_events_or_their_percentiles(before_histograms):
@@ -47,8 +39,7 @@ def test_rollups_get_histograms_from_their_events_or_their_percentiles(before_hi
     Rollup.objects.create(granularity="day", period_start=pruned, requests=9, p50_ms=40,
                           p95_ms=200, **ids)  # fmt: skip
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_forward()
 
     from_events = UsageRollup.objects.get(granularity="hour")
     assert from_events.latency_histogram == {"10": 1, "20": 1, str(bucket(300)): 1}

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import override_settings
 
-from apis.models import UsageEvent, UsageRollup
-from apis.tasks import usage_prune
+from apis.usage.models import UsageEvent, UsageRollup
 from apis.usage.services import retention_cutoff, usage_events_store, usage_rollup
+from apis.usage.tasks import usage_prune
 from tests.usage.conftest import record
 
 pytestmark = pytest.mark.django_db

@@ -21,8 +21,8 @@ from django.db import connection, connections
 from django.db.models import Sum
 from django.test import override_settings
 
-from apis.models import UsageEvent, UsageRollup
 from apis.usage.histogram import ERROR_BOUND, bucket, merged, percentile
+from apis.usage.models import UsageEvent, UsageRollup
 from apis.usage.services import usage_events_store, usage_rollup
 from tests.servers import ROOT, database_url
 from tests.usage.conftest import NOON, record

@@ -13,11 +13,16 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
-from apis.models import UsageEvent, UsageRejected, UsageRollup
-from apis.tasks import usage_ingest_and_rollup
+from apis.usage.models import UsageEvent, UsageRejected, UsageRollup
 from apis.usage.recorder import record_usage as record_usage_async
-from apis.usage.services import usage_events_store, usage_ingest, usage_rollup
+from apis.usage.services import (
+    usage_entries_store,
+    usage_events_store,
+    usage_ingest,
+    usage_rollup,
+)
 from apis.usage.stream import usage_stream
+from apis.usage.tasks import usage_ingest_and_rollup
 from tests.usage.conftest import NOON, needs_redis, record
 
 record_usage = async_to_sync(record_usage_async)
@@ -204,3 +209,20 @@ def test_numbers_out_of_any_column_range_are_clamped_not_fatal(api, alice_app):
 
     event = UsageEvent.objects.get()
     assert (event.bytes_in, event.latency_ms, event.prompt_tokens) == (2**63 - 1, 0, 2**31 - 1)
+
+
+def test_every_usage_column_is_carried_from_the_record_through_the_stream(api, alice_app):
+    sent = record(api, alice_app, status=201, latency_ms=7, bytes_in=3, bytes_out=4,
+                  prompt_tokens=5, completion_tokens=6, cost=Decimal("0.25"), channel="mcp",
+                  request_id="every", model="east", cache_read_tokens=1, cache_write_tokens=2,
+                  reasoning_tokens=3, estimated=True, cached=True)  # fmt: skip
+
+    usage_entries_store([("1-0", sent.to_fields())])
+
+    event = UsageEvent.objects.get()
+    stored = {name: getattr(event, name) for name in sent.columns()}
+    assert stored == sent.columns()
+    bookkeeping = {"id", "source_id", "rolled_up"}
+    columns = {column.attname for column in UsageEvent._meta.concrete_fields} - bookkeeping
+    assert columns == set(sent.columns())
+    assert event.source_id == sent.event_id

@@ -21,10 +21,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db.models import Sum
 
-from apis.models import UsageEvent, UsageRollup
-from apis.tasks import usage_ingest_and_rollup
+from apis.usage.models import UsageEvent, UsageRollup
 from apis.usage.recorder import record_usage as record_usage_async
 from apis.usage.stream import usage_stream
+from apis.usage.tasks import usage_ingest_and_rollup
 from tests.servers import ROOT, database_url
 from tests.usage.conftest import needs_postgres, needs_redis, record
 

@@ -15,8 +15,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apis.ai.demo_provider import MODEL
+from apis.ai.models import Provider
 from apis.ai.services import prompt_save, provider_save
-from apis.models import Api, Provider, Subscription
+from apis.models import Api, Subscription
 from apis.services import api_create, api_transition, plan_create, subscription_create
 from keys.models import Application
 from keys.services import application_create

@@ -1,4 +1,8 @@
-"""AI providers with their models and prices, and prompt endpoints with their version history."""
+"""AI providers with their models and prices, and prompt endpoints with their version history.
+
+The tables keep the names they had in the catalog app (`apis_…`): the models moved to this
+app in the migration state only, so that an existing database kept its rows where they were.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ class Provider(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "apis_provider"
         ordering = ["name"]
         verbose_name = "AI provider"
 
@@ -79,6 +84,7 @@ class ProviderModel(models.Model):
     )
 
     class Meta:
+        db_table = "apis_providermodel"
         ordering = ["provider", "name"]
         constraints = [
             models.UniqueConstraint(fields=["provider", "name"], name="model_name_per_provider")
@@ -118,6 +124,7 @@ class Deployment(models.Model):
     sealed_api_key = models.TextField(blank=True, editable=False)
 
     class Meta:
+        db_table = "apis_deployment"
         ordering = ["api", "name"]
         constraints = [
             models.UniqueConstraint(fields=["api", "name"], name="deployment_name_per_api")
@@ -164,6 +171,7 @@ class PromptEndpoint(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "apis_promptendpoint"
         ordering = ["api__slug"]
 
     def __str__(self) -> str:
@@ -198,6 +206,7 @@ class PromptVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "apis_promptversion"
         ordering = ["prompt", "-version"]
         constraints = [
             models.UniqueConstraint(fields=["prompt", "version"], name="one_row_per_prompt_version")

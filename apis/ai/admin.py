@@ -8,9 +8,9 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apis.admin.fields import https_form_field
 from apis.ai import services
-from apis.models import PromptEndpoint, PromptVersion, Provider, ProviderModel
+from apis.ai.models import PromptEndpoint, PromptVersion, Provider, ProviderModel
+from core.form_fields import https_form_field
 
 
 class ProviderForm(forms.ModelForm):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from apis.tasks import usage_ingest_and_rollup
+from apis.usage.tasks import usage_ingest_and_rollup
 
 
 class Command(BaseCommand):

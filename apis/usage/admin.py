@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from apis.models import SpendAlert, SpendRollup, UsageEvent, UsageRejected, UsageRollup
+from apis.usage.models import SpendAlert, SpendRollup, UsageEvent, UsageRejected, UsageRollup
 from apis.usage.selectors import month_start, spend_this_month
 
 
@@ -105,4 +105,4 @@ class SpendRollupAdmin(ReadOnlyAdmin):
             "spend": spend_this_month(),
             **(extra_context or {}),
         }
-        return TemplateResponse(request, "admin/apis/spendrollup/month.html", context)
+        return TemplateResponse(request, "admin/usage/spendrollup/month.html", context)

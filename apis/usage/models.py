@@ -1,4 +1,8 @@
-"""Usage: one event per gateway call, and their hourly and daily rollups."""
+"""Usage: one event per gateway call, their hourly and daily rollups, the month's spend.
+
+The tables keep the names they had in the catalog app (`apis_…`): the models moved to this
+app in the migration state only, so that an existing database kept its rows where they were.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ class UsageEvent(models.Model):
     rolled_up = models.BooleanField(default=False, editable=False)
 
     class Meta:
+        db_table = "apis_usageevent"
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["api", "application", "at"], name="usage_event_period"),
@@ -62,6 +67,7 @@ class UsageRejected(models.Model):
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "apis_usagerejected"
         ordering = ["-at"]
         verbose_name = "rejected usage entry"
         verbose_name_plural = "rejected usage entries"
@@ -101,6 +107,7 @@ class UsageRollup(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "apis_usagerollup"
         ordering = ["-period_start", "api_id", "application_id"]
         constraints = [
             models.UniqueConstraint(
@@ -138,6 +145,7 @@ class SpendRollup(models.Model):
     cached_calls = models.PositiveIntegerField(default=0)
 
     class Meta:
+        db_table = "apis_spendrollup"
         ordering = ["-day", "api_id", "application_id", "model"]
         verbose_name = "spend rollup"
         verbose_name_plural = "spend this month"
@@ -157,6 +165,9 @@ class UsageLock(models.Model):
     """A row locked with SELECT ... FOR UPDATE so that only one rollup runs at a time."""
 
     name = models.CharField(max_length=40, unique=True)
+
+    class Meta:
+        db_table = "apis_usagelock"
 
     def __str__(self) -> str:
         return self.name
@@ -181,6 +192,7 @@ class SpendAlert(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "apis_spendalert"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
