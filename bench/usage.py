@@ -22,6 +22,7 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 import psycopg
 
@@ -270,7 +271,7 @@ def _usage_api(staff, member, api_ids: list[int], now: datetime) -> list[tuple[s
     }
     figures = []
     for name, (who, url) in queries.items():
-        figures.append((name, _p95(lambda: _get(clients[who], url)), ""))
+        figures.append((name, _p95(partial(_get, clients[who], url)), ""))
     subscribers = _p95(lambda: list(api_subscribers(api=subscribed)))
     figures.append(("subscribers' last calls p95 (100)", subscribers, ""))
     return figures
