@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 
 from apis.models.catalog import Api, Subscription
 from keys.models import Application
@@ -37,20 +36,33 @@ class UsageEvent(models.Model):
     channel = models.CharField(max_length=8, default="http")
     request_id = models.CharField(max_length=128, blank=True)
     model = models.CharField(max_length=200, blank=True)
-    rolled_up = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["api", "application", "at"], name="usage_event_period"),
-            # The rollup's work queue: events not yet reflected in a rollup.
-            models.Index(fields=["id"], condition=Q(rolled_up=False), name="usage_event_pending"),
             # The pruning's way to the oldest events.
             models.Index(fields=["at"], name="usage_event_at"),
         ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.status} {self.request_id}"
+
+
+class UsageEventPending(models.Model):
+    """An event stored but not yet added into the rollups: the rollup's work queue. A narrow
+    row written with its event and deleted when the event is added, so that rolling up never
+    rewrites the wide event row and its indexes."""
+
+    event = models.OneToOneField(
+        UsageEvent, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "usage event pending rollup"
+
+    def __str__(self) -> str:
+        return str(self.event_id)
 
 
 class UsageRejected(models.Model):
@@ -98,6 +110,8 @@ class UsageRollup(models.Model):
     latency_histogram = models.JSONField(default=dict, editable=False)
     bytes_in = models.PositiveBigIntegerField(default=0)
     bytes_out = models.PositiveBigIntegerField(default=0)
+    # The newest call added into this row; empty for rows rolled up before it was recorded.
+    last_call_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.apps.registry import Apps
 from django.conf import settings
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from apis.usage.records import UsageRecord
 from apis.usage.stream import usage_stream
@@ -69,3 +74,17 @@ def record(api, application, **fields) -> UsageRecord:
         "model": "",
     }
     return UsageRecord(**{**values, **fields})
+
+
+@contextmanager
+def schema_at(target: list[tuple[str, str]]) -> Iterator[Apps]:
+    """The database migrated back to `target`, its models yielded; forward to the latest after."""
+    executor = MigrationExecutor(connection)
+    leaves = executor.loader.graph.leaf_nodes()
+    executor.migrate(target)
+    try:
+        yield MigrationExecutor(connection).loader.project_state(target).apps
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(leaves)

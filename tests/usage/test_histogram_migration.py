@@ -11,7 +11,7 @@ from django.db.migrations.executor import MigrationExecutor
 from apis.models import UsageRollup
 from apis.usage.histogram import bucket, percentile
 from tests.factories import ApiFactory, ApplicationFactory
-from tests.usage.conftest import NOON
+from tests.usage.conftest import NOON, schema_at
 from tests.usage.test_rollup import needs_postgres
 
 pytestmark = [needs_postgres, pytest.mark.django_db(transaction=True)]
@@ -21,16 +21,9 @@ BEFORE = [("apis", "0015_spend_alerts")]
 
 @pytest.fixture
 def before_histograms():
-    """The database at the schema before histograms; forward to the latest afterwards."""
-    executor = MigrationExecutor(connection)
-    leaves = executor.loader.graph.leaf_nodes()
-    executor.migrate(BEFORE)
-    try:
-        yield MigrationExecutor(connection).loader.project_state(BEFORE).apps
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(leaves)
+    """The database at the schema before the histograms; forward to the latest afterwards."""
+    with schema_at(BEFORE) as apps:
+        yield apps
 
 
 def test_rollups_get_histograms_from_their_events_or_their_percentiles(before_histograms):
