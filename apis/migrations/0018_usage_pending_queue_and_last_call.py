@@ -63,7 +63,8 @@ class Migration(migrations.Migration):
                 (
                     "event",
                     models.OneToOneField(
-                        on_delete=models.deletion.CASCADE,
+                        db_constraint=False,
+                        on_delete=models.deletion.DO_NOTHING,
                         primary_key=True,
                         related_name="+",
                         serialize=False,

@@ -54,8 +54,15 @@ class UsageEventPending(models.Model):
     row written with its event and deleted when the event is added, so that rolling up never
     rewrites the wide event row and its indexes."""
 
+    # No constraint and nothing done on delete: pruning deletes events in batches without a
+    # look here (it skips queued ones), and an event deleted with its API leaves an id in which
+    # the rollup finds nothing to add, and drops.
     event = models.OneToOneField(
-        UsageEvent, primary_key=True, on_delete=models.CASCADE, related_name="+"
+        UsageEvent,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
 
     class Meta:

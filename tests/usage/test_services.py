@@ -13,11 +13,12 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
-from apis.models import UsageEvent, UsageRejected, UsageRollup
+from apis.models import UsageEvent, UsageEventPending, UsageRejected, UsageRollup
 from apis.tasks import usage_ingest_and_rollup
 from apis.usage.recorder import record_usage as record_usage_async
 from apis.usage.services import usage_events_store, usage_ingest, usage_rollup
 from apis.usage.stream import usage_stream
+from tests.factories import ApiFactory
 from tests.usage.conftest import NOON, needs_redis, record
 
 record_usage = async_to_sync(record_usage_async)
@@ -91,6 +92,17 @@ def test_events_of_a_deleted_api_are_dropped_not_fatal(api, alice_app):
     stored = usage_events_store(entries=[("1-0", record(api, alice_app, api_id=api_id))])
     assert stored == 0
     assert not UsageEvent.objects.exists()
+
+
+def test_an_api_deleted_before_its_events_are_rolled_up_holds_back_no_other(api, alice_app):
+    other = ApiFactory(slug="other", published=True)
+    usage_events_store(entries=[("1-0", record(api, alice_app)), ("2-0", record(other, alice_app))])
+    api.delete()
+
+    usage_rollup()
+
+    assert UsageRollup.objects.get(granularity="hour").api == other
+    assert not UsageEventPending.objects.exists()
 
 
 @override_settings(REDIS_URL="")
