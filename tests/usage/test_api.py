@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apis.services import api_transition
 from apis.usage.services import usage_events_store, usage_rollup
@@ -54,6 +56,21 @@ def test_a_member_of_two_teams_sees_both_teams_rows_and_no_others(api, alice, al
 
     assert sorted(row["application"] for row in seen) == sorted([shared.pk, own.pk])
     assert rows(alice_client, application=shared.pk, api=api.slug)[0]["requests"] == 1
+
+
+def test_a_page_of_many_rows_costs_no_more_queries_than_one_row(api, alice_app, alice_client):
+    usage_events_store(entries=[("0-0", record(api, alice_app))])
+    usage_rollup()
+    with CaptureQueriesContext(connection) as one:
+        assert len(rows(alice_client)) == 1
+    hours_before = [record(api, alice_app, at=NOON - timedelta(hours=n)) for n in range(1, 20)]
+    usage_events_store(entries=[(f"{n}-0", r) for n, r in enumerate(hours_before, start=1)])
+    usage_rollup()
+
+    with CaptureQueriesContext(connection) as many:
+        assert len(rows(alice_client)) == 20
+
+    assert len(many) == len(one)
 
 
 def test_staff_sees_every_application(usage, staff_client):
