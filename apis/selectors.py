@@ -8,7 +8,7 @@ from datetime import datetime
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
-from apis.gateway.lookups import cached_lookup
+from apis.catalog_cache import cached_lookup
 from apis.models import Api, Subscription
 from lifecycle.selectors import history_of
 from lifecycle.states import State

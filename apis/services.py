@@ -12,6 +12,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.mail import send_mail, send_mass_mail
 from django.db import IntegrityError, transaction
 
+from apis.catalog_cache import bump_catalog_version
 from apis.errors import (
     AlreadySubscribed,
     InvalidOpenApi,
@@ -20,8 +21,8 @@ from apis.errors import (
     PublishWithoutPlan,
     SubscriptionStateError,
 )
-from apis.gateway.lookups import bump_catalog_version
 from apis.models import Api, Plan, Subscription, Tag, UpstreamTarget
+from apis.models.catalog import UPSTREAM_CREDENTIAL
 from apis.openapi_documents import ApiDescription, openapi_description, openapi_validate
 from apis.openapi_outline import operations
 from apis.selectors import api_managed_by
@@ -35,8 +36,6 @@ from teams.models import Role, Team
 from teams.selectors import member_emails, team_checked
 
 logger = logging.getLogger(__name__)
-
-UPSTREAM_CREDENTIAL = "upstream-credential"
 
 
 @transaction.atomic
@@ -218,16 +217,24 @@ def api_transition(
     sunset: datetime | None = None,
 ) -> LifecycleEvent:
     """Move an API through its lifecycle (see lifecycle.states.TRANSITIONS)."""
-    return transition(api, to=to, actor=actor, note=note, sunset=sunset)
+    return transition(
+        api,
+        to=to,
+        actor=actor,
+        note=note,
+        sunset=sunset,
+        guard=_transition_guard,
+        effects=_transition_effects,
+    )
 
 
-def api_check_transition(*, api: Api, to: str) -> None:
+def _transition_guard(api: Api, to: str) -> None:
     """The catalog's own guards on top of the transition table."""
     if to == State.PUBLISHED and not api.plans.exists():
         raise PublishWithoutPlan(f"Add at least one plan to '{api.slug}' before publishing it.")
 
 
-def api_apply_transition(*, api: Api, event: LifecycleEvent) -> None:
+def _transition_effects(api: Api, event: LifecycleEvent) -> None:
     """Effects of a transition: notify subscribers of a deprecation, end subscriptions on retire."""
     if event.to_state == State.DEPRECATED:
         transaction.on_commit(lambda: notify_deprecation(api_id=api.pk))

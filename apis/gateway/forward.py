@@ -19,7 +19,7 @@ from apis.gateway.context import GatewayContext, ReleasingStream
 from apis.gateway.errors import GatewayError
 from apis.gateway.http_client import upstream_client
 from apis.gateway.request_body import body_chunks, too_large
-from apis.services import UPSTREAM_CREDENTIAL
+from apis.models.catalog import UPSTREAM_CREDENTIAL
 from keys.kek import unseal
 
 logger = logging.getLogger(__name__)

@@ -12,6 +12,7 @@ from referencing.exceptions import Unresolvable
 
 from apis.gateway.context import GatewayContext
 from apis.gateway.pipeline import handle
+from apis.mcp.openapi import Operation
 from apis.mcp.tools import Tool
 from core.json_schemas import schema_validator
 
@@ -106,7 +107,7 @@ def api_request(tool: Tool, arguments: dict[str, Any]) -> ApiRequest:
     if tool.api_kind == "ai":
         return ApiRequest("POST", "chat/completions", body=_chat_body(arguments))
     if tool.operation is not None:
-        return _operation_request(tool, arguments)
+        return _operation_request(tool.operation, arguments)
     return _generic_request(arguments)
 
 
@@ -117,8 +118,7 @@ def _chat_body(arguments: dict[str, Any]) -> bytes:
     return json.dumps({**body, "stream": False}).encode()
 
 
-def _operation_request(tool: Tool, arguments: dict[str, Any]) -> ApiRequest:
-    operation = tool.operation
+def _operation_request(operation: Operation, arguments: dict[str, Any]) -> ApiRequest:
     path, query, headers = operation.path, [], []
     for parameter in operation.parameters:
         if parameter.property not in arguments:
