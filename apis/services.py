@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.mail import send_mail, send_mass_mail
 from django.db import IntegrityError, transaction
 
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 @transaction.atomic
 def api_create(
     *,
-    owner: AbstractBaseUser | None,
+    owner: User | None,
     tags: list[str] | None = None,
     upstream_credential: str = "",
     targets: list[dict[str, Any]] | None = None,
@@ -120,7 +120,7 @@ def api_set_tags(*, api: Api, tags: list[str]) -> None:
 
 @transaction.atomic
 def api_import(
-    *, document: dict[str, Any], actor: AbstractBaseUser | None, api: Api | None = None
+    *, document: dict[str, Any], actor: User | None, api: Api | None = None
 ) -> tuple[Api, bool]:
     """Create or update an API from an OpenAPI 3.0/3.1 document; returns (api, created).
 
@@ -197,7 +197,7 @@ def _operations_change(before: Any, after: dict) -> str:
 
 
 @transaction.atomic
-def api_set_openapi(*, api: Api, document: dict[str, Any], actor: AbstractBaseUser | None) -> Api:
+def api_set_openapi(*, api: Api, document: dict[str, Any], actor: User | None) -> Api:
     """Replace the API's OpenAPI document (validated first), noting it in the history."""
     openapi_validate(document)
     if api.openapi == document:
@@ -212,7 +212,7 @@ def api_transition(
     *,
     api: Api,
     to: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     note: str = "",
     sunset: datetime | None = None,
 ) -> LifecycleEvent:
@@ -284,7 +284,7 @@ def plan_update(*, plan: Plan, **fields: Any) -> Plan:
 
 @transaction.atomic
 def subscription_create(
-    *, application: Application, api: Api, plan: Plan, actor: AbstractBaseUser | None = None
+    *, application: Application, api: Api, plan: Plan, actor: User | None = None
 ) -> Subscription:
     """Subscribe (the application team's developers and up): active at once, or pending when the
     plan requires approval, which is asked of the API's team. `actor` None: the platform itself.

@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 from jsonschema.exceptions import SchemaError
 from referencing.exceptions import Unresolvable
 
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import GatewayRequest
 from apis.gateway.pipeline import handle
 from apis.mcp.openapi import Operation
 from apis.mcp.tools import Tool
@@ -150,7 +150,7 @@ def _plain(value: Any) -> str:
 
 
 async def _through_gateway(request: ApiRequest, slug: str, caller: Caller) -> tuple[int, str]:
-    answer = await handle(_context(request, slug, caller))
+    answer = await handle(_gateway_request(request, slug, caller))
     try:
         body = b"".join([chunk async for chunk in answer.body])
     finally:
@@ -159,11 +159,11 @@ async def _through_gateway(request: ApiRequest, slug: str, caller: Caller) -> tu
     return answer.status, body.decode("utf-8", errors="replace")
 
 
-def _context(request: ApiRequest, slug: str, caller: Caller) -> GatewayContext:
+def _gateway_request(request: ApiRequest, slug: str, caller: Caller) -> GatewayRequest:
     headers = {"Accept": JSON, **dict(request.headers)}
     if request.body:
         headers["Content-Type"] = JSON
-    return GatewayContext(
+    return GatewayRequest(
         method=request.method,
         slug=slug,
         path=request.path,
@@ -178,7 +178,7 @@ def _context(request: ApiRequest, slug: str, caller: Caller) -> GatewayContext:
         request_id=caller.request_id,
         channel="mcp",
         mcp_owner=caller.session_id,
-        claims=caller.claims,
+        verified_claims=caller.claims,
     )
 
 
