@@ -7,7 +7,6 @@ app in the migration state only, so that an existing database kept its rows wher
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 
 from apis.models.catalog import Api, Subscription
 from keys.models import Application
@@ -41,21 +40,43 @@ class UsageEvent(models.Model):
     channel = models.CharField(max_length=8, default="http")
     request_id = models.CharField(max_length=128, blank=True)
     model = models.CharField(max_length=200, blank=True)
-    rolled_up = models.BooleanField(default=False, editable=False)
 
     class Meta:
         db_table = "apis_usageevent"
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["api", "application", "at"], name="usage_event_period"),
-            # The rollup's work queue: events not yet reflected in a rollup.
-            models.Index(fields=["id"], condition=Q(rolled_up=False), name="usage_event_pending"),
             # The pruning's way to the oldest events.
             models.Index(fields=["at"], name="usage_event_at"),
         ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.status} {self.request_id}"
+
+
+class UsageEventPending(models.Model):
+    """An event stored but not yet added into the rollups: the rollup's work queue. A narrow
+    row written with its event and deleted when the event is added, so that rolling up never
+    rewrites the wide event row and its indexes."""
+
+    # No constraint and nothing done on delete: pruning deletes events in batches without a
+    # look here (it skips queued ones), and an event deleted with its API leaves an id in which
+    # the rollup finds nothing to add, and drops.
+    event = models.OneToOneField(
+        UsageEvent,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+
+    class Meta:
+        # Beside the other usage tables, which keep the names they had under `apis`.
+        db_table = "apis_usageeventpending"
+        verbose_name = "usage event pending rollup"
+
+    def __str__(self) -> str:
+        return str(self.event_id)
 
 
 class UsageRejected(models.Model):
@@ -104,6 +125,8 @@ class UsageRollup(models.Model):
     latency_histogram = models.JSONField(default=dict, editable=False)
     bytes_in = models.PositiveBigIntegerField(default=0)
     bytes_out = models.PositiveBigIntegerField(default=0)
+    # The newest call added into this row; empty for rows rolled up before it was recorded.
+    last_call_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

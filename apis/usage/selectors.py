@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -13,7 +14,12 @@ from django.utils import timezone
 from apis.models import Api, Subscription
 from apis.selectors import VISIBLE_STATES, runs_catalog
 from apis.usage.histogram import ENTRIES
-from apis.usage.models import SpendRollup, UsageEvent, UsageRejected, UsageRollup
+from apis.usage.models import (
+    SpendRollup,
+    UsageEventPending,
+    UsageRejected,
+    UsageRollup,
+)
 from apis.usage.series import WINDOWS, series
 from apis.usage.stream import usage_stream
 from keys.models import Application
@@ -35,9 +41,9 @@ def usage_rows(
     (`team`: of that one team, which must be one of them)."""
     rows = UsageRollup.objects.filter(granularity=granularity).select_related("api", "application")
     if not runs_catalog(user):
-        rows = rows.filter(application__team__in=teams_of(user))
+        rows = rows.filter(application_id__in=_application_ids(teams_of(user)))
     if team is not None:
-        rows = rows.filter(application__team=team)
+        rows = rows.filter(application_id__in=_application_ids([team]))
     if api is not None:
         rows = rows.filter(api=api)
     if application is not None:
@@ -45,6 +51,14 @@ def usage_rows(
     if since is not None:
         rows = rows.filter(period_start__gte=since)
     return rows.order_by("-period_start", "api__slug", "application_id")
+
+
+def _application_ids(teams: Iterable[Team]) -> list[int]:
+    """The ids of the teams' applications, read first: the rollups are then found through
+    their (granularity, application, period) index, never by joining every row of a window
+    to its application to test its team."""
+    applications = Application.objects.filter(team__in=teams).order_by()
+    return list(applications.values_list("pk", flat=True))
 
 
 def usage_applications(*, user: AbstractBaseUser) -> QuerySet[Application]:
@@ -65,7 +79,7 @@ def usage_apis(*, user: AbstractBaseUser) -> QuerySet[Api]:
     used = UsageRollup.objects.filter(
         granularity=UsageRollup.Granularity.DAY,
         api=OuterRef("pk"),
-        application__team__in=teams_of(user),
+        application_id__in=_application_ids(teams_of(user)),
     )
     return Api.objects.filter(Q(state__in=VISIBLE_STATES) | Exists(used))
 
@@ -76,7 +90,7 @@ def usage_backlog() -> dict[str, int | None]:
     stream = usage_stream()
     return {
         "stream": stream.length() if stream is not None else None,
-        "pending_rollup": UsageEvent.objects.filter(rolled_up=False).count(),
+        "pending_rollup": UsageEventPending.objects.count(),
         "rejected": UsageRejected.objects.count(),
     }
 
@@ -92,12 +106,15 @@ def api_usage_series(*, api: Api, now: datetime | None = None) -> dict[str, list
 
 
 def api_subscribers(*, api: Api) -> QuerySet[Subscription]:
-    """The API's subscriptions by status and application, each with its `last_call`."""
-    latest = UsageEvent.objects.filter(api=api, application=OuterRef("application")).order_by("-at")
+    """The API's subscriptions by status and application, each with its `last_call`, read
+    from the application's newest daily rollup of the API: kept when the events are pruned."""
+    latest = UsageRollup.objects.filter(
+        granularity=UsageRollup.Granularity.DAY, api=api, application=OuterRef("application")
+    ).order_by("-period_start")
     return (
         Subscription.objects.filter(api=api)
         .select_related("application__team", "plan")
-        .annotate(last_call=Subquery(latest.values("at")[:1]))
+        .annotate(last_call=Subquery(latest.values("last_call_at")[:1]))
         .order_by("status", "application__name")
     )
 

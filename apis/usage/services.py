@@ -13,12 +13,13 @@ from typing import Any
 
 from django.db import DatabaseError, connection, models, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from apis.models import Api
 from apis.usage.conf import usage_settings
 from apis.usage.histogram import ENTRIES
-from apis.usage.models import UsageEvent, UsageLock, UsageRejected
+from apis.usage.models import UsageEvent, UsageEventPending, UsageLock, UsageRejected
 from apis.usage.records import UsageRecord
 from apis.usage.spend import spend_rollup_add
 from apis.usage.stream import usage_stream
@@ -57,8 +58,34 @@ def usage_events_store(*, entries: Iterable[tuple[str, UsageRecord]]) -> int:
             len(entries) - len(rows),
         )
     # The unique source id makes a second delivery of the same entry a no-op.
-    UsageEvent.objects.bulk_create(rows, ignore_conflicts=True)
+    created = [pk for at in range(0, len(rows), INSERT_ROWS) for pk in _insert_new(rows, at)]
+    UsageEventPending.objects.bulk_create([UsageEventPending(event_id=pk) for pk in created])
     return len(rows)
+
+
+_EVENT_FIELDS = [field for field in UsageEvent._meta.concrete_fields if not field.primary_key]
+# Rows per INSERT: their parameters stay within SQLite's limit on a statement's variables.
+INSERT_ROWS = 500
+
+
+def _insert_new(events: list[UsageEvent], at: int) -> list[int]:
+    """Insert INSERT_ROWS of the events from `at`, skipping source ids already stored; the ids
+    of those inserted, which alone go on the rollup's queue."""
+    rows = events[at : at + INSERT_ROWS]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in _EVENT_FIELDS)
+    row = "(" + ", ".join(["%s"] * len(_EVENT_FIELDS)) + ")"
+    params = [
+        field.get_db_prep_save(field.pre_save(event, add=True), connection)
+        for event in rows
+        for field in _EVENT_FIELDS
+    ]
+    values = ", ".join([row] * len(rows))
+    # The table and columns are the model's; every value is a parameter.
+    sql = f"INSERT INTO {UsageEvent._meta.db_table} ({columns}) VALUES {values} "  # noqa: S608
+    sql += "ON CONFLICT (source_id) DO NOTHING RETURNING id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def _event_row(source_id: str, record: UsageRecord) -> UsageEvent:
@@ -173,12 +200,15 @@ _DIALECT = {
         "period": "date_trunc(g.granularity, e.at, 'UTC')",
         "entries": f"{ENTRIES['postgresql']}(r.latency_histogram) AS h",
         "object_agg": "jsonb_object_agg",
+        "latest": "GREATEST(apis_usagerollup.last_call_at, excluded.last_call_at)",
     },
     "sqlite": {
         "period": "strftime(CASE g.granularity WHEN 'hour' THEN '%%Y-%%m-%%d %%H:00:00' "
         "ELSE '%%Y-%%m-%%d 00:00:00' END, e.at)",
         "entries": f"{ENTRIES['sqlite']}(r.latency_histogram) AS h",
         "object_agg": "json_group_object",
+        "latest": "max(coalesce(apis_usagerollup.last_call_at, excluded.last_call_at), "
+        "excluded.last_call_at)",
     },
 }
 
@@ -200,7 +230,7 @@ _KEY = "granularity, period_start, api_id, application_id"
 # from the histogram as it then is (the first bucket whose running count reaches the rank).
 _FOLD = """
 WITH periods AS (
-  SELECT g.granularity, {period} AS period_start, e.api_id, e.application_id, e.status,
+  SELECT g.granularity, {period} AS period_start, e.api_id, e.application_id, e.status, e.at,
     e.prompt_tokens, e.completion_tokens, e.cache_read_tokens, e.cache_write_tokens,
     e.reasoning_tokens, e.cost, e.bytes_in, e.bytes_out,
     CASE WHEN e.estimated THEN e.prompt_tokens + e.completion_tokens ELSE 0 END
@@ -211,7 +241,7 @@ WITH periods AS (
   WHERE e.id IN ({ids})
 ), totals AS (
   SELECT {key}, count(*) AS requests,
-    sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors, {sums}
+    sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors, max(at) AS last_call_at, {sums}
   FROM periods GROUP BY {key}
 ), buckets AS (
   SELECT {key}, bucket, sum(n) AS n
@@ -238,9 +268,9 @@ WITH periods AS (
   FROM ranked GROUP BY {key}
 )
 INSERT INTO apis_usagerollup ({key}, requests, errors, {columns}, latency_histogram,
-  p50_ms, p95_ms, updated_at)
+  p50_ms, p95_ms, last_call_at, updated_at)
 SELECT t.granularity, t.period_start, t.api_id, t.application_id, t.requests, t.errors,
-  {totals}, h.histogram, h.p50, h.p95, %s
+  {totals}, h.histogram, h.p50, h.p95, t.last_call_at, %s
 FROM totals AS t JOIN histograms AS h
   ON h.granularity = t.granularity AND h.period_start = t.period_start
   AND h.api_id = t.api_id AND h.application_id = t.application_id
@@ -252,6 +282,7 @@ ON CONFLICT ({key}) DO UPDATE SET
   latency_histogram = excluded.latency_histogram,
   p50_ms = excluded.p50_ms,
   p95_ms = excluded.p95_ms,
+  last_call_at = {latest},
   updated_at = excluded.updated_at
 """
 
@@ -259,14 +290,11 @@ ON CONFLICT ({key}) DO UPDATE SET
 @transaction.atomic
 def _rollup_batch(size: int) -> int:
     # One rollup at a time (the statement reads the rows' histograms before it writes them),
-    # and the events' marks flipped in the same transaction as their sums are added: an event
-    # is added once, or (after a crash) not at all and then once.
+    # and the events taken off the queue in the same transaction as their sums are added: an
+    # event is added once, or (after a crash) not at all and then once.
     UsageLock.objects.select_for_update().get_or_create(name="rollup")
-    ids = list(
-        UsageEvent.objects.filter(rolled_up=False)
-        .order_by("id")
-        .values_list("id", flat=True)[:size]
-    )
+    queue = UsageEventPending.objects.order_by("event_id")
+    ids = list(queue.values_list("event_id", flat=True)[:size])
     if not ids:
         return 0
     sql = _FOLD.format(
@@ -281,7 +309,7 @@ def _rollup_batch(size: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, [*ids, timezone.now()])
     spend_rollup_add(event_ids=ids)
-    UsageEvent.objects.filter(pk__in=ids).update(rolled_up=True)
+    UsageEventPending.objects.filter(event_id__in=ids).delete()
     return len(ids)
 
 
@@ -299,7 +327,8 @@ def usage_prune(*, now: datetime | None = None, max_batches: int | None = None) 
     index on `at`: the table is never locked for long and memory stays flat, however many
     events are due. Events not yet rolled up are kept until they are.
     """
-    due = UsageEvent.objects.filter(at__lt=retention_cutoff(now), rolled_up=True)
+    pending = UsageEventPending.objects.filter(event=OuterRef("pk"))
+    due = UsageEvent.objects.filter(~Exists(pending), at__lt=retention_cutoff(now))
     pruned = 0
     for _ in range(max_batches or usage_settings.PRUNE_MAX_BATCHES):
         ids = list(

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apis.models import Api
 from apis.services import api_transition
-from apis.usage.services import usage_events_store, usage_rollup
+from apis.usage.services import usage_events_store, usage_prune, usage_rollup
 from lifecycle.selectors import history_of
 from tests.factories import (
     ApiFactory,
@@ -274,6 +274,25 @@ def test_usage_chart_and_subscribers_with_plan_status_and_last_call(admin_client
     assert rows["caller"].last_call == at and rows["silent"].last_call is None
     assert "Pending approval" in page.text and "never" in page.text
     assert 'id="api-usage-data"' in page.text
+
+
+def test_last_call_is_the_newest_call_and_outlives_its_pruned_events(admin_client):
+    api = ApiFactory(slug="weather", published=True)
+    caller = ApplicationFactory(name="caller")
+    SubscriptionFactory(api=api, plan=api.plans.first(), application=caller)
+    newest = timezone.now() - timedelta(days=3)
+    usage_events_store(entries=[("1-0", record(api, caller, at=newest))])
+    usage_rollup()
+    late = record(api, caller, at=newest - timedelta(minutes=30))  # older, rolled up later
+    usage_events_store(entries=[("2-0", late)])
+    usage_rollup()
+    with override_settings(PORTCULLIS={"USAGE": {"RETENTION_DAYS": 1}}):
+        assert usage_prune() == 2
+
+    page = admin_client.get(change_url(api))
+
+    assert page.context["subscribers"][0].last_call == newest
+    assert f"{newest:%Y-%m-%d %H:%M} UTC" in page.text
 
 
 def test_import_page_creates_an_api_in_design(admin_client):

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apis.services import api_transition
 from apis.usage.services import usage_events_store, usage_rollup
-from tests.factories import ApiFactory
+from tests.factories import ApiFactory, ApplicationFactory, TeamFactory
 from tests.usage.conftest import DAY, NEXT_DAY, NOON, record
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +42,35 @@ def test_developer_sees_only_their_own_applications(usage, alice_client, bob_cli
     assert {row["application"] for row in rows(alice_client)} == {alice_app.pk}
     assert len(rows(bob_client)) == 1
     assert all(row["application"] != alice_app.pk for row in rows(bob_client))
+
+
+def test_a_member_of_two_teams_sees_both_teams_rows_and_no_others(api, alice, alice_client):
+    shared = ApplicationFactory(team=TeamFactory(members={alice: "viewer"}), name="shared")
+    own, other = ApplicationFactory(owner=alice), ApplicationFactory()
+    usage_events_store(
+        entries=[(f"{n}-0", record(api, app)) for n, app in enumerate([shared, own, other])]
+    )
+    usage_rollup()
+
+    seen = rows(alice_client, granularity="day")
+
+    assert sorted(row["application"] for row in seen) == sorted([shared.pk, own.pk])
+    assert rows(alice_client, application=shared.pk, api=api.slug)[0]["requests"] == 1
+
+
+def test_a_page_of_many_rows_costs_no_more_queries_than_one_row(api, alice_app, alice_client):
+    usage_events_store(entries=[("0-0", record(api, alice_app))])
+    usage_rollup()
+    with CaptureQueriesContext(connection) as one:
+        assert len(rows(alice_client)) == 1
+    hours_before = [record(api, alice_app, at=NOON - timedelta(hours=n)) for n in range(1, 20)]
+    usage_events_store(entries=[(f"{n}-0", r) for n, r in enumerate(hours_before, start=1)])
+    usage_rollup()
+
+    with CaptureQueriesContext(connection) as many:
+        assert len(rows(alice_client)) == 20
+
+    assert len(many) == len(one)
 
 
 def test_staff_sees_every_application(usage, staff_client):

@@ -22,7 +22,7 @@ from django.db.models import Sum
 from django.test import override_settings
 
 from apis.usage.histogram import ERROR_BOUND, bucket, merged, percentile
-from apis.usage.models import UsageEvent, UsageRollup
+from apis.usage.models import UsageEventPending, UsageRollup
 from apis.usage.services import usage_events_store, usage_rollup
 from tests.servers import ROOT, database_url
 from tests.usage.conftest import NOON, record
@@ -153,7 +153,7 @@ def test_a_rollup_that_dies_mid_batch_leaves_nothing_half_added(api, alice_app):
 
     assert died.returncode == 9
     assert requests("hour") == requests("day") == 20  # the committed batch, nothing more
-    assert UsageEvent.objects.filter(rolled_up=False).count() == 25
+    assert UsageEventPending.objects.count() == 25
     assert usage_rollup() == 25
     hour = UsageRollup.objects.get(granularity="hour")
     assert (hour.requests, hour.cost, hour.latency_histogram) == (45, Decimal("0.45"), {"20": 45})

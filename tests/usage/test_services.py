@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
-from apis.usage.models import UsageEvent, UsageRejected, UsageRollup
+from apis.usage.models import UsageEvent, UsageEventPending, UsageRejected, UsageRollup
 from apis.usage.recorder import record_usage as record_usage_async
 from apis.usage.services import (
     usage_entries_store,
@@ -23,6 +23,7 @@ from apis.usage.services import (
 )
 from apis.usage.stream import usage_stream
 from apis.usage.tasks import usage_ingest_and_rollup
+from tests.factories import ApiFactory
 from tests.usage.conftest import NOON, needs_redis, record
 
 record_usage = async_to_sync(record_usage_async)
@@ -96,6 +97,17 @@ def test_events_of_a_deleted_api_are_dropped_not_fatal(api, alice_app):
     stored = usage_events_store(entries=[("1-0", record(api, alice_app, api_id=api_id))])
     assert stored == 0
     assert not UsageEvent.objects.exists()
+
+
+def test_an_api_deleted_before_its_events_are_rolled_up_holds_back_no_other(api, alice_app):
+    other = ApiFactory(slug="other", published=True)
+    usage_events_store(entries=[("1-0", record(api, alice_app)), ("2-0", record(other, alice_app))])
+    api.delete()
+
+    usage_rollup()
+
+    assert UsageRollup.objects.get(granularity="hour").api == other
+    assert not UsageEventPending.objects.exists()
 
 
 @override_settings(REDIS_URL="")
@@ -222,7 +234,7 @@ def test_every_usage_column_is_carried_from_the_record_through_the_stream(api, a
     event = UsageEvent.objects.get()
     stored = {name: getattr(event, name) for name in sent.columns()}
     assert stored == sent.columns()
-    bookkeeping = {"id", "source_id", "rolled_up"}
+    bookkeeping = {"id", "source_id"}
     columns = {column.attname for column in UsageEvent._meta.concrete_fields} - bookkeeping
     assert columns == set(sent.columns())
     assert event.source_id == sent.event_id
