@@ -140,8 +140,8 @@ class AccountedBody:
         on_close: Callable[[GatewayContext], Awaitable[None]],
     ) -> None:
         self.ctx = ctx
-        self.body = body
-        self.chunks = as_chunks(body)
+        # A streamed body is iterated as it is: a wrapper would be a generator step per chunk.
+        self.chunks = as_chunks(body) if isinstance(body, bytes) else body
         self.on_close = on_close
         self.finished = False
         self.closed = False
@@ -160,10 +160,8 @@ class AccountedBody:
         if not self.finished:
             self.ctx.status = CLIENT_CLOSED_REQUEST
         try:
-            await self.chunks.aclose()
-            # Never iterated, as_chunks has not begun and will not close the body: a body that
-            # can be closed before it begins (an AI stream) is closed here.
-            close = getattr(self.body, "aclose", None)
+            # Begun or not: a body that can be closed before it begins (an AI stream) needs it.
+            close = getattr(self.chunks, "aclose", None)
             if close is not None:
                 await close()
         finally:
