@@ -108,6 +108,12 @@ class StreamingHandler(ASGIHandler):
     async def __call__(self, scope: dict, receive, send) -> None:
         if scope["type"] != "http":
             raise ValueError(f"This handler serves HTTP only, not {scope['type']}.")
+        answering = asyncio.current_task()
+        if answering is None:
+            # A server running applications outside asyncio tasks (granian's Rust tasks) gets
+            # one: the answer must be a task the client's leaving can cancel.
+            await asyncio.ensure_future(self(scope, receive, send))
+            return
         # A context-local write costs more than resolving the URL: the prefix is set only when
         # it is not the one in use. No middleware runs here to choose another URL configuration,
         # so ROOT_URLCONF, the default, needs no setting either.
@@ -118,7 +124,6 @@ class StreamingHandler(ASGIHandler):
         exchange = _Exchange(client)
         # The answer runs in the server's own task (a task more per call is CPU a burst of
         # calls queues for); the listener cancels it when the client goes away first.
-        answering = asyncio.current_task()
         answered = False
 
         def abandon() -> None:

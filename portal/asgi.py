@@ -30,7 +30,7 @@ import_module(settings.ROOT_URLCONF)
 data_plane = StreamingHandler()
 control_plane = ASGIHandler()
 # What importing built (modules, settings, URL patterns: some 160,000 objects) lives as long as
-# the process. Left to the collector, every full collection walks it all, about 0.1 s on this
+# the process. Left to the collector, every full collection walks it all, 0.15-0.2 s on this
 # machine with every call in flight stalled; frozen, a collection walks what calls made.
 gc.collect()
 gc.freeze()
