@@ -23,6 +23,7 @@ from apis.permissions import RunsCatalog
 from core.errors import NotFound
 from core.schema import STAFF_ONLY, problem_answer
 from core.serializers import JSONDocumentField, StrictFieldsMixin
+from core.users import signed_in_user
 from keys.selectors import applications_of
 from lifecycle.selectors import history_of
 from lifecycle.states import State
@@ -80,7 +81,11 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     team: a developer who knew the backend could call it around the gateway's limits.
     """
 
-    staff_only_fields = ("upstream_url", "upstream_header", "has_upstream_credential")
+    staff_only_fields: tuple[str, ...] = (
+        "upstream_url",
+        "upstream_header",
+        "has_upstream_credential",
+    )
     staff_only_fields += TARGET_FIELDS
     # What Api.clean() and validate() require together: each kind its upstream or model (a
     # missing `kind` is rest), and a header for any upstream credential.
@@ -101,7 +106,8 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     }
 
     tags = TagsField(required=False, max_length=20)
-    targets = TargetSerializer(
+    # With many=True DRF hands max_length to the ListSerializer; the stubs do not list it.
+    targets = TargetSerializer(  # type: ignore[call-arg]
         many=True,
         required=False,
         max_length=50,
@@ -190,7 +196,9 @@ class ApiSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     def _managed_ids(self, request: Request) -> set[int]:
         # Once per answer, not once per API of a list: the context is shared by its rows.
         if "managed_api_ids" not in self.context:
-            managed = selectors.apis_managed_by(request.user).values_list("pk", flat=True)
+            managed = selectors.apis_managed_by(signed_in_user(request)).values_list(
+                "pk", flat=True
+            )
             self.context["managed_api_ids"] = set(managed)
         return self.context["managed_api_ids"]
 
@@ -283,10 +291,16 @@ class ManagesApi(BasePermission):
     message = "Only staff and the team of this API can change it."
 
     def has_permission(self, request: Request, view) -> bool:
-        return request.method in SAFE_METHODS or view.detail or selectors.runs_catalog(request.user)
+        return (
+            request.method in SAFE_METHODS
+            or view.detail
+            or selectors.runs_catalog(signed_in_user(request))
+        )
 
     def has_object_permission(self, request: Request, view, api: Api) -> bool:
-        return request.method in SAFE_METHODS or selectors.api_managed_by(api, request.user)
+        return request.method in SAFE_METHODS or selectors.api_managed_by(
+            api, signed_in_user(request)
+        )
 
 
 class OpenApiDocumentParser(BaseParser):
@@ -294,7 +308,8 @@ class OpenApiDocumentParser(BaseParser):
 
     media_type = "*/*"
 
-    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
+    # DRF takes whatever a parser returns as request.data; the stubs allow only mappings.
+    def parse(self, stream, media_type=None, parser_context=None) -> bytes:  # type: ignore[override]
         limit = catalog_settings.OPENAPI_MAX_BYTES
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:
@@ -365,7 +380,7 @@ class ApiViewSet(
 
     def perform_create(self, serializer) -> None:
         serializer.instance = services.api_create(
-            owner=self.request.user, **serializer.validated_data
+            owner=signed_in_user(self.request), **serializer.validated_data
         )
 
     def perform_update(self, serializer) -> None:
@@ -402,7 +417,9 @@ class ApiViewSet(
         # Without a Content-Type DRF parses nothing and hands over an empty dict.
         body = request.data if isinstance(request.data, bytes) else b""
         document = openapi_read(body)
-        api, created = services.api_import(document=document, actor=request.user, api=api)
+        api, created = services.api_import(
+            document=document, actor=signed_in_user(request), api=api
+        )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(self.get_serializer(api).data, status=code)
 
@@ -414,7 +431,7 @@ class ApiViewSet(
         api = self.get_object()
         form = TransitionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        services.api_transition(api=api, actor=request.user, **form.validated_data)
+        services.api_transition(api=api, actor=signed_in_user(request), **form.validated_data)
         return Response(self.get_serializer(api).data)
 
     @extend_schema(responses=HistorySerializer(many=True))
@@ -422,7 +439,7 @@ class ApiViewSet(
     def history(self, request: Request, slug: str) -> Response:
         """The API's lifecycle events, newest first (staff, the API's team)."""
         api = self.get_object()
-        if not selectors.api_managed_by(api, request.user):
+        if not selectors.api_managed_by(api, signed_in_user(request)):
             self.permission_denied(request, message=ManagesApi.message)
         events = history_of(api)
         page = self.paginate_queryset(events)
@@ -500,13 +517,13 @@ class SubscriptionViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Subscription.objects.none()
-        subscriptions = selectors.subscriptions_visible_to(self.request.user)
+        subscriptions = selectors.subscriptions_visible_to(signed_in_user(self.request))
         status_filter = self.request.query_params.get("status")
         return subscriptions.filter(status=status_filter) if status_filter else subscriptions
 
     def perform_create(self, serializer) -> None:
         serializer.instance = services.subscription_create(
-            **serializer.validated_data, actor=self.request.user
+            **serializer.validated_data, actor=signed_in_user(self.request)
         )
 
     @extend_schema(request=None, responses=SubscriptionSerializer)
@@ -528,5 +545,5 @@ class SubscriptionViewSet(
         return self._decide(services.subscription_revoke)
 
     def _decide(self, service) -> Response:
-        subscription = service(subscription=self.get_object(), actor=self.request.user)
+        subscription = service(subscription=self.get_object(), actor=signed_in_user(self.request))
         return Response(self.get_serializer(subscription).data)

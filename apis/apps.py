@@ -35,6 +35,7 @@ class ApisConfig(AppConfig):
 
         # An application's token scopes are the APIs it subscribes to.
         scope_source_register(subscribed_api_slugs)
+        register_kinds()
 
         catalog = (
             Api,
@@ -54,3 +55,19 @@ class ApisConfig(AppConfig):
         post_delete.connect(catalog_changed, sender=Application, dispatch_uid="gw-Application-")
         # Its budget is read with its subscriptions.
         post_save.connect(catalog_changed, sender=Application, dispatch_uid="gw-Application")
+
+
+def register_kinds() -> None:
+    """Each kind of API hands the gateway its forwarder; AI calls settle their reservations."""
+    from apis.ai.forward import forward_ai, forward_prompt
+    from apis.ai.spend import settle
+    from apis.gateway.forward import forward_rest
+    from apis.gateway.kinds import forwarder_register, settler_register
+    from apis.mcp.forward import forward_mcp
+    from apis.models import Api
+
+    forwarder_register(Api.Kind.REST, forward_rest)
+    forwarder_register(Api.Kind.AI, forward_ai)
+    forwarder_register(Api.Kind.PROMPT, forward_prompt)
+    forwarder_register(Api.Kind.MCP, forward_mcp)
+    settler_register(settle)

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from jsonschema import Draft202012Validator
@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 from apis import services
 from apis.ai import services as ai_services
 from apis.models import Api, Deployment, Plan, PromptEndpoint, Provider, Subscription
+from apis.models.catalog import UPSTREAM_CREDENTIAL
 from keys.kek import unseal
 from lifecycle.errors import TransitionNotAllowed
 from lifecycle.states import path_between
@@ -338,7 +339,7 @@ def _api_changes(entry: dict[str, Any], *, prune: bool) -> tuple[list[Change], l
     fields = _fields_of(entry)
     credential = _resolve(entry.get("upstream_credential"), f"api {slug}: upstream_credential")
     changes: list[Change] = []
-    if api is None:
+    if api is None or current is None:
         changes.append(Change("+", f"api {slug}", run=lambda: _api_create(entry, credential)))
     else:
         changes += _api_update(api, current, entry, fields, credential)
@@ -373,7 +374,7 @@ def _api_update(
     changed = {name: value for name, value in fields.items() if current[name] != value}
     tags = sorted(entry["tags"]) if "tags" in entry else None
     stored = (
-        unseal(api.upstream_secret, purpose=services.UPSTREAM_CREDENTIAL).decode()
+        unseal(api.upstream_secret, purpose=UPSTREAM_CREDENTIAL).decode()
         if (api.upstream_secret)
         else ""
     )
@@ -486,7 +487,9 @@ def _prompt_changes(slug: str, current: dict | None, entry: dict, *, prune: bool
 
 
 def _prompt_default(name: str) -> Any:
-    return PromptEndpoint._meta.get_field(name).get_default()
+    field = PromptEndpoint._meta.get_field(name)
+    assert isinstance(field, models.Field)  # a column of the prompt, not a relation's far side
+    return field.get_default()
 
 
 def _moves(slug: str, current: str, entry: dict) -> list[Change]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from datetime import datetime
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 
-from apis.gateway.lookups import cached_lookup
+from apis.catalog_cache import cached_lookup
 from apis.models import Api, Subscription
 from lifecycle.selectors import history_of
 from lifecycle.states import State
@@ -19,7 +19,7 @@ VISIBLE_STATES = (State.PUBLISHED, State.DEPRECATED)
 SLUG_MAX_LENGTH = Api._meta.get_field("slug").max_length
 
 
-def runs_catalog(user: AbstractBaseUser | None) -> bool:
+def runs_catalog(user: User | AnonymousUser | None) -> bool:
     """Staff who run the whole catalog: staff holding the permission to change any API.
 
     Superusers hold it; a provider team's admin given the staff flag only to use Django admin
@@ -30,7 +30,7 @@ def runs_catalog(user: AbstractBaseUser | None) -> bool:
     )
 
 
-def apis_visible_to(user: AbstractBaseUser | None) -> QuerySet[Api]:
+def apis_visible_to(user: User | AnonymousUser | None) -> QuerySet[Api]:
     """Staff see every API; everyone else the published and deprecated ones and their teams'."""
     apis = Api.objects.prefetch_related("tags", "plans")
     if runs_catalog(user):
@@ -40,14 +40,14 @@ def apis_visible_to(user: AbstractBaseUser | None) -> QuerySet[Api]:
     return apis.filter(Q(state__in=VISIBLE_STATES) | Q(team__in=teams_of(user))).distinct()
 
 
-def apis_managed_by(user: AbstractBaseUser) -> QuerySet[Api]:
+def apis_managed_by(user: User) -> QuerySet[Api]:
     """The APIs `user` may change: staff all, a provider team's owners and admins their team's."""
     if runs_catalog(user):
         return Api.objects.all()
     return Api.objects.filter(team__in=teams_of(user, at_least=Role.ADMIN))
 
 
-def api_managed_by(api: Api, user: AbstractBaseUser) -> bool:
+def api_managed_by(api: Api, user: User) -> bool:
     """Whether `user` may change `api`, its plans, lifecycle and subscriptions (read now)."""
     return apis_managed_by(user).filter(pk=api.pk).exists()
 
@@ -91,7 +91,7 @@ def openapi_served_by(openapi: dict, *, gateway_url: str) -> dict:
     return document
 
 
-def subscriptions_visible_to(user: AbstractBaseUser) -> QuerySet[Subscription]:
+def subscriptions_visible_to(user: User) -> QuerySet[Subscription]:
     """Staff see all subscriptions; a member those of their teams' applications, and a provider
     team's owners and admins those to their team's APIs."""
     subscriptions = Subscription.objects.select_related("application__team", "api", "plan")

@@ -8,10 +8,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.mail import send_mail, send_mass_mail
 from django.db import IntegrityError, transaction
 
+from apis.catalog_cache import bump_catalog_version
 from apis.errors import (
     AlreadySubscribed,
     InvalidOpenApi,
@@ -20,8 +21,8 @@ from apis.errors import (
     PublishWithoutPlan,
     SubscriptionStateError,
 )
-from apis.gateway.lookups import bump_catalog_version
 from apis.models import Api, Plan, Subscription, Tag, UpstreamTarget
+from apis.models.catalog import UPSTREAM_CREDENTIAL
 from apis.openapi_documents import ApiDescription, openapi_description, openapi_validate
 from apis.openapi_outline import operations
 from apis.selectors import api_managed_by
@@ -36,13 +37,11 @@ from teams.selectors import member_emails, team_checked
 
 logger = logging.getLogger(__name__)
 
-UPSTREAM_CREDENTIAL = "upstream-credential"
-
 
 @transaction.atomic
 def api_create(
     *,
-    owner: AbstractBaseUser | None,
+    owner: User | None,
     tags: list[str] | None = None,
     upstream_credential: str = "",
     targets: list[dict[str, Any]] | None = None,
@@ -121,7 +120,7 @@ def api_set_tags(*, api: Api, tags: list[str]) -> None:
 
 @transaction.atomic
 def api_import(
-    *, document: dict[str, Any], actor: AbstractBaseUser | None, api: Api | None = None
+    *, document: dict[str, Any], actor: User | None, api: Api | None = None
 ) -> tuple[Api, bool]:
     """Create or update an API from an OpenAPI 3.0/3.1 document; returns (api, created).
 
@@ -198,7 +197,7 @@ def _operations_change(before: Any, after: dict) -> str:
 
 
 @transaction.atomic
-def api_set_openapi(*, api: Api, document: dict[str, Any], actor: AbstractBaseUser | None) -> Api:
+def api_set_openapi(*, api: Api, document: dict[str, Any], actor: User | None) -> Api:
     """Replace the API's OpenAPI document (validated first), noting it in the history."""
     openapi_validate(document)
     if api.openapi == document:
@@ -213,21 +212,29 @@ def api_transition(
     *,
     api: Api,
     to: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     note: str = "",
     sunset: datetime | None = None,
 ) -> LifecycleEvent:
     """Move an API through its lifecycle (see lifecycle.states.TRANSITIONS)."""
-    return transition(api, to=to, actor=actor, note=note, sunset=sunset)
+    return transition(
+        api,
+        to=to,
+        actor=actor,
+        note=note,
+        sunset=sunset,
+        guard=_transition_guard,
+        effects=_transition_effects,
+    )
 
 
-def api_check_transition(*, api: Api, to: str) -> None:
+def _transition_guard(api: Api, to: str) -> None:
     """The catalog's own guards on top of the transition table."""
     if to == State.PUBLISHED and not api.plans.exists():
         raise PublishWithoutPlan(f"Add at least one plan to '{api.slug}' before publishing it.")
 
 
-def api_apply_transition(*, api: Api, event: LifecycleEvent) -> None:
+def _transition_effects(api: Api, event: LifecycleEvent) -> None:
     """Effects of a transition: notify subscribers of a deprecation, end subscriptions on retire."""
     if event.to_state == State.DEPRECATED:
         transaction.on_commit(lambda: notify_deprecation(api_id=api.pk))
@@ -277,7 +284,7 @@ def plan_update(*, plan: Plan, **fields: Any) -> Plan:
 
 @transaction.atomic
 def subscription_create(
-    *, application: Application, api: Api, plan: Plan, actor: AbstractBaseUser | None = None
+    *, application: Application, api: Api, plan: Plan, actor: User | None = None
 ) -> Subscription:
     """Subscribe (the application team's developers and up): active at once, or pending when the
     plan requires approval, which is asked of the API's team. `actor` None: the platform itself.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import re2
 from jsonschema import Draft202012Validator, validators
@@ -20,6 +20,10 @@ from jsonschema_specifications import REGISTRY as META_SCHEMAS
 from referencing import Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
+
+if TYPE_CHECKING:
+    # The stubs' name for the classes `validators.extend` makes: Validator plus `descend`.
+    from jsonschema.validators import _Validator
 
 REFERENCE_KEYWORDS = ("$ref", "$dynamicRef")
 # Memory RE2 may use for one compiled pattern; a bigger pattern is refused, not run.
@@ -44,12 +48,12 @@ def _text(exc: Exception) -> str:
     return detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
 
 
-def _pattern(validator: Validator, pattern: str, instance: Any, schema: Any) -> Iterator:
+def _pattern(validator: _Validator, pattern: str, instance: Any, schema: Any) -> Iterator:
     if validator.is_type(instance, "string") and not compiled(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-def _pattern_properties(validator: Validator, patterns: dict, instance: Any, schema: Any):
+def _pattern_properties(validator: _Validator, patterns: dict, instance: Any, schema: Any):
     if not validator.is_type(instance, "object"):
         return
     for pattern, subschema in patterns.items():
@@ -58,7 +62,7 @@ def _pattern_properties(validator: Validator, patterns: dict, instance: Any, sch
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
-def _additional_properties(validator: Validator, additional: Any, instance: Any, schema: Any):
+def _additional_properties(validator: _Validator, additional: Any, instance: Any, schema: Any):
     if not validator.is_type(instance, "object"):
         return
     extras = [key for key in instance if not _declared(key, schema)]

@@ -22,7 +22,7 @@ class LimitOffsetPages(LimitOffsetPagination):
     # One request must not make the server read and render a whole table.
     max_limit = 1000
 
-    def get_limit(self, request: Request) -> int:
+    def get_limit(self, request: Request) -> int | None:
         limit = _whole_number(request, self.limit_query_param, minimum=1, maximum=self.max_limit)
         return self.default_limit if limit is None else limit
 

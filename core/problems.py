@@ -107,10 +107,13 @@ def _text(detail: Any) -> str:
 
 def _api_exception_headers(exc: exceptions.APIException) -> dict[str, str]:
     headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None) is not None:
-        headers["Retry-After"] = str(int(exc.wait))
+    # DRF sets `auth_header` on a refusal its authenticators can answer, `wait` on a throttle.
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)
+    if wait is not None:
+        headers["Retry-After"] = str(int(wait))
     return headers
 
 
@@ -123,7 +126,7 @@ def wants_problem_json(request: HttpRequest) -> bool:
     return request.path.startswith(JSON_PREFIXES) or "json" in request.headers.get("Accept", "")
 
 
-def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
     """A request Django refused before any view ran, as problem+json on the JSON surfaces."""
     if wants_problem_json(request):
         return problem_response(400, "The request is malformed.")
@@ -152,7 +155,7 @@ class UnstorableInputMiddleware:
         return defaults.bad_request(request, exception)
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
     """A refusal outside DRF (for example a failed CSRF check), as problem+json on JSON surfaces."""
     if wants_problem_json(request):
         return problem_response(403, "You do not have permission to perform this action.")

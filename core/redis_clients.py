@@ -18,6 +18,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import ClusterNode, RedisCluster
 
 CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}
+AsyncClient = aioredis.Redis | AsyncRedisCluster
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ def sync_client(url: str, **options: Any) -> redis.Redis | RedisCluster:
     """A sync client of the Redis or cluster at `url` (options as redis-py takes them)."""
     if not is_cluster(url):
         return redis.Redis.from_url(url, **options)
+    return sync_cluster_client(url, **options)
+
+
+def sync_cluster_client(url: str, **options: Any) -> RedisCluster:
+    """A sync client of the cluster at `url` (options as redis-py takes them)."""
     address = cluster_address(url)
     return RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],

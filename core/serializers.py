@@ -23,7 +23,7 @@ JSON_TYPES: tuple[tuple[type[serializers.Field], tuple[type, ...]], ...] = (
 )
 
 
-class StrictFieldsMixin:
+class StrictFieldsMixin(serializers.Serializer):
     """Refuse unknown fields by name, and values not of the JSON type the schema states.
 
     An item of a list is whole even in a PATCH: each names all of its required fields. A

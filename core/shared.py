@@ -11,14 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache, RedisSerializer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemory
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core import redis_clients
+
+# What the shared cache raises when Redis does not answer, or is full and refuses writes
+# (maxmemory with noeviction, as the README asks); the gateway turns it into 503.
+SHARED_CACHE_ERRORS: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    RedisOutOfMemory,
+)
 
 _serializer = RedisSerializer()
 # A Redis that is down refuses at once; one that does not answer is given this long. On the
@@ -31,9 +42,9 @@ REPLY_TIMEOUT = 3.0
 # Redis that is down refuses at once and one that hangs fails each call after REPLY_TIMEOUT).
 POOL_SIZE = 128
 POOL_WAIT = 30.0
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = (
-    weakref.WeakKeyDictionary()
-)
+_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, redis_clients.AsyncClient]
+] = weakref.WeakKeyDictionary()
 
 
 def on_redis() -> bool:
@@ -41,7 +52,7 @@ def on_redis() -> bool:
     return isinstance(caches["default"], RedisCache)
 
 
-def client() -> aioredis.Redis:
+def client() -> redis_clients.AsyncClient:
     """The running event loop's client of the shared cache's Redis."""
     return client_at(settings.CACHES["default"]["LOCATION"])
 
@@ -51,7 +62,7 @@ def on_cluster() -> bool:
     return on_redis() and redis_clients.is_cluster(settings.CACHES["default"]["LOCATION"])
 
 
-def client_at(url: str) -> aioredis.Redis:
+def client_at(url: str) -> redis_clients.AsyncClient:
     """The running event loop's client of the Redis at `url` (a pool must not cross loops)."""
     loop = asyncio.get_running_loop()
     # Not setdefault: a weak reference made and dropped on every call, for a dict that exists.
@@ -112,7 +123,8 @@ async def get(key: str, default: Any = None) -> Any:
     if not on_redis():
         return cache.get(key, default)
     data = await client().get(raw_key(key))
-    return default if data is None else loads(data)
+    # redis-py types a reply as bytes or str; these clients never decode replies: bytes.
+    return default if data is None else loads(cast(bytes, data))
 
 
 async def set(key: str, value: Any, timeout: int | None) -> None:
@@ -147,6 +159,6 @@ async def touch(key: str, timeout: int) -> bool:
 
 def sync_client() -> Any:
     """The shared cache's own sync Redis client, for sync code that needs more than get/set."""
-    # Django's RedisCache keeps its redis-py client behind `_cache`; this is the one place
-    # the project reaches for it.
-    return caches["default"]._cache.get_client(write=True)
+    # Django's RedisCache keeps its redis-py client behind `_cache` (private, so not in the
+    # stubs); this is the one place the project reaches for it.
+    return caches["default"]._cache.get_client(write=True)  # type: ignore[attr-defined]

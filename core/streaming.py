@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from typing import Any
 
-from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.asgi import ASGIHandler, ASGIRequest, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.urls import get_script_prefix as script_prefix_in_use
 from django.urls import set_script_prefix
 
-Message = dict[str, Any]
+Message = Mapping[str, Any]
 
 
 class ClientRequest:
@@ -96,14 +96,29 @@ class _Exchange:
             await close()
 
 
+class StreamingRequest(ASGIRequest):
+    """A request whose body the view reads as it arrives, from `body_chunks`."""
+
+    body_chunks: AsyncIterator[bytes] | None = None
+
+
 class StreamingHandler(ASGIHandler):
     """An ASGI application serving Django's async views, and nothing sync, on the event loop."""
+
+    request_class = StreamingRequest
+    # BaseHandler's own attributes, which the stubs leave out.
+    _view_middleware: list[Callable[..., Any]]
+    _template_response_middleware: list[Callable[..., Any]]
+    _exception_middleware: list[Callable[..., Any]]
+    _middleware_chain: Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+    _get_response_async: Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware = []
         self._template_response_middleware = []
         self._exception_middleware = []
-        self._middleware_chain = convert_exception_to_response(self._get_response_async)
+        # The stub types the wrapper as maybe sync; of a coroutine function it is one too.
+        self._middleware_chain = convert_exception_to_response(self._get_response_async)  # type: ignore[assignment]
 
     async def __call__(self, scope: dict, receive, send) -> None:
         if scope["type"] != "http":
@@ -146,9 +161,10 @@ class StreamingHandler(ASGIHandler):
 
     async def _answer(self, scope: dict, exchange: _Exchange, send) -> None:
         request, error = self.create_request(scope, io.BytesIO())
-        if request is None:
+        if error is not None:
             exchange.response = error
         else:
+            assert isinstance(request, StreamingRequest)  # this handler's request_class
             request.body_chunks = exchange.client.body()
             exchange.response = await self._middleware_chain(request)
         # The answer begins: body the view did not read is dropped from now on.
@@ -160,7 +176,7 @@ class StreamingHandler(ASGIHandler):
         """Django's own sending, but a streamed body's parts go out as they are: one message
         each, through no wrapper of Django's (its per-part generator and re-encoding cost CPU
         on every chunk of every stream)."""
-        if not response.streaming:
+        if not isinstance(response, StreamingHttpResponse):
             await super().send_response(response, send)
             return
         await send(
@@ -170,7 +186,8 @@ class StreamingHandler(ASGIHandler):
                 "headers": _headers(response),
             }
         )
-        async with aclosing(aiter(response)) as parts:
+        # An async generator, whose aclose the stub's AsyncIterator leaves out.
+        async with aclosing(aiter(response)) as parts:  # type: ignore[type-var]
             async for part in parts:
                 if len(part) > self.chunk_size:
                     for chunk, _last in self.chunk_bytes(part):

@@ -28,7 +28,7 @@ class ApplicationAdmin(admin.ModelAdmin):
 class TokenKeyAdmin(admin.ModelAdmin):
     list_display = ["kid", "use", "alg", "status", "created_at", "retire_after", "retired_at"]
     list_filter = ["use", "status", "alg"]
-    readonly_fields = [
+    readonly_fields = (
         "kid",
         "use",
         "alg",
@@ -38,7 +38,7 @@ class TokenKeyAdmin(admin.ModelAdmin):
         "retiring_at",
         "retire_after",
         "retired_at",
-    ]
+    )
     fields = readonly_fields
     actions = ["rotate"]
 

@@ -22,7 +22,12 @@ KEY_ENCRYPTION: dict[str, Callable[[], Key]] = {
 }
 CONTENT_ENCRYPTION = frozenset({"A256GCM"})
 
-KEY_TYPES = {"ES256": ECKey, "RS256": RSAKey, "EdDSA": OKPKey, "Ed25519": OKPKey}
+KEY_TYPES: dict[str, type[Key]] = {
+    "ES256": ECKey,
+    "RS256": RSAKey,
+    "EdDSA": OKPKey,
+    "Ed25519": OKPKey,
+}
 KEY_TYPES.update({"ECDH-ES+A256KW": ECKey, "RSA-OAEP-256": RSAKey})
 
 

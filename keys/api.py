@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.serializers import StrictFieldsMixin
+from core.users import signed_in_user
 from keys import selectors, services
 from keys.models import Application
 from teams.selectors import teams_of
@@ -60,32 +61,34 @@ class ApplicationViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Application.objects.none()
-        applications = selectors.applications_of(self.request.user)
+        applications = selectors.applications_of(signed_in_user(self.request))
         team = self.request.query_params.get("team", "")
-        return applications.filter(team=team) if team.isdecimal() else applications
+        return applications.filter(team=int(team)) if team.isdecimal() else applications
 
     @extend_schema(responses={201: ApplicationWithSecretSerializer})
     def create(self, request: Request) -> Response:
         """A new application of one of your teams; its secret is in this answer only."""
         form = ApplicationSerializer(data=request.data, context=self.get_serializer_context())
         form.is_valid(raise_exception=True)
-        team = form.validated_data.get("team") or personal_team_ensure(request.user)
+        user = signed_in_user(request)
+        team = form.validated_data.get("team") or personal_team_ensure(user)
         application, secret = services.application_create(
-            team=team, name=form.validated_data["name"], actor=request.user
+            team=team, name=form.validated_data["name"], actor=user
         )
         return Response(self._with_secret(application, secret), status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: Application) -> None:
-        services.application_delete(application=instance, actor=self.request.user)
+        services.application_delete(application=instance, actor=signed_in_user(self.request))
 
     @extend_schema(request=None, responses=ApplicationWithSecretSerializer)
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: str) -> Response:
         """A new secret, shown once; the old one stops working."""
         application = self.get_object()
-        secret = services.application_rotate_secret(application=application, actor=request.user)
+        secret = services.application_rotate_secret(
+            application=application, actor=signed_in_user(request)
+        )
         return Response(self._with_secret(application, secret))
 
     def _with_secret(self, application: Application, secret: str) -> dict:
-        application.client_secret = secret
-        return ApplicationWithSecretSerializer(application).data
+        return {**ApplicationSerializer(application).data, "client_secret": secret}

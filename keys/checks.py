@@ -13,7 +13,7 @@ from keys.conf import keys_settings
 @register()
 def token_settings_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Refuse to start with a token algorithm or lifetime the verifier would not accept."""
-    errors = []
+    errors: list[CheckMessage] = []
     choices = [
         ("SIGNING_ALG", SIGNING, "keys.E001"),
         ("ENCRYPTION_ALG", KEY_ENCRYPTION, "keys.E002"),

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.cache import cache
-from django.db import transaction
-
 from core.clock import clock
 from keys.algorithms import KEY_TYPES, Key
-from keys.conf import keys_settings
 from keys.kek import unseal
+from keys.keyset import forget_version, keyset_version
 from keys.models import TokenKey
-
-VERSION_KEY = "keys:keyset:version"
+from keys.services import token_keys_ensure
 
 
 @dataclass(frozen=True)
@@ -44,11 +39,13 @@ class KeyRing:
     version: str
     by_kid: dict[str, LoadedKey] = field(default_factory=dict)
 
-    def active(self, use: str) -> LoadedKey | None:
+    def active(self, use: str) -> LoadedKey:
         """The key new tokens are made with, for `use` ("sig" or "enc")."""
-        return next(
-            (k for k in self.by_kid.values() if k.use == use and k.status == "active"), None
-        )
+        for key in self.by_kid.values():
+            if key.use == use and key.status == "active":
+                return key
+        # Loading the ring ensures an active key of each use, so only a corrupt key set lands here.
+        raise LookupError(f"No active {use!r} token key.")
 
     def lookup(self, kid: str, use: str) -> LoadedKey | None:
         """The key named `kid` for `use`, if it still verifies."""
@@ -65,22 +62,19 @@ class KeyRing:
 
 _lock = threading.Lock()
 _ring: KeyRing | None = None
-_checked_at = float("-inf")
 
 
 def current(*, fresh: bool = False) -> KeyRing:
-    """The key ring; the shared version is read at most every KEYSET_POLL_SECONDS (or when
-    `fresh`), and the database only when that version moved."""
-    global _ring, _checked_at
-    now = clock.monotonic()
+    """The key ring; reloaded from the database only when the shared key-set version moved
+    (read at most every KEYSET_POLL_SECONDS, or now when `fresh`)."""
+    global _ring
+    version = keyset_version(fresh=fresh)
     ring = _ring
-    if ring is not None and not fresh and now - _checked_at < keys_settings.KEYSET_POLL_SECONDS:
+    if ring is not None and ring.version == version:
         return ring
-    version = cache.get(VERSION_KEY)
     with _lock:
-        if _ring is None or version is None or _ring.version != version:
+        if _ring is None or _ring.version != version:
             _ring = _load(version)
-        _checked_at = now
         return _ring
 
 
@@ -93,35 +87,16 @@ def find(kid: str, use: str) -> LoadedKey | None:
     return key
 
 
-def bump_version() -> None:
-    """Tell every process to reload its keys, now and again once the transaction commits.
-
-    The second bump matters: a process reloading between the two read the uncommitted past.
-    """
-    _set_new_version()
-    transaction.on_commit(_set_new_version)
-
-
-def _set_new_version() -> None:
-    global _checked_at
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
-    _checked_at = float("-inf")
-
-
 def forget() -> None:
     """Drop this process's copy; the next use reloads it."""
     global _ring
     _ring = None
+    forget_version()
 
 
-def _load(version: str | None) -> KeyRing:
-    from keys.services import token_keys_ensure
-
+def _load(version: str) -> KeyRing:
+    # Creating the first keys bumps the version: the next use loads again, under the new one.
     token_keys_ensure()
-    if version is None:
-        version = uuid.uuid4().hex
-        cache.add(VERSION_KEY, version, timeout=None)
-        version = cache.get(VERSION_KEY, version)
     rows = TokenKey.objects.exclude(status=TokenKey.Status.RETIRED)
     return KeyRing(version=version, by_kid={row.kid: _parse(row) for row in rows})
 

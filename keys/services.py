@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict
-from keys import algorithms, keyring
+from keys import algorithms
 from keys.conf import keys_settings
 from keys.kek import seal
+from keys.keyset import bump_version
 from keys.models import Application, TokenKey
 from keys.secrets import hash_secret, new_client_secret, secret_matches
 from teams.models import Role, Team
@@ -20,9 +21,7 @@ from teams.selectors import team_checked
 
 
 @transaction.atomic
-def application_create(
-    *, team: Team, name: str, actor: AbstractBaseUser | None
-) -> tuple[Application, str]:
+def application_create(*, team: Team, name: str, actor: User | None) -> tuple[Application, str]:
     """A new application of `team` (its developers and up) and its secret in clear, which is
     never available again. `actor` None is the platform itself (commands), which any team lets in.
 
@@ -55,9 +54,7 @@ def _check_room_for_one_more(team: Team) -> None:
 
 
 @transaction.atomic
-def application_rotate_secret(
-    *, application: Application, actor: AbstractBaseUser | None = None
-) -> str:
+def application_rotate_secret(*, application: Application, actor: User | None = None) -> str:
     """Replace the secret (the team's admins and owners); the old one stops working at once."""
     _check_role(application.team, actor, Role.ADMIN)
     secret = new_client_secret()
@@ -68,14 +65,14 @@ def application_rotate_secret(
 
 
 @transaction.atomic
-def application_delete(*, application: Application, actor: AbstractBaseUser | None = None) -> None:
+def application_delete(*, application: Application, actor: User | None = None) -> None:
     """Delete the application with its subscriptions (the team's developers and up); its tokens
     open nothing from then on."""
     _check_role(application.team, actor, Role.DEVELOPER)
     application.delete()
 
 
-def _check_role(team: Team, actor: AbstractBaseUser | None, role: str) -> None:
+def _check_role(team: Team, actor: User | None, role: str) -> None:
     if actor is not None:
         team_checked(team, actor, at_least=role)
 
@@ -126,7 +123,7 @@ def token_keys_ensure() -> None:
                 token_key_create(use=use, alg=alg)
         except IntegrityError:
             continue
-        keyring.bump_version()
+        bump_version()
 
 
 def _verification_window() -> timedelta:
@@ -144,7 +141,7 @@ def token_keys_rotate(*, now: datetime | None = None) -> list[TokenKey]:
         status=TokenKey.Status.RETIRING, retiring_at=now, retire_after=now + _verification_window()
     )
     created = [token_key_create(use=use, alg=alg) for use, alg in _configured_algs().items()]
-    keyring.bump_version()
+    bump_version()
     return created
 
 
@@ -157,5 +154,5 @@ def token_keys_retire_expired(*, now: datetime | None = None) -> int:
     )
     count = expired.update(status=TokenKey.Status.RETIRED, retired_at=now)
     if count:
-        keyring.bump_version()
+        bump_version()
     return count

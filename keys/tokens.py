@@ -119,7 +119,9 @@ async def averify_access_token(
 ) -> AccessClaims:
     """`verify_access_token` from async code: a token seen before costs no thread and no I/O
     but the revocation check; a new one is decrypted and verified off the event loop."""
-    claims = _known_claims(token) or await in_database_thread(lambda: _verified_claims(token))
+    claims = _known_claims(token)
+    if claims is None:
+        claims = await in_database_thread(lambda: _verified_claims(token))
     _check_usable(claims, require_encrypted=require_encrypted)
     if check_revocation and await revocations.ais_revoked(claims.jti):
         raise InvalidToken("The token has been revoked.")
@@ -186,6 +188,9 @@ def _decrypt(token: str, header_segment: str) -> str:
     # RFC 7519 §7.2 step 8: recurse into the content only when it says it is a JWT.
     if str(result.protected.get("cty", "")).upper() != "JWT":
         raise InvalidToken("The encrypted token does not contain a signed JWT (cty).")
+    # joserfc fills the plaintext of every compact JWE it decrypts; None only types that.
+    if result.plaintext is None:
+        raise InvalidToken("The encrypted token has no content.")
     try:
         return result.plaintext.decode("ascii")
     except UnicodeDecodeError as exc:

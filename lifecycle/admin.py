@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from lifecycle.models import LifecycleEvent
 
-HISTORY_FIELDS = ["from_state", "to_state", "actor", "at", "note", "sunset"]
+HISTORY_FIELDS = ("from_state", "to_state", "actor", "at", "note", "sunset")
 
 
 class ReadOnlyMixin:
@@ -47,8 +47,8 @@ class LifecycleEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ["to_state", "from_state", "content_type"]
     search_fields = ["note", "object_id", "actor__username"]
     date_hierarchy = "at"
-    fields = ["content_type", "object_id", *HISTORY_FIELDS]
-    readonly_fields = fields
+    readonly_fields = ("content_type", "object_id", *HISTORY_FIELDS)
+    fields = readonly_fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[LifecycleEvent]:
         return super().get_queryset(request).select_related("actor").prefetch_related("subject")

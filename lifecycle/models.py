@@ -49,12 +49,6 @@ class LifecycleModel(models.Model):
         super().refresh_from_db(*args, **kwargs)
         self._saved_state = self.state
 
-    def check_transition(self, to: str) -> None:
-        """Hook: raise a PortcullisError when this object may not move to `to` now."""
-
-    def apply_transition(self, event: LifecycleEvent) -> None:
-        """Hook: the effects of a transition, run inside its transaction."""
-
 
 class LifecycleEvent(models.Model):
     """One transition: the audit trail of an object's lifecycle."""

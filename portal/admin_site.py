@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from core.users import signed_in_user
 from portal.console import dashboard
 
 
@@ -21,5 +22,5 @@ class ConsoleAdminSite(admin.AdminSite):
     def index(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> TemplateResponse:
-        context = {"dashboard": dashboard(user=request.user), **(extra_context or {})}
+        context = {"dashboard": dashboard(user=signed_in_user(request)), **(extra_context or {})}
         return super().index(request, context)

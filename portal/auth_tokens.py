@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_in
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
@@ -72,7 +72,7 @@ class RotatingRefreshSerializer(TokenRefreshSerializer):
         return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
-def _owner(refresh: RefreshToken) -> AbstractBaseUser:
+def _owner(refresh: RefreshToken) -> User:
     """The token's user, while active and with the password the token was issued under."""
     user_id = refresh.payload.get(api_settings.USER_ID_CLAIM)
     user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -47,7 +47,7 @@ class Deprecation:
     still_calling: int
 
 
-def traffic(*, user: AbstractBaseUser, now: datetime | None = None) -> dict[str, object]:
+def traffic(*, user: User, now: datetime | None = None) -> dict[str, object]:
     """Calls and errors of the last 24 hours (hourly rollups), p95 and the top lists."""
     window = WINDOWS[0]
     starts = window.starts(now or timezone.now())
@@ -143,7 +143,7 @@ def platform_health() -> dict[str, object]:
     }
 
 
-def dashboard(*, user: AbstractBaseUser) -> dict[str, object]:
+def dashboard(*, user: User) -> dict[str, object]:
     """The dashboard's sections that `user` may see, by their admin permissions."""
     sections: dict[str, object] = {"health": platform_health()}
     if user.has_perm("apis.view_usagerollup"):

@@ -6,30 +6,34 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from core.users import signed_in_user
 from teams.models import Membership, Role
 from teams.services import personal_team_ensure
 
 SESSION_KEY = "portal_team"
+# Where the request keeps its membership once looked up, for the rest of that request.
+REQUEST_ATTRIBUTE = "_portal_membership"
 
 
 def current_membership(request: HttpRequest) -> Membership:
     """The signed-in user's membership of the chosen team, else of their personal team."""
-    cached = getattr(request, "_portal_membership", None)
+    cached = getattr(request, REQUEST_ATTRIBUTE, None)
     if cached is not None:
         return cached
-    memberships = Membership.objects.select_related("team").filter(user=request.user)
+    user = signed_in_user(request)
+    memberships = Membership.objects.select_related("team").filter(user=user)
     chosen = request.session.get(SESSION_KEY)
     membership = memberships.filter(team_id=chosen).first() if chosen else None
     if membership is None:
-        membership = memberships.get(team=personal_team_ensure(request.user))
-    request._portal_membership = membership
+        membership = memberships.get(team=personal_team_ensure(user))
+    setattr(request, REQUEST_ATTRIBUTE, membership)
     return membership
 
 
 def team_choose(request: HttpRequest, membership: Membership) -> None:
     """Show `membership`'s team from now on."""
     request.session[SESSION_KEY] = membership.team_id
-    request._portal_membership = membership
+    setattr(request, REQUEST_ATTRIBUTE, membership)
 
 
 def may(membership: Membership, role: str) -> bool:
@@ -42,16 +46,15 @@ def team_context(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)  # absent when an error page is drawn before auth
     if user is None or not user.is_authenticated:
         return {}
-    membership = SimpleLazyObject(lambda: current_membership(request))
     return {
-        "team_membership": membership,
+        "team_membership": SimpleLazyObject(lambda: current_membership(request)),
         "team_memberships": SimpleLazyObject(
             lambda: list(
-                Membership.objects.select_related("team")
-                .filter(user=request.user)
-                .order_by("team__name")
+                Membership.objects.select_related("team").filter(user=user).order_by("team__name")
             )
         ),
-        "team_can_develop": SimpleLazyObject(lambda: may(membership, Role.DEVELOPER)),
-        "team_can_admin": SimpleLazyObject(lambda: may(membership, Role.ADMIN)),
+        "team_can_develop": SimpleLazyObject(
+            lambda: may(current_membership(request), Role.DEVELOPER)
+        ),
+        "team_can_admin": SimpleLazyObject(lambda: may(current_membership(request), Role.ADMIN)),
     }

@@ -20,7 +20,8 @@ class SignupForm(UserCreationForm):
 
     email = forms.EmailField(required=True, help_text="For notices about the APIs you use.")
 
-    class Meta(UserCreationForm.Meta):
+    # The stubs leave out UserCreationForm.Meta, which Django defines (model, field classes).
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
         model = User
         fields = ("username", "email")
 
@@ -64,11 +65,14 @@ class SubscribeForm(forms.Form):
 
     def __init__(self, *args, team: Team, api: Api | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["application"].queryset = Application.objects.filter(team=team)
+        application, plan = self.fields["application"], self.fields["plan"]
+        assert isinstance(application, forms.ModelChoiceField)  # as declared above
+        assert isinstance(plan, forms.ModelChoiceField)
+        application.queryset = Application.objects.filter(team=team)
         plans = Plan.objects.select_related("api").filter(api__state=State.PUBLISHED)
         if api is not None:
             plans = plans.filter(api=api)
-        self.fields["plan"].queryset = plans.order_by("api__name", "api__version", "name")
+        plan.queryset = plans.order_by("api__name", "api__version", "name")
 
 
 class TeamForm(forms.Form):

@@ -18,7 +18,7 @@ from core.problems import problem_response
 from core.redis_policy import durability_problem, eviction_problem
 
 # A probe must answer before the orchestrator's own timeout, even when a dependency hangs.
-BROKER_TIMEOUT_SECONDS = 1.0
+BROKER_TIMEOUT_SECONDS = 1
 
 
 async def healthz(request: HttpRequest) -> JsonResponse:

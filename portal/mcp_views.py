@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from apis.mcp.credentials import CREDENTIAL_MAX_LENGTH, credential_apis_of, upstream_credential_set
 from apis.models import Api, ToolCallAudit
 from core.errors import Forbidden
+from core.users import signed_in_user
 from keys.models import Application
 from portal.current_team import current_membership
 
@@ -62,7 +63,9 @@ def _store_credential(request: HttpRequest, application: Application) -> HttpRes
     api: Api = wanted[form.cleaned_data["api"]]
     value = form.cleaned_data["credential"]
     try:
-        upstream_credential_set(application=application, api=api, value=value, actor=request.user)
+        upstream_credential_set(
+            application=application, api=api, value=value, actor=signed_in_user(request)
+        )
     except Forbidden as exc:
         raise PermissionDenied(exc.detail) from exc
     done = "stored" if value else "removed"

@@ -20,11 +20,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core import signing
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 
@@ -35,7 +35,7 @@ from portal.conf import portal_settings
 
 DEVICE_COOKIE = "pc_device"
 _SALT = "portcullis.password_guard.device"
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Outcome:
     """What the guarded view made of the password: failed, signed someone in, or neither."""
 
     failed: bool = False
-    user: AbstractBaseUser | None = None
+    user: User | None = None
 
 
 # The outcome of the password check the current request runs, set for the view's duration.
@@ -55,7 +55,7 @@ def password_guarded(username_of: Callable[[HttpRequest], str]) -> Callable[[Vie
 
     def decorate(view: View) -> View:
         @wraps(view)
-        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method != "POST":
                 return view(request, *args, **kwargs)
             username = username_of(request)
@@ -75,7 +75,7 @@ def password_guarded(username_of: Callable[[HttpRequest], str]) -> Callable[[Vie
 
 def _run(
     view: View, attempt: Attempt, request: HttpRequest, *args: Any, **kwargs: Any
-) -> tuple[HttpResponse, Outcome]:
+) -> tuple[HttpResponseBase, Outcome]:
     outcome = Outcome()
     token = _outcome.set(outcome)
     try:
@@ -103,7 +103,7 @@ def _on_login_failed(sender: Any, **kwargs: Any) -> None:
 
 
 @receiver(user_logged_in)
-def _on_logged_in(sender: Any, user: AbstractBaseUser, **kwargs: Any) -> None:
+def _on_logged_in(sender: Any, user: User, **kwargs: Any) -> None:
     outcome = _outcome.get()
     if outcome is not None:
         outcome.user = user
@@ -133,7 +133,7 @@ def _trusted_device(request: HttpRequest, username: str) -> str:
     return str(value.get("device", ""))
 
 
-def _hand_device_cookie(response: HttpResponse, user: AbstractBaseUser, device: str) -> None:
+def _hand_device_cookie(response: HttpResponseBase, user: User, device: str) -> None:
     value = {"user": user.get_username(), "device": device or secrets.token_urlsafe(16)}
     response.set_cookie(
         DEVICE_COOKIE,

@@ -21,7 +21,8 @@ def example_value(name: str, schema: Any) -> Any:
         return schema["examples"][0]
     if isinstance(schema.get("enum"), list) and schema["enum"]:
         return schema["enum"][0]
-    return PLACEHOLDERS.get(schema.get("type"), name)
+    kind = schema.get("type")
+    return PLACEHOLDERS.get(kind, name) if isinstance(kind, str) else name
 
 
 def prompt_example(api: Api) -> dict[str, Any]:

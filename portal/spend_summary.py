@@ -5,7 +5,7 @@ developer's applications."""
 from __future__ import annotations
 
 import calendar
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,7 +51,7 @@ def budget_rows(
         for s in subscriptions
         if s.plan.monthly_budget is not None
     ]
-    by_application: Counter = Counter()
+    by_application: defaultdict[int, Decimal] = defaultdict(Decimal)
     for (application_id, _api_id), cost in spent.items():
         by_application[application_id] += cost
     return rows + [

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from core.errors import PortcullisError
 from core.parsers import JSONParser
+from core.users import signed_in_user
 from portal.current_team import current_membership, may, team_choose
 from portal.forms import InvitationForm, TeamForm
 from teams.models import Membership, Role
@@ -35,12 +36,13 @@ def teams(request: HttpRequest) -> HttpResponse:
     """The current team's members and invitations; POST creates a team and switches to it."""
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        user = signed_in_user(request)
         try:
-            team = create_team(name=form.cleaned_data["name"], owner=request.user)
+            team = create_team(name=form.cleaned_data["name"], owner=user)
         except PortcullisError as exc:
             form.add_error("name", exc.detail)
         else:
-            team_choose(request, Membership.objects.get(team=team, user=request.user))
+            team_choose(request, Membership.objects.get(team=team, user=user))
             messages.success(request, f"Team '{team.name}' created; you are its owner.")
             return redirect("portal:teams")
     return _teams_page(request, team_form=form, status=400 if form.errors else 200)
@@ -89,7 +91,7 @@ def team_invite(request: HttpRequest) -> HttpResponse:
     try:
         invitation_create(
             team=membership.team,
-            invited_by=request.user,
+            invited_by=signed_in_user(request),
             link=lambda token: request.build_absolute_uri(
                 reverse("portal:invitation", args=[token])
             ),
@@ -111,7 +113,7 @@ def team_member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
     membership = current_membership(request)
     user = get_object_or_404(get_user_model(), pk=user_id)
     try:
-        member_remove(team=membership.team, user=user, actor=request.user)
+        member_remove(team=membership.team, user=user, actor=signed_in_user(request))
     except PortcullisError as exc:
         if exc.status == 403:
             raise PermissionDenied(exc.detail) from exc

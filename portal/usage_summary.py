@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from apis.models import UsageRollup
@@ -48,7 +48,7 @@ class Totals:
 
 
 def usage_window(
-    *, user: AbstractBaseUser, team: Team, window: Window, now: datetime | None = None
+    *, user: User, team: Team, window: Window, now: datetime | None = None
 ) -> dict[str, object]:
     """The chart series and the table of one window of `team`, as `user` may see them."""
     starts = window.starts(now or timezone.now())

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import TypedDict
 
 from django.contrib import admin, messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
 from apis.models import Subscription
@@ -30,6 +32,7 @@ from apis.selectors import (
 from apis.services import subscription_create, subscription_revoke
 from apis.usage.series import WINDOWS
 from core.errors import PortcullisError
+from core.users import signed_in_user
 from keys import services as keys_services
 from keys.models import Application
 from keys.services import application_create, application_rotate_secret
@@ -49,6 +52,19 @@ from portal.spend_summary import month_spend
 from portal.usage_summary import usage_window
 
 View = Callable[..., HttpResponse]
+
+
+class HtmxRequest(HttpRequest):
+    """A request as django-htmx's middleware leaves it: what htmx sent, in `htmx`."""
+
+    htmx: HtmxDetails
+
+
+class SubscribeOutcome(TypedDict):
+    """What a subscribe form came to: the subscription, if any, and what to tell the user."""
+
+    subscription: Subscription | None
+    message: str
 
 
 def rate_limited(setting: str) -> Callable[[View], View]:
@@ -158,7 +174,7 @@ password_change_done = auth_views.PasswordChangeDoneView.as_view(
 )
 
 
-def _admin_password_change(request: HttpRequest) -> HttpResponse:
+def _admin_password_change(request: HttpRequest) -> HttpResponseBase:
     """Django admin's password-change page, checking the old password through the guard."""
     request.current_app = admin.site.name
     view = auth_views.PasswordChangeView.as_view(
@@ -208,7 +224,7 @@ def applications(request: HttpRequest) -> HttpResponse:
     team = current_membership(request).team
     try:
         application, secret = application_create(
-            team=team, name=form.cleaned_data["name"], actor=request.user
+            team=team, name=form.cleaned_data["name"], actor=signed_in_user(request)
         )
     except PortcullisError as exc:
         _refuse(exc)
@@ -221,11 +237,11 @@ def applications(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def application_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+def application_rotate(request: HtmxRequest, pk: int) -> HttpResponse:
     """A new secret for the application, shown once; the old one stops working."""
     application = _team_application(request, pk)
     try:
-        secret = application_rotate_secret(application=application, actor=request.user)
+        secret = application_rotate_secret(application=application, actor=signed_in_user(request))
     except PortcullisError as exc:
         _refuse(exc)
         raise
@@ -242,7 +258,7 @@ def application_delete(request: HttpRequest, pk: int) -> HttpResponse:
     application = _team_application(request, pk)
     name = application.name
     try:
-        keys_services.application_delete(application=application, actor=request.user)
+        keys_services.application_delete(application=application, actor=signed_in_user(request))
     except PortcullisError as exc:
         _refuse(exc)
         raise
@@ -259,12 +275,12 @@ def _team_subscriptions(request: HttpRequest) -> QuerySet[Subscription]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def subscriptions(request: HttpRequest) -> HttpResponse:
+def subscriptions(request: HtmxRequest) -> HttpResponse:
     """The current team's subscriptions; POST subscribes one of its applications to a plan."""
     form = SubscribeForm(request.POST or None, team=current_membership(request).team)
     if request.method == "POST":
-        outcome = (
-            _subscribe(form, request.user)
+        outcome: SubscribeOutcome = (
+            _subscribe(form, signed_in_user(request))
             if form.is_valid()
             else {"subscription": None, "message": ""}
         )
@@ -278,7 +294,7 @@ def subscriptions(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/subscriptions.html", context, status=400 if form.errors else 200)
 
 
-def _subscribe(form: SubscribeForm, actor: AbstractBaseUser) -> dict[str, object]:
+def _subscribe(form: SubscribeForm, actor: User) -> SubscribeOutcome:
     plan = form.cleaned_data["plan"]
     try:
         subscription = subscription_create(
@@ -305,7 +321,7 @@ def subscription_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
     """End one of the current team's subscriptions."""
     subscription = get_object_or_404(_team_subscriptions(request), pk=pk)
     try:
-        subscription_revoke(subscription=subscription, actor=request.user)
+        subscription_revoke(subscription=subscription, actor=signed_in_user(request))
     except PortcullisError as exc:
         _refuse(exc)
         messages.error(request, exc.detail)
@@ -322,7 +338,8 @@ def subscription_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
 def usage(request: HttpRequest) -> HttpResponse:
     """Requests, errors, p95 latency, tokens and cost of the current team's applications."""
     team = current_membership(request).team
-    windows = [usage_window(user=request.user, team=team, window=window) for window in WINDOWS]
+    user = signed_in_user(request)
+    windows = [usage_window(user=user, team=team, window=window) for window in WINDOWS]
     charts = {window["key"]: window["chart"] for window in windows}
     spend = month_spend(team=current_membership(request).team)
     return render(

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.serializers import StrictFieldsMixin
+from core.users import signed_in_user
 from teams import selectors, services
 from teams.models import INVITED_ROLES, Invitation, Membership, Role, Team
 
@@ -82,11 +83,11 @@ class TeamViewSet(
     def get_queryset(self) -> QuerySet[Team]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Team.objects.none()
-        return selectors.teams_of(self.request.user)
+        return selectors.teams_of(signed_in_user(self.request))
 
     def perform_create(self, serializer) -> None:
         serializer.instance = services.team_create(
-            name=serializer.validated_data["name"], owner=self.request.user
+            name=serializer.validated_data["name"], owner=signed_in_user(self.request)
         )
 
     @extend_schema(responses=MemberSerializer(many=True))
@@ -110,7 +111,7 @@ class TeamViewSet(
         team = self.get_object()
         user = get_object_or_404(get_user_model(), pk=user_id)
         if request.method == "DELETE":
-            services.member_remove(team=team, user=user, actor=request.user)
+            services.member_remove(team=team, user=user, actor=signed_in_user(request))
             return Response(status=status.HTTP_204_NO_CONTENT)
         form = RoleSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
@@ -119,7 +120,7 @@ class TeamViewSet(
                 MemberSerializer(get_object_or_404(selectors.members_of(team), user=user)).data
             )
         membership = services.member_set_role(
-            team=team, user=user, role=form.validated_data["role"], actor=request.user
+            team=team, user=user, role=form.validated_data["role"], actor=signed_in_user(request)
         )
         return Response(MemberSerializer(membership).data)
 
@@ -130,7 +131,9 @@ class TeamViewSet(
     @action(detail=True, methods=["get", "post"], serializer_class=InvitationSerializer)
     def invitations(self, request: Request, pk: str) -> Response:
         """The team's invitations (owners, admins); POST invites by e-mail, answering the link."""
-        team = selectors.team_checked(self.get_object(), request.user, at_least=Role.ADMIN)
+        team = selectors.team_checked(
+            self.get_object(), signed_in_user(request), at_least=Role.ADMIN
+        )
         if request.method == "GET":
             page = self.paginate_queryset(team.invitations.all())
             return self.get_paginated_response(InvitationSerializer(page, many=True).data)
@@ -138,7 +141,7 @@ class TeamViewSet(
         form.is_valid(raise_exception=True)
         invitation, url = services.invitation_create(
             team=team,
-            invited_by=request.user,
+            invited_by=signed_in_user(request),
             link=lambda token: request.build_absolute_uri(
                 reverse("portal:invitation", args=[token])
             ),

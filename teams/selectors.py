@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from core.errors import Forbidden, NotFound
 from teams.models import Membership, Role, Team
 
 
-def teams_of(user: AbstractBaseUser, *, at_least: str = Role.VIEWER) -> QuerySet[Team]:
+def teams_of(user: User, *, at_least: str = Role.VIEWER) -> QuerySet[Team]:
     """The teams `user` belongs to with `at_least` that role; none for an anonymous caller."""
     if not user.is_authenticated:
         return Team.objects.none()
@@ -18,14 +18,14 @@ def teams_of(user: AbstractBaseUser, *, at_least: str = Role.VIEWER) -> QuerySet
     ).distinct()
 
 
-def role_in(team: Team, user: AbstractBaseUser) -> str | None:
+def role_in(team: Team, user: User) -> str | None:
     """The role of `user` in `team`, or None when not a member (read now, never cached)."""
     if not user.is_authenticated:
         return None
     return Membership.objects.filter(team=team, user=user).values_list("role", flat=True).first()
 
 
-def team_checked(team: Team, user: AbstractBaseUser, *, at_least: str) -> Team:
+def team_checked(team: Team, user: User, *, at_least: str) -> Team:
     """`team` if `user` holds `at_least` that role there; 404 to outsiders, 403 to members."""
     role = role_in(team, user)
     if role is None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -23,7 +23,7 @@ from teams.selectors import role_in, team_checked
 INVITATION_PREFIX = "pct_"
 
 
-def personal_team_ensure(user: AbstractBaseUser) -> Team:
+def personal_team_ensure(user: User) -> Team:
     """The user's personal team, created with the user as its owner on first need."""
     team = Team.objects.filter(personal_of=user).first()
     if team is not None:
@@ -39,7 +39,7 @@ def personal_team_ensure(user: AbstractBaseUser) -> Team:
 
 
 def personal_team_for_new_user(
-    sender: type, instance: AbstractBaseUser, created: bool, raw: bool = False, **kwargs: Any
+    sender: type, instance: User, created: bool, raw: bool = False, **kwargs: Any
 ) -> None:
     """Receiver of a user's first save: their personal team (not while loading fixtures)."""
     if created and not raw:
@@ -47,7 +47,7 @@ def personal_team_for_new_user(
 
 
 @transaction.atomic
-def team_create(*, name: str, owner: AbstractBaseUser) -> Team:
+def team_create(*, name: str, owner: User) -> Team:
     """A new team with `owner` as its first owner."""
     _check_user_has_room(owner)
     team = Team(name=name)
@@ -57,7 +57,7 @@ def team_create(*, name: str, owner: AbstractBaseUser) -> Team:
     return team
 
 
-def _check_user_has_room(user: AbstractBaseUser) -> None:
+def _check_user_has_room(user: User) -> None:
     # The user's row is the lock: two joins at once cannot both pass the count.
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
     limit = teams_settings.MAX_TEAMS_PER_USER
@@ -66,7 +66,7 @@ def _check_user_has_room(user: AbstractBaseUser) -> None:
 
 
 @transaction.atomic
-def member_remove(*, team: Team, user: AbstractBaseUser, actor: AbstractBaseUser) -> None:
+def member_remove(*, team: Team, user: User, actor: User) -> None:
     """Take `user` out of `team` (themselves leaving, or an owner or admin removing them).
 
     Access ends with the row: every read of a team's objects checks membership anew.
@@ -82,9 +82,7 @@ def member_remove(*, team: Team, user: AbstractBaseUser, actor: AbstractBaseUser
 
 
 @transaction.atomic
-def member_set_role(
-    *, team: Team, user: AbstractBaseUser, role: str, actor: AbstractBaseUser
-) -> Membership:
+def member_set_role(*, team: Team, user: User, role: str, actor: User) -> Membership:
     """Change a member's role; only owners grant or take away the owner role."""
     team_checked(team, actor, at_least=Role.ADMIN)
     membership = _locked_membership(team, user)
@@ -98,7 +96,7 @@ def member_set_role(
     return membership
 
 
-def _locked_membership(team: Team, user: AbstractBaseUser) -> Membership:
+def _locked_membership(team: Team, user: User) -> Membership:
     # The team's memberships are locked together: two owners leaving at once must not both see
     # the other one staying.
     rows = list(Membership.objects.select_for_update().filter(team=team).order_by("pk"))
@@ -127,7 +125,7 @@ def invitation_create(
     team: Team,
     email: str,
     role: str,
-    invited_by: AbstractBaseUser,
+    invited_by: User,
     link: Callable[[str], str],
     now: datetime | None = None,
 ) -> tuple[Invitation, str]:
@@ -184,9 +182,7 @@ def invitation_open(token: str, *, now: datetime | None = None) -> Invitation:
 
 
 @transaction.atomic
-def invitation_accept(
-    *, token: str, user: AbstractBaseUser, now: datetime | None = None
-) -> Membership:
+def invitation_accept(*, token: str, user: User, now: datetime | None = None) -> Membership:
     """Join the invitation's team with its role; the link works once and until it expires."""
     now = now or timezone.now()
     found = invitation_open(token, now=now)

@@ -15,7 +15,7 @@ from django.test import Client
 from django.test.utils import modify_settings
 from rest_framework.test import APIClient
 
-from apis.gateway.lookups import bump_catalog_version
+from apis.catalog_cache import bump_catalog_version
 from keys import keyring
 from tests.clock import ManualClock
 from tests.factories import StaffFactory, UserFactory

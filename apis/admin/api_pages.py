@@ -5,7 +5,7 @@ Each kind of API names its own sections in KIND_FIELDSETS; a new kind adds one e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django import forms
 from django.template.loader import render_to_string
@@ -21,7 +21,11 @@ from apis.openapi_outline import operations
 from apis.usage.selectors import api_subscribers, api_usage_series
 from lifecycle.states import allowed_from
 
-Fieldsets = list[tuple[str | None, dict[str, Any]]]
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldOpts
+    from django.utils.functional import _StrOrPromise
+
+    Fieldsets: TypeAlias = list[tuple[_StrOrPromise | None, _FieldOpts]]
 
 UPSTREAM_CREDENTIAL = [
     "upstream_header",
@@ -105,8 +109,9 @@ class OpenApiSourceFields(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        upload, url = cleaned.get("openapi_file"), cleaned.get("openapi_url")
+        super().clean()
+        cleaned = self.cleaned_data
+        upload, url = cleaned.get("openapi_file"), cleaned.get("openapi_url") or ""
         if upload and url:
             self.add_error("openapi_url", "Upload a document or give a URL, not both.")
         elif upload or url:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Count, QuerySet
@@ -37,9 +38,14 @@ from apis.services import (
     subscription_revoke,
 )
 from core.errors import PortcullisError
+from core.users import signed_in_user
 from lifecycle.admin import LifecycleEventInline
 from lifecycle.errors import TransitionNotAllowed
 from lifecycle.states import State, allowed_from
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups
+    from django_stubs_ext import WithAnnotations
 
 TRANSITION_TEMPLATE = "admin/apis/api/transition_confirmation.html"
 SINGLE_TRANSITION_TEMPLATE = "admin/apis/api/transition.html"
@@ -96,7 +102,7 @@ def _transition_failure(api: Api, exc: PortcullisError) -> str:
     return message
 
 
-class ProviderTeamScope:
+class ProviderTeamScope(admin.ModelAdmin):
     """Staff holding the model's permissions see every row; the owners and admins of a provider
     team (given the staff flag to enter the admin) see and change their team's APIs' rows only.
     """
@@ -104,6 +110,8 @@ class ProviderTeamScope:
     api_lookup = "pk"  # the path from a row to its API
 
     def _managed(self, request: HttpRequest, obj: Any = None) -> bool:
+        if isinstance(request.user, AnonymousUser):  # the login page lists the models too
+            return False
         managed = apis_managed_by(request.user)
         if obj is None:
             return managed.exists()
@@ -117,7 +125,7 @@ class ProviderTeamScope:
         if self._sees_all(request) or not self._managed(request):
             # Without a team's API to manage, the admin's own permission checks refuse (403).
             return rows
-        return rows.filter(**{f"{self.api_lookup}__in": apis_managed_by(request.user)})
+        return rows.filter(**{f"{self.api_lookup}__in": apis_managed_by(signed_in_user(request))})
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
         found = super().get_object(request, object_id, from_field)
@@ -148,7 +156,9 @@ class ImportForm(OpenApiSourceFields):
 
     def __init__(self, *args: Any, apis: QuerySet[Api], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["api"].queryset = apis
+        field = self.fields["api"]
+        assert isinstance(field, forms.ModelChoiceField)  # as declared above
+        field.queryset = apis
 
 
 class PlanInline(admin.TabularInline):
@@ -165,8 +175,8 @@ class PlanInline(admin.TabularInline):
     extra = 0
     show_change_link = True
 
-    def get_fields(self, request: HttpRequest, obj: Api | None = None) -> list[str]:
-        return mcp_fields(list(super().get_fields(request, obj)), obj)
+    def get_fields(self, request: HttpRequest, obj: Api | None = None) -> _FieldGroups:
+        return mcp_fields(super().get_fields(request, obj), obj)
 
     def get_formset(self, request: HttpRequest, obj: Api | None = None, **kwargs: Any):
         return super().get_formset(request, obj, form=plan_form_for(obj), **kwargs)
@@ -269,7 +279,7 @@ class ApiForm(OpenApiSourceFields, forms.ModelForm):
 
 
 @admin.register(Api)
-class ApiAdmin(ProviderTeamScope, admin.ModelAdmin):
+class ApiAdmin(ProviderTeamScope):
     form = ApiForm
     list_display = ["name", "version", "slug", "kind", "state", "sunset", "updated_at"]
     list_filter = ["state", "kind", "tags"]
@@ -316,7 +326,7 @@ class ApiAdmin(ProviderTeamScope, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Api, form: Any, change: bool) -> None:
         if not change and obj.owner_id is None:
-            obj.owner = request.user
+            obj.owner = signed_in_user(request)
         # The form has set the fields; the service validates and saves, as for the REST API.
         api_update(api=obj)
         credential = form.cleaned_data.get("upstream_credential")
@@ -324,7 +334,7 @@ class ApiAdmin(ProviderTeamScope, admin.ModelAdmin):
             api_set_upstream_credential(api=obj, header=obj.upstream_header, value=credential)
         document = form.cleaned_data.get("openapi_document")
         if document is not None:
-            api_set_openapi(api=obj, document=document, actor=request.user)
+            api_set_openapi(api=obj, document=document, actor=signed_in_user(request))
 
     def get_urls(self) -> list[URLPattern]:
         own = [
@@ -415,7 +425,7 @@ class ApiAdmin(ProviderTeamScope, admin.ModelAdmin):
             return None
         try:
             api, created = api_import(
-                document=document, actor=request.user, api=form.cleaned_data["api"]
+                document=document, actor=signed_in_user(request), api=form.cleaned_data["api"]
             )
         except (PortcullisError, ValidationError) as exc:
             form.add_error(
@@ -471,9 +481,10 @@ class ApiAdmin(ProviderTeamScope, admin.ModelAdmin):
     ) -> None:
         """Each API through the same service as the REST endpoint; refusals become messages."""
         moved = []
+        actor = signed_in_user(request)
         for api in queryset.order_by("slug"):
             try:
-                api_transition(api=api, to=to, actor=request.user, note=note, sunset=sunset)
+                api_transition(api=api, to=to, actor=actor, note=note, sunset=sunset)
             except PortcullisError as exc:
                 self.message_user(request, _transition_failure(api, exc), messages.ERROR)
             else:
@@ -483,7 +494,7 @@ class ApiAdmin(ProviderTeamScope, admin.ModelAdmin):
 
 
 @admin.register(Plan)
-class PlanAdmin(ProviderTeamScope, admin.ModelAdmin):
+class PlanAdmin(ProviderTeamScope):
     api_lookup = "api"
 
     list_display = [
@@ -500,12 +511,14 @@ class PlanAdmin(ProviderTeamScope, admin.ModelAdmin):
     list_select_related = ["api"]
     autocomplete_fields = ["api"]
 
-    def get_fields(self, request: HttpRequest, obj: Plan | None = None) -> list[str]:
-        return mcp_fields(list(super().get_fields(request, obj)), obj.api if obj else None)
+    def get_fields(self, request: HttpRequest, obj: Plan | None = None) -> _FieldGroups:
+        return mcp_fields(super().get_fields(request, obj), obj.api if obj else None)
 
-    def get_form(self, request: HttpRequest, obj: Plan | None = None, **kwargs: Any):
+    def get_form(
+        self, request: HttpRequest, obj: Plan | None = None, change: bool = False, **kwargs: Any
+    ):
         return super().get_form(
-            request, obj, form=plan_form_for(obj.api if obj else None), **kwargs
+            request, obj, change, form=plan_form_for(obj.api if obj else None), **kwargs
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -513,19 +526,19 @@ class PlanAdmin(ProviderTeamScope, admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
         if db_field.name == "api" and not self._sees_all(request):
-            kwargs["queryset"] = apis_managed_by(request.user)
+            kwargs["queryset"] = apis_managed_by(signed_in_user(request))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(ProviderTeamScope, admin.ModelAdmin):
+class SubscriptionAdmin(ProviderTeamScope):
     api_lookup = "api"
 
     list_display = ["id", "application", "team", "api", "plan", "status", "created_at"]
     list_filter = ["status", "api", "plan"]
     search_fields = ["application__name", "application__team__name", "api__slug"]
     list_select_related = ["application__team", "api", "plan"]
-    readonly_fields = [
+    readonly_fields = (
         "application",
         "api",
         "plan",
@@ -533,7 +546,7 @@ class SubscriptionAdmin(ProviderTeamScope, admin.ModelAdmin):
         "decided_by",
         "created_at",
         "updated_at",
-    ]
+    )
     fields = readonly_fields
     actions = ["approve", "reject", "revoke"]
 
@@ -590,9 +603,10 @@ class SubscriptionAdmin(ProviderTeamScope, admin.ModelAdmin):
     ) -> None:
         """Run the service on each subscription; one error message per one that could not."""
         changed = 0
+        actor = signed_in_user(request)
         for subscription in queryset.select_related("application", "api").order_by("pk"):
             try:
-                decide(subscription=subscription, actor=request.user)
+                decide(subscription=subscription, actor=actor)
             except PortcullisError as exc:
                 where = f"{subscription.application} → {subscription.api.slug}"
                 self.message_user(request, f"{where}: {exc.detail}", messages.ERROR)
@@ -600,6 +614,12 @@ class SubscriptionAdmin(ProviderTeamScope, admin.ModelAdmin):
                 changed += 1
         if changed:
             self.message_user(request, f"{changed} subscription(s) {done}.", messages.SUCCESS)
+
+
+class TagCounts(TypedDict):
+    """What TagAdmin's rows are annotated with."""
+
+    api_count: int
 
 
 @admin.register(Tag)
@@ -611,5 +631,5 @@ class TagAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(api_count=Count("apis"))
 
     @admin.display(description="APIs", ordering="api_count")
-    def api_count(self, tag: Tag) -> int:
+    def api_count(self, tag: WithAnnotations[Tag, TagCounts]) -> int:
         return tag.api_count

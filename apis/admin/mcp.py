@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -13,6 +13,9 @@ from apis.admin.usage import ReadOnlyAdmin
 from apis.mcp.snapshots import snapshot_refresh
 from apis.models import Api, McpSnapshot, ToolCallAudit
 from apis.models.catalog import validate_allowed_tools
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups
 
 ALL_TOOLS = ("*", "All tools (*), those the server adds later included")
 
@@ -38,12 +41,14 @@ def plan_form_for(api: Api | None) -> type[forms.ModelForm]:
             # A tool granted before the server stopped offering it stays visible, to be removed.
             gone = [(name, f"{name} (no longer offered)") for name in granted if name not in names]
             choices = [ALL_TOOLS, *((name, name) for name in names), *gone]
-            self.fields["allowed_tools"].choices = choices
+            field = self.fields["allowed_tools"]
+            assert isinstance(field, forms.MultipleChoiceField)  # as declared above
+            field.choices = choices
 
     return McpPlanForm
 
 
-def mcp_fields(fields: list[str], api: Api | None) -> list[str]:
+def mcp_fields(fields: _FieldGroups, api: Api | None) -> _FieldGroups:
     """A plan's admin fields, with the granted tools for an `mcp` API's plans."""
     others = [name for name in fields if name != "allowed_tools"]
     return [*others, "allowed_tools"] if api is not None and api.kind == Api.Kind.MCP else others
@@ -65,7 +70,7 @@ def refresh_snapshots(modeladmin: admin.ModelAdmin, request: HttpRequest, apis: 
 class McpSnapshotAdmin(ReadOnlyAdmin):
     list_display = ["api", "protocol_version", "tool_count", "refreshed_at", "error"]
     list_select_related = ["api"]
-    fields = ["api", "protocol_version", "refreshed_at", "error", "tools", "prompts", "resources"]
+    fields = ("api", "protocol_version", "refreshed_at", "error", "tools", "prompts", "resources")
     readonly_fields = fields
     actions = ["refresh"]
 

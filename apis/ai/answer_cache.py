@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import AdmittedCall
 from apis.gateway.errors import SHARED_CACHE_ERRORS
 from core import shared
 
@@ -34,21 +34,21 @@ class CachedAnswer:
     pieces: tuple[bytes, ...]
 
 
-def key_for(ctx: GatewayContext, surface: str, body: Any) -> str:
+def key_for(call: AdmittedCall, surface: str, body: Any) -> str:
     """The request's key in the answer cache, or "" when nothing is to be read or kept."""
-    if ctx.api.cache_ttl <= 0 or "no-store" in _directives(ctx):
+    if call.api.cache_ttl <= 0 or "no-store" in _directives(call):
         return ""
     canonical = json.dumps(
         {"surface": surface, "request": body}, sort_keys=True, separators=(",", ":")
     )
-    audience = "public" if ctx.api.public_cache else f"app:{ctx.claims.application_id}"
+    audience = "public" if call.api.public_cache else f"app:{call.claims.application_id}"
     digest = hashlib.sha256(canonical.encode()).hexdigest()
-    return f"gw:ai-answer:{ctx.api.pk}:{audience}:{digest}"
+    return f"gw:ai-answer:{call.api.pk}:{audience}:{digest}"
 
 
-async def serve(ctx: GatewayContext, key: str) -> bool:
+async def serve(call: AdmittedCall, key: str) -> bool:
     """Answer the call from the cache when it holds an answer under `key`."""
-    if not key or "no-cache" in _directives(ctx):
+    if not key or "no-cache" in _directives(call):
         return False
     try:
         entry = await shared.get(key)
@@ -56,31 +56,35 @@ async def serve(ctx: GatewayContext, key: str) -> bool:
         return False
     if not isinstance(entry, CachedAnswer):
         return False
-    ctx.status, ctx.model_used, ctx.cache_status, ctx.answer_cached = 200, entry.model, "HIT", True
-    ctx.response_headers = {"Content-Type": entry.content_type, "X-Model": entry.model}
+    outcome = call.outcome
+    outcome.status, outcome.model_used, outcome.cache_status = 200, entry.model, "HIT"
+    outcome.answer_cached = True
+    outcome.headers = {"Content-Type": entry.content_type, "X-Model": entry.model}
     if entry.content_type.startswith("text/event-stream"):
-        ctx.response_headers["Cache-Control"] = "no-cache"
-        ctx.response_body = _replay(entry.pieces)
+        outcome.headers["Cache-Control"] = "no-cache"
+        outcome.body = _replay(entry.pieces)
     else:
-        ctx.response_body = b"".join(entry.pieces)
+        outcome.body = b"".join(entry.pieces)
     return True
 
 
-async def keep(ctx: GatewayContext, key: str, pieces: list[bytes]) -> None:
+async def keep(call: AdmittedCall, key: str, pieces: list[bytes]) -> None:
     """Store the call's answer (its headers already set) under `key`, for the API's TTL."""
     if not key:
         return
-    entry = CachedAnswer(ctx.model_used, ctx.response_headers["Content-Type"], tuple(pieces))
+    outcome = call.outcome
+    entry = CachedAnswer(outcome.model_used, outcome.headers["Content-Type"], tuple(pieces))
     try:
-        await shared.set(key, entry, ctx.api.cache_ttl)
+        await shared.set(key, entry, call.api.cache_ttl)
     except SHARED_CACHE_ERRORS:
-        logger.warning("answer of request %s not cached: shared cache down", ctx.request_id)
+        request_id = call.request.request_id
+        logger.warning("answer of request %s not cached: shared cache down", request_id)
 
 
-def miss(ctx: GatewayContext, key: str) -> None:
+def miss(call: AdmittedCall, key: str) -> None:
     """Say on the answer that the cache was asked and did not have it."""
     if key:
-        ctx.response_headers["X-Cache"] = "MISS"
+        call.outcome.headers["X-Cache"] = "MISS"
 
 
 async def _replay(pieces: tuple[bytes, ...]) -> AsyncIterator[bytes]:
@@ -88,5 +92,5 @@ async def _replay(pieces: tuple[bytes, ...]) -> AsyncIterator[bytes]:
         yield piece
 
 
-def _directives(ctx: GatewayContext) -> set[str]:
-    return {part.strip().lower() for part in ctx.header("Cache-Control").split(",")}
+def _directives(call: AdmittedCall) -> set[str]:
+    return {part.strip().lower() for part in call.request.header("Cache-Control").split(",")}

@@ -17,6 +17,7 @@ from apis.ai import routing
 from apis.ai.chat import Usage
 from apis.ai.outgoing import Outgoing, error_text
 from apis.ai.targets import Target
+from apis.gateway.counters import MinuteHold
 from apis.gateway.errors import GatewayError
 from apis.gateway.forward import until
 from apis.gateway.http_client import upstream_client
@@ -42,7 +43,7 @@ class Budget:
     deadline: float | None = None
     tokens: int = 0
     # The tokens taken from the minute of the deployment that answered, settled at the end.
-    held: list[routing.MinuteHold] = field(default_factory=list)
+    held: list[MinuteHold] = field(default_factory=list)
 
     def spent(self) -> bool:
         """Whether the total deadline has passed (no time left for a fallback)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +23,7 @@ from apis.ai.formats.messages import Messages, count_tokens_build
 from apis.ai.formats.responses import Responses
 from apis.ai.outgoing import Outgoing
 from apis.ai.targets import Target, deployments_of, prompt_of, targets_for
-from apis.gateway.context import GatewayContext, ReleasingStream
+from apis.gateway.context import AdmittedCall, ReleasingStream
 from apis.gateway.errors import GatewayError
 from apis.gateway.forward import until, upstream_deadline, upstream_timeout
 from apis.gateway.request_body import read_body
@@ -43,51 +43,51 @@ SURFACES: dict[str, Format] = {
 }
 
 
-async def forward_ai(ctx: GatewayContext) -> None:
+async def forward_ai(call: AdmittedCall) -> None:
     """The surfaces of an `ai` API: chat, responses, messages (streamed or not), embeddings,
     count_tokens and models."""
-    path = ctx.path.strip("/")
+    path = call.request.path.strip("/")
     if path in SURFACES:
-        _require_method(ctx, "POST")
-        await converse(ctx, SURFACES[path], await _json_body(ctx))
+        _require_method(call, "POST")
+        await converse(call, SURFACES[path], await _json_body(call))
     elif path == "embeddings":
-        _require_method(ctx, "POST")
-        await embed(ctx, await _json_body(ctx))
+        _require_method(call, "POST")
+        await embed(call, await _json_body(call))
     elif path == "v1/messages/count_tokens":
-        _require_method(ctx, "POST")
-        await count_tokens(ctx, await _json_body(ctx))
+        _require_method(call, "POST")
+        await count_tokens(call, await _json_body(call))
     elif path == "models" or path.startswith("models/"):
-        _require_method(ctx, "GET")
-        models(ctx, path.removeprefix("models").strip("/"))
+        _require_method(call, "GET")
+        models(call, path.removeprefix("models").strip("/"))
     else:
         raise GatewayError(404, "Not found", f"No route '/{path}': use {', '.join(SURFACE_PATHS)}.")
 
 
-async def converse(ctx: GatewayContext, fmt: Format, body: Any) -> None:
+async def converse(call: AdmittedCall, fmt: Format, body: Any) -> None:
     """Answer a request in the format's surface from the first target that answers.
 
     The request becomes the core's Chat Completions body; each target is called natively
     when its provider speaks the surface, else through its adapter.
     """
     request = fmt.request(body)
-    cache_key = answer_cache.key_for(ctx, fmt.name, body)
-    if await answer_cache.serve(ctx, cache_key):
+    cache_key = answer_cache.key_for(call, fmt.name, body)
+    if await answer_cache.serve(call, cache_key):
         return
-    targets = await _targets(ctx, preferred=str(request.get("model") or ""))
-    cap = spend.output_cap(ctx, request, targets)
+    targets = await _targets(call, preferred=str(request.get("model") or ""))
+    cap = spend.output_cap(call, request, targets)
     if cap:
         # The reservation's worst case holds only if the provider is held to it.
         request["max_completion_tokens"] = cap
         if fmt.max_output_field:
             body = {**body, fmt.max_output_field: cap}
-    budget = call_budget(ctx, tokens=await _reserve(ctx, targets, request))
+    budget = call_budget(call, tokens=await _reserve(call, targets, request))
     build = _build(fmt, body, request)
     if request.get("stream"):
         opened = await calls.open_stream(targets, request, budget=budget, build=build)
-        _set_answer(ctx, 200, EVENT_STREAM, opened.target)
-        answer_cache.miss(ctx, cache_key)
-        ctx.response_body = translated_body(
-            ctx, opened, fmt, request, deadline=budget.deadline, cache_key=cache_key
+        _set_answer(call, 200, EVENT_STREAM, opened.target)
+        answer_cache.miss(call, cache_key)
+        call.outcome.body = translated_body(
+            call, opened, fmt, request, deadline=budget.deadline, cache_key=cache_key
         )
         return
     data, target = await calls.answer_json(targets, build, budget=budget)
@@ -98,11 +98,12 @@ async def converse(ctx: GatewayContext, fmt: Format, body: Any) -> None:
         answer, usage = target.adapter.parse(data, model=target.ref)
         usage = tokens.settled(usage, request=request, output=_text(answer), complete=True)
         reply = fmt.answer(answer, usage)
-    _set_answer(ctx, 200, JSON, target)
-    _charge(ctx, target, usage)
-    ctx.response_body = json.dumps(reply).encode()
-    await answer_cache.keep(ctx, cache_key, [ctx.response_body])
-    answer_cache.miss(ctx, cache_key)
+    _set_answer(call, 200, JSON, target)
+    _charge(call, target, usage)
+    answered = json.dumps(reply).encode()
+    call.outcome.body = answered
+    await answer_cache.keep(call, cache_key, [answered])
+    answer_cache.miss(call, cache_key)
 
 
 def _build(fmt: Format, body: dict[str, Any], request: dict[str, Any]) -> calls.Build:
@@ -116,13 +117,13 @@ def _build(fmt: Format, body: dict[str, Any], request: dict[str, Any]) -> calls.
     return build
 
 
-async def _reserve(ctx: GatewayContext, targets: list[Target], request: dict[str, Any]) -> int:
+async def _reserve(call: AdmittedCall, targets: list[Target], request: dict[str, Any]) -> int:
     """Reserve the call's worst case against its budgets and quota; its worst case of tokens
     (0 when nothing counts them: the input is counted only then)."""
-    if not spend.counts_tokens(ctx, targets):
+    if not spend.counts_tokens(call, targets):
         return 0
     input_tokens, output_tokens = spend.chat_worst_case(request)
-    await spend.reserve(ctx, targets, input_tokens=input_tokens, output_tokens=output_tokens)
+    await spend.reserve(call, targets, input_tokens=input_tokens, output_tokens=output_tokens)
     return input_tokens + output_tokens
 
 
@@ -132,14 +133,15 @@ def _text(answer: dict[str, Any]) -> str:
     return (message.get("content") or "") + calls_text
 
 
-def call_budget(ctx: GatewayContext, *, tokens: int = 0) -> Budget:
+def call_budget(call: AdmittedCall, *, tokens: int = 0) -> Budget:
     """The API's connect and read timeouts, its total deadline from now, and the call's worst
     case of tokens, whose hold in a deployment's minute is settled with the call."""
-    return Budget(upstream_timeout(ctx), upstream_deadline(ctx), tokens, ctx.minute_holds)
+    api = call.api
+    return Budget(upstream_timeout(api), upstream_deadline(api), tokens, call.outcome.minute_holds)
 
 
 def translated_body(
-    ctx: GatewayContext,
+    call: AdmittedCall,
     opened: OpenStream,
     fmt: Format,
     request: dict[str, Any],
@@ -149,19 +151,19 @@ def translated_body(
 ) -> ReleasingStream:
     """The answer's body: the provider's stream in the format's events; closing it ends the
     call."""
-    events = translated_stream(ctx, opened, fmt, request, deadline=deadline, cache_key=cache_key)
+    events = translated_stream(call, opened, fmt, request, deadline=deadline, cache_key=cache_key)
     return ReleasingStream(events, opened.aclose)
 
 
 async def translated_stream(
-    ctx: GatewayContext,
+    call: AdmittedCall,
     opened: OpenStream,
     fmt: Format,
     request: dict[str, Any],
     *,
     deadline: float | None,
     cache_key: str = "",
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The provider's stream in the format's events, each sent on as soon as it is written.
 
     However it ends (its last event, a failure, the total deadline, or the client gone, which
@@ -196,7 +198,7 @@ async def translated_stream(
             if cache_key:
                 sent.append(piece)
             yield piece
-        await answer_cache.keep(ctx, cache_key, sent)
+        await answer_cache.keep(call, cache_key, sent)
     except (StreamFailed, ValueError, httpx.TransportError, TimeoutError) as exc:
         # Headers are gone already: each surface has its own event for a failure.
         logger.warning("stream of %s failed: %s", target.ref, str(exc) or "total timeout")
@@ -206,34 +208,35 @@ async def translated_stream(
     finally:
         await opened.aclose()
         await items.aclose()
-        _charge(ctx, target, usage())
+        _charge(call, target, usage())
 
 
-async def embed(ctx: GatewayContext, body: Any) -> None:
+async def embed(call: AdmittedCall, body: Any) -> None:
     """Embeddings from the first of the API's models whose provider has them."""
     request = embeddings.request(body)
-    cache_key = answer_cache.key_for(ctx, "embeddings", body)
-    if await answer_cache.serve(ctx, cache_key):
+    cache_key = answer_cache.key_for(call, "embeddings", body)
+    if await answer_cache.serve(call, cache_key):
         return
-    targets = await _targets(ctx, preferred=request.model)
+    targets = await _targets(call, preferred=request.model)
     able = _offering(
         targets,
         [t for t in targets if t.embeds],
         "embeddings",
         "have no embeddings: this API cannot answer /embeddings",
     )
-    input_tokens = sum(map(tokens.count, request.texts)) if spend.counts_tokens(ctx, able) else 0
-    await spend.reserve(ctx, able, input_tokens=input_tokens, output_tokens=0)
-    budget = call_budget(ctx, tokens=input_tokens)
+    input_tokens = sum(map(tokens.count, request.texts)) if spend.counts_tokens(call, able) else 0
+    await spend.reserve(call, able, input_tokens=input_tokens, output_tokens=0)
+    budget = call_budget(call, tokens=input_tokens)
     data, target = await calls.answer_json(able, request.build, budget=budget)
     vectors, usage = target.embedder.embeddings_parse(data)
     if not usage.reported:
         usage = Usage(sum(map(tokens.count, request.texts)), estimated=True)
-    _set_answer(ctx, 200, JSON, target)
-    _charge(ctx, target, usage)
-    ctx.response_body = json.dumps(embeddings.answer(request, vectors, usage, target.ref)).encode()
-    await answer_cache.keep(ctx, cache_key, [ctx.response_body])
-    answer_cache.miss(ctx, cache_key)
+    _set_answer(call, 200, JSON, target)
+    _charge(call, target, usage)
+    answered = json.dumps(embeddings.answer(request, vectors, usage, target.ref)).encode()
+    call.outcome.body = answered
+    await answer_cache.keep(call, cache_key, [answered])
+    answer_cache.miss(call, cache_key)
 
 
 def _offering(targets: list[Target], able: list[Target], what: str, why: str) -> list[Target]:
@@ -249,10 +252,10 @@ def _offering(targets: list[Target], able: list[Target], what: str, why: str) ->
     return able
 
 
-async def count_tokens(ctx: GatewayContext, body: Any) -> None:
+async def count_tokens(call: AdmittedCall, body: Any) -> None:
     """Anthropic's count_tokens, from the API's first Anthropic provider; not charged."""
     body = json_object(body)
-    targets = await targets_for(_refs(ctx), preferred=str(body.get("model") or ""))
+    targets = await targets_for(_refs(call), preferred=str(body.get("model") or ""))
     able = _offering(
         targets,
         [t for t in targets if t.provider.kind == Provider.Kind.ANTHROPIC],
@@ -263,16 +266,16 @@ async def count_tokens(ctx: GatewayContext, body: Any) -> None:
     def build(target: Target, stream: bool) -> Outgoing:
         return count_tokens_build(target, body)
 
-    data, target = await calls.answer_json(able, build, budget=call_budget(ctx))
-    _set_answer(ctx, 200, JSON, target)
-    ctx.response_body = json.dumps(data).encode()
+    data, target = await calls.answer_json(able, build, budget=call_budget(call))
+    _set_answer(call, 200, JSON, target)
+    call.outcome.body = json.dumps(data).encode()
 
 
-def models(ctx: GatewayContext, model_id: str) -> None:
+def models(call: AdmittedCall, model_id: str) -> None:
     """OpenAI's model list (or one model) of the API's models."""
     entries = [
         {"id": ref, "object": "model", "created": 0, "owned_by": ref.partition("/")[0]}
-        for ref in _refs(ctx)
+        for ref in _refs(call)
     ]
     if model_id:
         entry = next((e for e in entries if e["id"] == model_id), None)
@@ -286,55 +289,55 @@ def models(ctx: GatewayContext, model_id: str) -> None:
         body: dict[str, Any] = entry
     else:
         body = {"object": "list", "data": entries}
-    ctx.status, ctx.response_headers = 200, dict(JSON)
-    ctx.response_body = json.dumps(body).encode()
+    call.outcome.status, call.outcome.headers = 200, dict(JSON)
+    call.outcome.body = json.dumps(body).encode()
 
 
-async def forward_prompt(ctx: GatewayContext) -> None:
+async def forward_prompt(call: AdmittedCall) -> None:
     """POST /gw/<slug>/ with the variables -> {output, model, usage, cost}.
 
     Like an `ai` API's model, the prompt's model may be served by the API's deployments, and
     its answers kept in the answer cache (per prompt version: an edited prompt asks anew).
     """
-    if ctx.path.strip("/"):
+    if call.request.path.strip("/"):
         raise GatewayError(404, "Not found", "A prompt API answers at its root only.")
-    _require_method(ctx, "POST")
-    prompt = await prompt_of(ctx.api.pk)
+    _require_method(call, "POST")
+    prompt = await prompt_of(call.api.pk)
     if prompt is None:
-        raise GatewayError(503, "Prompt not configured", f"'{ctx.api.slug}' has no prompt yet.")
-    variables = await _json_body(ctx)
+        raise GatewayError(503, "Prompt not configured", f"'{call.api.slug}' has no prompt yet.")
+    variables = await _json_body(call)
     prompts.validate_variables(prompt.variables, variables)
-    cache_key = answer_cache.key_for(ctx, f"prompt:v{prompt.version}", variables)
-    if await answer_cache.serve(ctx, cache_key):
+    cache_key = answer_cache.key_for(call, f"prompt:v{prompt.version}", variables)
+    if await answer_cache.serve(call, cache_key):
         return
-    targets = await _targets(ctx, preferred="", model=prompt.model)
-    output, answer, usage = await _prompt_answer(ctx, prompt, targets, variables)
-    _set_answer(ctx, 200, JSON, answer.target)
-    _charge(ctx, answer.target, usage)
+    targets = await _targets(call, preferred="", model=prompt.model)
+    output, answer, usage = await _prompt_answer(call, prompt, targets, variables)
+    _set_answer(call, 200, JSON, answer.target)
+    _charge(call, answer.target, usage)
     body = {
         "output": output,
         "model": answer.target.label,
         "usage": usage.as_openai(),
-        "cost": str(ctx.cost),
+        "cost": str(call.outcome.cost),
     }
-    ctx.response_body = json.dumps(body).encode()
+    call.outcome.body = json.dumps(body).encode()
     # Served again from the cache, the same answer costs nothing.
-    await answer_cache.keep(ctx, cache_key, [json.dumps({**body, "cost": "0"}).encode()])
-    answer_cache.miss(ctx, cache_key)
+    await answer_cache.keep(call, cache_key, [json.dumps({**body, "cost": "0"}).encode()])
+    answer_cache.miss(call, cache_key)
 
 
 async def _prompt_answer(
-    ctx: GatewayContext, prompt: PromptEndpoint, targets: list[Target], variables: dict[str, Any]
+    call: AdmittedCall, prompt: PromptEndpoint, targets: list[Target], variables: dict[str, Any]
 ) -> tuple[Any, Answer, Usage]:
     messages = _prompt_messages(prompt, variables)
     request: dict[str, Any] = {"messages": messages}
     if prompt.output == PromptEndpoint.Output.JSON:
         request["response_format"] = {"type": "json_object"}
-    cap = spend.output_cap(ctx, request, targets)
+    cap = spend.output_cap(call, request, targets)
     if cap:
         request["max_completion_tokens"] = cap
     # The retry shares the first attempt's total deadline: the API's limit is for the call.
-    budget = call_budget(ctx, tokens=await _reserve(ctx, targets, request))
+    budget = call_budget(call, tokens=await _reserve(call, targets, request))
     answer = await calls.complete(targets, request, budget=budget)
     usage = Usage(answer.usage.prompt_tokens, answer.usage.completion_tokens)
     if prompt.output != PromptEndpoint.Output.JSON:
@@ -348,13 +351,13 @@ async def _prompt_answer(
             {"role": "user", "content": f"{problem} Answer again with valid JSON only."},
         ]
         retried = {**request, "messages": retry}
-        tokens_again = await _reserve(ctx, targets, retried)
+        tokens_again = await _reserve(call, targets, retried)
         answer = await calls.complete(targets, retried, budget=replace(budget, tokens=tokens_again))
         usage.prompt_tokens += answer.usage.prompt_tokens
         usage.completion_tokens += answer.usage.completion_tokens
         output, problem = _json_output(_content(answer), prompt.output_schema)
     if problem:
-        _charge(ctx, answer.target, usage)
+        _charge(call, answer.target, usage)
         raise GatewayError(502, "Invalid model output", f"{answer.target.ref}: {problem}")
     return output, answer, usage
 
@@ -381,8 +384,8 @@ def _content(answer: Answer) -> str:
     return answer.body["choices"][0]["message"].get("content") or ""
 
 
-async def _json_body(ctx: GatewayContext) -> Any:
-    body = await read_body(ctx)
+async def _json_body(call: AdmittedCall) -> Any:
+    body = await read_body(call)
     try:
         return strict_json(body or b"null")
     except ValueError as exc:
@@ -391,40 +394,42 @@ async def _json_body(ctx: GatewayContext) -> Any:
         ) from exc
 
 
-def _require_method(ctx: GatewayContext, method: str) -> None:
-    if ctx.method != method:
+def _require_method(call: AdmittedCall, method: str) -> None:
+    if call.request.method != method:
         raise GatewayError(
             405, "Method not allowed", f"Use {method} here.", headers={"Allow": method}
         )
 
 
-async def _targets(ctx: GatewayContext, *, preferred: str, model: str = "") -> list[Target]:
+async def _targets(call: AdmittedCall, *, preferred: str, model: str = "") -> list[Target]:
     """The API's deployments in its routing's order, then its fallbacks; without deployments,
     its model (or a prompt's `model`) and fallbacks, the client's choice first."""
-    deployments = await deployments_of(ctx.api.pk)
+    deployments = await deployments_of(call.api.pk)
     if not deployments:
-        return await targets_for(_refs(ctx, model), preferred=preferred)
-    fallbacks = await targets_for(ctx.api.fallbacks) if ctx.api.fallbacks else []
-    return [*routing.order(ctx.api.routing, deployments), *fallbacks]
+        return await targets_for(_refs(call, model), preferred=preferred)
+    fallbacks = await targets_for(call.api.fallbacks) if call.api.fallbacks else []
+    return [*routing.order(call.api.routing, deployments), *fallbacks]
 
 
-def _refs(ctx: GatewayContext, model: str = "") -> list[str]:
-    return [model or ctx.api.model, *(ctx.api.fallbacks or [])]
+def _refs(call: AdmittedCall, model: str = "") -> list[str]:
+    return [model or call.api.model, *(call.api.fallbacks or [])]
 
 
-def _set_answer(ctx: GatewayContext, status: int, headers: dict[str, str], target: Target) -> None:
-    ctx.status, ctx.model_used = status, target.label
-    ctx.response_headers = {**headers, "X-Model": target.label}
+def _set_answer(call: AdmittedCall, status: int, headers: dict[str, str], target: Target) -> None:
+    outcome = call.outcome
+    outcome.status, outcome.model_used = status, target.label
+    outcome.headers = {**headers, "X-Model": target.label}
 
 
-def _charge(ctx: GatewayContext, target: Target, usage: Usage) -> None:
+def _charge(call: AdmittedCall, target: Target, usage: Usage) -> None:
     """The provider's own token counts (or the estimate) and their cost, for quotas and usage."""
-    ctx.prompt_tokens, ctx.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-    ctx.cache_read_tokens, ctx.cache_write_tokens = (
+    outcome = call.outcome
+    outcome.prompt_tokens, outcome.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+    outcome.cache_read_tokens, outcome.cache_write_tokens = (
         usage.cache_read_tokens,
         usage.cache_write_tokens,
     )
-    ctx.reasoning_tokens, ctx.tokens_estimated = usage.reasoning_tokens, usage.estimated
-    ctx.cost = prices.call_cost(
+    outcome.reasoning_tokens, outcome.tokens_estimated = usage.reasoning_tokens, usage.estimated
+    outcome.cost = prices.call_cost(
         provider=target.provider, model=target.model, prices=target.prices, usage=usage
     )

@@ -15,13 +15,13 @@ from __future__ import annotations
 import random
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from enum import IntEnum
 
 from django.core.cache import cache
 
 from apis.ai.targets import Target
 from apis.gateway import counters
+from apis.gateway.counters import MinuteHold
 from apis.models import Api
 from core import shared
 from core.clock import clock
@@ -80,14 +80,6 @@ class Admission(IntEnum):
     COOLING_DOWN = 0
     AT_RPM = -1
     AT_TPM = -2
-
-
-@dataclass(frozen=True)
-class MinuteHold:
-    """Tokens a call reserved in a deployment's minute, settled when the call is over."""
-
-    key: str
-    tokens: int
 
 
 async def admit(target: Target, tokens: int) -> tuple[Admission, MinuteHold | None]:

@@ -18,7 +18,7 @@ from apis.ai.chat import Usage
 from apis.ai.targets import Target
 from apis.conf import gateway_settings
 from apis.gateway import counters, limit
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import AdmittedCall, Policy
 from apis.gateway.errors import SHARED_CACHE_ERRORS, unavailable
 
 NANO = Decimal(1_000_000_000)
@@ -27,40 +27,38 @@ MAX_OUTPUT = 10_000_000
 NONE = -1
 
 
-def holds(ctx: GatewayContext) -> bool:
+def holds(call: AdmittedCall) -> bool:
     """Whether the call has a budget or a token quota to reserve against."""
-    if ctx.subscription is None:
-        return False
-    application = ctx.subscription.application
+    plan = call.plan
     return bool(
-        ctx.plan.monthly_budget is not None
-        or application.monthly_budget is not None
-        or ctx.plan.token_quota
+        plan.monthly_budget is not None
+        or call.subscription.application.monthly_budget is not None
+        or plan.token_quota
     )
 
 
-def counts_tokens(ctx: GatewayContext, targets: list[Target]) -> bool:
+def counts_tokens(call: AdmittedCall, targets: list[Target]) -> bool:
     """Whether the call's worst case of tokens is reserved: against a budget or token quota,
     or in the minute of a deployment with a tokens-per-minute limit."""
-    return holds(ctx) or any(t.tpm for t in targets)
+    return holds(call) or any(t.tpm for t in targets)
 
 
-def output_cap(ctx: GatewayContext, request: dict[str, Any], targets: list[Target]) -> int | None:
+def output_cap(call: AdmittedCall, request: dict[str, Any], targets: list[Target]) -> int | None:
     """The plan's output cap when the call reserves its worst case and names no maximum."""
-    if not counts_tokens(ctx, targets) or _asked(request):
+    if not counts_tokens(call, targets) or _asked(request):
         return None
-    return ctx.plan.max_output_tokens
+    return call.plan.max_output_tokens
 
 
 async def reserve(
-    ctx: GatewayContext,
+    call: AdmittedCall,
     targets: list[Target],
     *,
     input_tokens: int,
     output_tokens: int,
 ) -> None:
     """Take the call's worst case from its budgets and quota, or refuse it with 429."""
-    if not holds(ctx):
+    if not holds(call):
         return
     usage = Usage(input_tokens, output_tokens)
     worst = max(
@@ -68,10 +66,10 @@ async def reserve(
         for t in targets
     )
     hold = counters.Hold(
-        keys=limit.spend_keys(ctx.subscription),
+        keys=limit.spend_keys(call.subscription),
         cost=nanos(worst),
         tokens=input_tokens + output_tokens,
-        limits=_limits(ctx),
+        limits=_limits(call),
         month_ttl=limit.month_ttl(),
     )
     try:
@@ -80,14 +78,14 @@ async def reserve(
         if gateway_settings.FAIL_OPEN:
             return
         raise unavailable("Budgets cannot be checked right now; retry shortly.") from exc
-    _add_policy(ctx, hold, held)
+    _add_policy(call, hold, held)
     if not held.taken:
         # Refused: as good as used up (what is left is less than this call may cost).
         over = _over(hold, held)
         used = tuple(cap if i in over else -1 for i, cap in enumerate(hold.limits))
-        await _alerts(ctx, hold.limits, used)
-        _refuse(ctx, hold, over, held)
-    ctx.holds.append(hold)
+        await _alerts(call, hold.limits, used)
+        _refuse(call, hold, over, held)
+    call.outcome.holds.append(hold)
 
 
 def chat_worst_case(request: dict[str, Any]) -> tuple[int, int]:
@@ -96,28 +94,34 @@ def chat_worst_case(request: dict[str, Any]) -> tuple[int, int]:
     return tokens.prompt_count(request), min(asked, MAX_OUTPUT) if asked else 0
 
 
-async def settle(ctx: GatewayContext) -> None:
+async def settle(call: AdmittedCall) -> None:
     """Replace the call's reservations by what it cost and used (nothing, if it failed)."""
-    used = ctx.prompt_tokens + ctx.completion_tokens
-    await routing.settle(ctx.minute_holds, used)
-    cost = nanos(ctx.cost)
-    holds, ctx.holds = ctx.holds, []
+    outcome = call.outcome
+    used = outcome.prompt_tokens + outcome.completion_tokens
+    await routing.settle(outcome.minute_holds, used)
+    cost = nanos(outcome.cost)
+    holds, outcome.holds = outcome.holds, []
     for hold in holds:
         now = await counters.settle(hold, cost=cost, tokens=used)
         cost = used = 0
     if holds:
-        await _alerts(ctx, holds[-1].limits, now)
+        await _alerts(call, holds[-1].limits, now)
 
 
-async def _alerts(ctx: GatewayContext, limits: tuple[int, int, int], now: tuple) -> None:
+async def _alerts(call: AdmittedCall, limits: tuple[int, int, int], now: tuple) -> None:
     """The 80% and 100% alerts of the limits the call counts against."""
     names = ("this subscription's monthly budget", "the application's monthly budget")
     for index, what in enumerate(names):
         await limit.alert(
-            ctx, policy="budget", used=now[index], cap=limits[index], what=what, whole=index == 1
+            call.subscription,
+            policy="budget",
+            used=now[index],
+            cap=limits[index],
+            what=what,
+            whole=index == 1,
         )
-    what = f"the monthly quota of {ctx.plan.token_quota} AI tokens"
-    await limit.alert(ctx, policy="tokens", used=now[2], cap=limits[2], what=what)
+    what = f"the monthly quota of {call.plan.token_quota} AI tokens"
+    await limit.alert(call.subscription, policy="tokens", used=now[2], cap=limits[2], what=what)
 
 
 def nanos(usd: Decimal) -> int:
@@ -130,17 +134,17 @@ def _asked(request: dict[str, Any]) -> int:
     return asked if isinstance(asked, int) and not isinstance(asked, bool) and asked > 0 else 0
 
 
-def _limits(ctx: GatewayContext) -> tuple[int, int, int]:
-    application_budget = ctx.subscription.application.monthly_budget
-    plan_budget = ctx.plan.monthly_budget
+def _limits(call: AdmittedCall) -> tuple[int, int, int]:
+    application_budget = call.subscription.application.monthly_budget
+    plan_budget = call.plan.monthly_budget
     return (
         NONE if plan_budget is None else nanos(plan_budget),
         NONE if application_budget is None else nanos(application_budget),
-        ctx.plan.token_quota or NONE,
+        call.plan.token_quota or NONE,
     )
 
 
-def _add_policy(ctx: GatewayContext, hold: counters.Hold, held: counters.Held) -> None:
+def _add_policy(call: AdmittedCall, hold: counters.Hold, held: counters.Held) -> None:
     """The tightest budget as a "budget" policy of the RateLimit headers, in US cents."""
     pairs = zip(hold.limits[:2], held.spent[:2], strict=True)
     budgets = [(cap, spent) for cap, spent in pairs if cap >= 0]
@@ -148,14 +152,14 @@ def _add_policy(ctx: GatewayContext, hold: counters.Hold, held: counters.Held) -
         return
     cap, spent = min(budgets, key=lambda pair: pair[0] - pair[1])
     cents = NANO // 100
-    policy = limit.Policy(
+    policy = Policy(
         "budget",
         int(cap // cents),
         limit.month_seconds(),
         max(int((cap - spent) // cents), 0),
         limit.to_month_end(),
     )
-    ctx.rate_limit = [*(ctx.rate_limit or []), policy]
+    call.outcome.policies = [*call.outcome.policies, policy]
 
 
 def _over(hold: counters.Hold, held: counters.Held) -> list[int]:
@@ -168,12 +172,12 @@ def _over(hold: counters.Hold, held: counters.Held) -> list[int]:
     ]
 
 
-def _refuse(ctx: GatewayContext, hold: counters.Hold, over: list[int], held: counters.Held) -> None:
+def _refuse(call: AdmittedCall, hold: counters.Hold, over: list[int], held: counters.Held) -> None:
     if over and over[0] == 2:
         limit.over(
             "tokens",
             f"This call may use {hold.tokens} AI tokens, more than is left of the monthly quota "
-            f"of {ctx.plan.token_quota}.",
+            f"of {call.plan.token_quota}.",
         )
     whose = "this subscription's" if over and over[0] == 0 else "the application's"
     cap = hold.limits[over[0] if over else 0]

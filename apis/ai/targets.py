@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass
 
 from apis.ai.adapters import CHAT, EMBEDDINGS, ChatAdapter, EmbeddingsAdapter
+from apis.catalog_cache import cached_lookup
 from apis.gateway.errors import GatewayError
-from apis.gateway.lookups import cached_lookup
 from apis.models import Deployment, PromptEndpoint, Provider, ProviderModel
 from apis.models.ai import deployment_key
 

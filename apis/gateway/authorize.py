@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-from apis.gateway.context import GatewayContext
 from apis.gateway.errors import GatewayError
+from apis.models import Api, Subscription
 from apis.selectors import gateway_subscription
 from keys.bearer import challenge
+from keys.tokens import AccessClaims
 
 
-async def authorize(ctx: GatewayContext) -> None:
-    """Set ctx.subscription and ctx.plan, or refuse with 403 (not subscribed, or out of scope)."""
-    subscription = await gateway_subscription(
-        application_id=ctx.claims.application_id, api_id=ctx.api.pk
-    )
+async def authorize(api: Api, claims: AccessClaims) -> Subscription:
+    """The caller's active subscription to the API (its plan with it), or a refusal with 403:
+    not subscribed, or out of the token's scope."""
+    subscription = await gateway_subscription(application_id=claims.application_id, api_id=api.pk)
     if subscription is None:
         raise GatewayError(
             403,
             "Not subscribed",
-            f"Application '{ctx.claims.client_id}' has no active subscription to "
-            f"'{ctx.api.slug}'. Subscribe to one of its plans in the portal.",
+            f"Application '{claims.client_id}' has no active subscription to "
+            f"'{api.slug}'. Subscribe to one of its plans in the portal.",
         )
-    if ctx.api.slug not in ctx.claims.scope:
+    if api.slug not in claims.scope:
         # RFC 6750 §3.1: the token is valid, but was not issued for this API.
         raise GatewayError(
             403,
             "Insufficient scope",
-            f"This access token's scope does not include '{ctx.api.slug}'. Request a new token "
-            f"with scope={ctx.api.slug}, or with no scope for every active subscription.",
-            headers={"WWW-Authenticate": challenge(error="insufficient_scope", scope=ctx.api.slug)},
+            f"This access token's scope does not include '{api.slug}'. Request a new token "
+            f"with scope={api.slug}, or with no scope for every active subscription.",
+            headers={"WWW-Authenticate": challenge(error="insufficient_scope", scope=api.slug)},
         )
-    ctx.subscription = subscription
-    ctx.plan = subscription.plan
+    return subscription

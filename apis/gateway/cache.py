@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from apis.conf import gateway_settings
-from apis.gateway.context import GatewayContext, as_chunks
+from apis.gateway.context import AdmittedCall, CachePeek, as_chunks
 from apis.gateway.errors import SHARED_CACHE_ERRORS
 from core import shared
 from core.clock import clock
@@ -36,49 +36,60 @@ class StoredAnswer:
     stored_at: float
 
 
-async def serve_cached(ctx: GatewayContext) -> None:
-    """Answer from the cache when it holds this call's answer; mark the call HIT or MISS."""
-    if not cacheable_request(ctx):
+async def serve_cached(call: AdmittedCall, peek: CachePeek) -> None:
+    """Answer from the cache when it holds this call's answer; mark the call HIT or MISS.
+
+    `peek` is what `limit` read under the call's key; without it, the cache is asked here.
+    """
+    if not cacheable_request(call):
         return
-    if "no-cache" in _cache_control(ctx.header("Cache-Control")):
-        ctx.cache_status = "MISS"  # the client asks for a fresh answer, which may be stored
+    outcome = call.outcome
+    if "no-cache" in _cache_control(call.request.header("Cache-Control")):
+        outcome.cache_status = "MISS"  # the client asks for a fresh answer, which may be stored
         return
-    entry = ctx.cache_entry if ctx.cache_peeked else await _get(cache_key(ctx))
+    entry = peek.entry if peek.key else await _get(cache_key(call))
     if not isinstance(entry, StoredAnswer):
-        ctx.cache_status = "MISS"
+        outcome.cache_status = "MISS"
         return
-    ctx.status, ctx.response_body = entry.status, entry.body
+    outcome.status, outcome.body = entry.status, entry.body
     # RFC 9111 §5.1: an answer from a cache says how long ago its upstream gave it.
     age = max(int(clock.time() - entry.stored_at), 0)
-    ctx.response_headers = {**dict(entry.headers), "Age": str(age)}
-    ctx.cache_status = "HIT"
+    outcome.headers = {**dict(entry.headers), "Age": str(age)}
+    outcome.cache_status = "HIT"
 
 
-def store(ctx: GatewayContext) -> None:
+def store(call: AdmittedCall) -> None:
     """Keep the upstream's answer once it has streamed through, when it may be kept."""
-    if ctx.cache_status != "MISS":
+    outcome = call.outcome
+    if outcome.cache_status != "MISS":
         return
-    upstream = _cache_control(_response_header(ctx, "Cache-Control"))
-    ttl = _ttl(ctx, upstream)
-    if ttl > 0 and _storable(ctx, upstream):
-        ctx.response_body = _tee(ctx, as_chunks(ctx.response_body), ttl)
+    upstream = _cache_control(_response_header(call, "Cache-Control"))
+    ttl = _ttl(call, upstream)
+    if ttl > 0 and _storable(call, upstream):
+        outcome.body = _tee(call, as_chunks(outcome.body), ttl)
 
 
-def cache_key(ctx: GatewayContext) -> str:
+def peek_key(call: AdmittedCall) -> str:
+    """The key `limit` reads in its round trip: the call's cache key, "" when not cacheable."""
+    return cache_key(call) if cacheable_request(call) else ""
+
+
+def cache_key(call: AdmittedCall) -> str:
     """API, method, path, query, accepted encodings and (unless the API is public) application.
 
     The encodings are in the key because the upstream may compress for one client and not for
     another: a gzip body must never reach a client that did not ask for it.
     """
-    audience = "public" if ctx.api.public_cache else f"app:{ctx.claims.application_id}"
-    encodings = ctx.header("Accept-Encoding").replace(" ", "").lower()
-    request = f"{ctx.method}\n{ctx.path}\n{ctx.query_string}\n{encodings}".encode()
-    return f"gw:resp:{ctx.api.pk}:{audience}:{hashlib.sha256(request).hexdigest()}"
+    api, request = call.api, call.request
+    audience = "public" if api.public_cache else f"app:{call.claims.application_id}"
+    encodings = request.header("Accept-Encoding").replace(" ", "").lower()
+    keyed = f"{request.method}\n{request.path}\n{request.query_string}\n{encodings}".encode()
+    return f"gw:resp:{api.pk}:{audience}:{hashlib.sha256(keyed).hexdigest()}"
 
 
-def cacheable_request(ctx: GatewayContext) -> bool:
+def cacheable_request(call: AdmittedCall) -> bool:
     """GET or HEAD on an API with a cache_ttl."""
-    return ctx.api.cache_ttl > 0 and ctx.method in CACHEABLE_METHODS
+    return call.api.cache_ttl > 0 and call.request.method in CACHEABLE_METHODS
 
 
 async def _get(key: str) -> StoredAnswer | None:
@@ -88,21 +99,21 @@ async def _get(key: str) -> StoredAnswer | None:
         return None
 
 
-def _storable(ctx: GatewayContext, upstream: dict[str, str]) -> bool:
-    vary = _response_header(ctx, "Vary")
+def _storable(call: AdmittedCall, upstream: dict[str, str]) -> bool:
+    vary = _response_header(call, "Vary")
     varies = {name.strip().lower() for name in vary.split(",") if name.strip()}
     return (
-        ctx.status == 200
-        and "no-store" not in _cache_control(ctx.header("Cache-Control"))
-        and not ctx.set_cookies
+        call.outcome.status == 200
+        and "no-store" not in _cache_control(call.request.header("Cache-Control"))
+        and not call.outcome.set_cookies
         and not set(upstream).intersection(UNSTORABLE_DIRECTIVES)
         and varies <= KEYED_REQUEST_HEADERS
     )
 
 
-def _response_header(ctx: GatewayContext, name: str) -> str:
+def _response_header(call: AdmittedCall, name: str) -> str:
     wanted = name.lower()
-    return next((v for k, v in ctx.response_headers.items() if k.lower() == wanted), "")
+    return next((v for k, v in call.outcome.headers.items() if k.lower() == wanted), "")
 
 
 def _cache_control(value: str) -> dict[str, str]:
@@ -111,15 +122,15 @@ def _cache_control(value: str) -> dict[str, str]:
     return {name.lower(): argument.strip('"') for name, _, argument in pairs}
 
 
-def _ttl(ctx: GatewayContext, upstream: dict[str, str]) -> int:
+def _ttl(call: AdmittedCall, upstream: dict[str, str]) -> int:
     """The API's cache_ttl, shortened to the upstream's s-maxage or max-age when it says less."""
     freshness = upstream.get("s-maxage", upstream.get("max-age", ""))
     if freshness.isdigit():
-        return min(ctx.api.cache_ttl, int(freshness))
-    return ctx.api.cache_ttl
+        return min(call.api.cache_ttl, int(freshness))
+    return call.api.cache_ttl
 
 
-async def _tee(ctx: GatewayContext, chunks: AsyncIterator[bytes], ttl: int) -> AsyncIterator[bytes]:
+async def _tee(call: AdmittedCall, chunks: AsyncIterator[bytes], ttl: int) -> AsyncIterator[bytes]:
     kept: list[bytes] | None = []
     size = 0
     try:
@@ -135,12 +146,13 @@ async def _tee(ctx: GatewayContext, chunks: AsyncIterator[bytes], ttl: int) -> A
         if close is not None:
             await close()
     if kept is not None:
-        await _put(ctx, b"".join(kept), ttl)
+        await _put(call, b"".join(kept), ttl)
 
 
-async def _put(ctx: GatewayContext, body: bytes, ttl: int) -> None:
-    entry = StoredAnswer(ctx.status, tuple(ctx.response_headers.items()), body, clock.time())
+async def _put(call: AdmittedCall, body: bytes, ttl: int) -> None:
+    outcome = call.outcome
+    entry = StoredAnswer(outcome.status, tuple(outcome.headers.items()), body, clock.time())
     try:
-        await shared.set(cache_key(ctx), entry, ttl)
+        await shared.set(cache_key(call), entry, ttl)
     except SHARED_CACHE_ERRORS:
         return

@@ -7,7 +7,7 @@ dropped, streams included; over the cap the answer is 503 with Retry-After, neve
 from __future__ import annotations
 
 from apis.conf import gateway_settings
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import Outcome
 from apis.gateway.errors import GatewayError
 
 
@@ -17,7 +17,7 @@ class _InFlight:
     count = 0
 
 
-def claim(ctx: GatewayContext) -> None:
+def claim(outcome: Outcome) -> None:
     """Take a place for the call's upstream exchange, or refuse with 503 at the cap."""
     if _InFlight.count >= gateway_settings.MAX_IN_FLIGHT:
         raise GatewayError(
@@ -27,11 +27,11 @@ def claim(ctx: GatewayContext) -> None:
             headers={"Retry-After": "1"},
         )
     _InFlight.count += 1
-    ctx.holds_upstream_place = True
+    outcome.holds_upstream_place = True
 
 
-def release(ctx: GatewayContext) -> None:
+def release(outcome: Outcome) -> None:
     """Give the call's place back (once, however often it is called)."""
-    if ctx.holds_upstream_place:
-        ctx.holds_upstream_place = False
+    if outcome.holds_upstream_place:
+        outcome.holds_upstream_place = False
         _InFlight.count -= 1

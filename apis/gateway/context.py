@@ -1,23 +1,21 @@
-"""The state of one gateway call, handed from step to step."""
+"""One gateway call: the request as sent, what the checks establish, and what it comes to."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
+from apis.gateway.counters import Hold, MinuteHold
 from apis.models import Api, Plan, Subscription
 from keys.tokens import AccessClaims
 
 
-@dataclass
-class GatewayContext:
-    """One call: what the client sent, what the steps resolved, what goes back.
-
-    Built by the /gw view from an HttpRequest, or by MCP without one.
-    """
+@dataclass(frozen=True)
+class GatewayRequest:
+    """What the client sent, as the steps read it; built by the /gw view or by MCP."""
 
     method: str
     slug: str
@@ -31,9 +29,8 @@ class GatewayContext:
     content_length: int | None = None
     # A body sent with Transfer-Encoding: chunked has no length until it has been read.
     chunked: bool = False
-    bytes_read: int = 0
     peer_address: str = ""
-    forwarded_chain: list[str] = field(default_factory=list)
+    forwarded_chain: tuple[str, ...] = ()
     client_address: str = ""
     scheme: str = "http"
     host: str = ""
@@ -41,25 +38,51 @@ class GatewayContext:
     channel: Literal["http", "mcp"] = "http"
     # Whose upstream MCP session a call of an `mcp` API continues (apis.mcp.relay).
     mcp_owner: str = ""
-    started: float = 0.0
-    holds_upstream_place: bool = False
+    # Claims MCP verified already, on its own endpoint; the API's demands on them still hold.
+    verified_claims: AccessClaims | None = None
 
-    api: Api | None = None
-    claims: AccessClaims | None = None
-    subscription: Subscription | None = None
-    plan: Plan | None = None
+    def header(self, name: str, default: str = "") -> str:
+        """A request header, whatever the case of its name."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), default)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One quota policy and where the caller stands (IETF httpapi rate-limit headers, -10)."""
+
+    name: str
+    quota: int
+    window: int
+    remaining: int
+    reset: int
+
+
+@dataclass(frozen=True)
+class CachePeek:
+    """What `limit` read of the answer cache in its round trip, handed to `serve_cached`: the
+    key it looked under ("" when it did not look) and what it found there."""
+
+    key: str = ""
+    entry: object = None
+
+
+@dataclass
+class Outcome:
+    """What the call comes to: the answer going back, and what it used on the way."""
 
     status: int = 0
-    latency_ms: int = 0
-    response_headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
     # Set-Cookie may not be folded into one line (RFC 9110 §5.3): each is kept as sent.
     set_cookies: list[str] = field(default_factory=list)
-    response_body: bytes | AsyncIterator[bytes] = b""
-    bytes_out: int = 0
+    body: bytes | AsyncIterator[bytes] = b""
     cache_status: str = ""
-    cache_entry: Any = None
-    cache_peeked: bool = False
-    rate_limit: list[Any] | None = None
+    # The RateLimit-Policy / RateLimit headers' policies: limit's, and a budget's (apis.ai).
+    policies: list[Policy] = field(default_factory=list)
+    bytes_read: int = 0
+    bytes_out: int = 0
+    latency_ms: int = 0
+    holds_upstream_place: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
     # Parts of the two counts above, priced apart; estimated: counted offline, not reported.
@@ -71,25 +94,55 @@ class GatewayContext:
     model_used: str = ""
     # The answer came from the AI answer cache: no provider was called, nothing is charged.
     answer_cached: bool = False
-    # What the call reserved of its budgets and token quota (apis.ai.spend), settled at the end.
-    holds: list[Any] = field(default_factory=list)
-    # The tokens it took from a deployment's minute (apis.ai.routing), settled the same way.
-    minute_holds: list[Any] = field(default_factory=list)
+    # What the call reserved of its budgets and token quota, and of deployments' minutes
+    # (apis.ai.spend, apis.ai.routing), settled when it is over.
+    holds: list[Hold] = field(default_factory=list)
+    minute_holds: list[MinuteHold] = field(default_factory=list)
 
-    def header(self, name: str, default: str = "") -> str:
-        """A request header, whatever the case of its name."""
-        wanted = name.lower()
-        return next((v for k, v in self.headers.items() if k.lower() == wanted), default)
+
+@dataclass(frozen=True)
+class AdmittedCall:
+    """A call the checks let through: the API, who calls and on which subscription.
+
+    What forward, the cache and the kinds' forwarders work on; they write its outcome.
+    """
+
+    request: GatewayRequest
+    api: Api
+    claims: AccessClaims
+    subscription: Subscription
+    outcome: Outcome
+
+    @property
+    def plan(self) -> Plan:
+        """The plan of the call's subscription."""
+        return self.subscription.plan
+
+
+@dataclass
+class GatewayCall:
+    """One call from start to end: its request, its outcome, and what the checks established.
+
+    The checks' results are kept here as they come, for a refusal's answer and the usage event;
+    no step reads them from here: each is handed what it needs (pipeline.admit).
+    """
+
+    request: GatewayRequest
+    started: float
+    outcome: Outcome = field(default_factory=Outcome)
+    api: Api | None = None
+    claims: AccessClaims | None = None
+    subscription: Subscription | None = None
 
     @property
     def bytes_in(self) -> int:
         """Bytes of the request body received: what arrived, never what a header claimed."""
-        if isinstance(self.body, bytes):
-            return len(self.body)
-        return self.bytes_read
+        if isinstance(self.request.body, bytes):
+            return len(self.request.body)
+        return self.outcome.bytes_read
 
 
-async def as_chunks(body: bytes | AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def as_chunks(body: bytes | AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
     """A body, whole or streamed, as chunks; a streamed one is closed when this is."""
     if isinstance(body, bytes):
         if body:
@@ -113,7 +166,7 @@ class ReleasingStream:
     """
 
     def __init__(
-        self, chunks: AsyncIterator[bytes], release: Callable[[], Awaitable[None]]
+        self, chunks: AsyncGenerator[bytes, None], release: Callable[[], Awaitable[None]]
     ) -> None:
         self.chunks = chunks
         self.release = release

@@ -109,6 +109,14 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class MinuteHold:
+    """Tokens a call reserved in a deployment's minute, settled when the call is over."""
+
+    key: str
+    tokens: int
+
+
+@dataclass(frozen=True)
 class Held:
     """Whether the hold was taken, and the spends and tokens after it (or as they stand)."""
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError as RedisOutOfMemory
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from core.errors import PortcullisError
+from core.shared import SHARED_CACHE_ERRORS as SHARED_CACHE_ERRORS
 
 QUOTA_EXCEEDED = "https://iana.org/assignments/http-problem-types#quota-exceeded"
 
@@ -37,12 +34,3 @@ def not_found(slug: str) -> GatewayError:
 def unavailable(detail: str) -> GatewayError:
     """The shared state the gateway needs does not answer."""
     return GatewayError(503, "Service unavailable", detail, headers={"Retry-After": "1"})
-
-
-# What the shared cache raises when Redis does not answer, or is full and refuses writes
-# (maxmemory with noeviction, as the README asks); the pipeline turns it into 503.
-SHARED_CACHE_ERRORS: tuple[type[Exception], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    RedisOutOfMemory,
-)

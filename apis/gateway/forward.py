@@ -1,4 +1,4 @@
-"""Step 6: the call goes to the API's upstream; rest kind here, AI kinds in apis.ai.forward."""
+"""Step 6: the call goes to the API's upstream; rest kind here, the others where they register."""
 
 from __future__ import annotations
 
@@ -7,19 +7,20 @@ import functools
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from typing import TypeVar
 from urllib.parse import quote, unquote
 
 import httpx
 
 from apis.conf import gateway_settings
-from apis.gateway import capacity, targets
-from apis.gateway.context import GatewayContext, ReleasingStream
+from apis.gateway import capacity, kinds, targets
+from apis.gateway.context import AdmittedCall, GatewayRequest, ReleasingStream
 from apis.gateway.errors import GatewayError
 from apis.gateway.http_client import upstream_client
 from apis.gateway.request_body import body_chunks, too_large
-from apis.services import UPSTREAM_CREDENTIAL
+from apis.models import Api
+from apis.models.catalog import UPSTREAM_CREDENTIAL
 from keys.kek import unseal
 
 logger = logging.getLogger(__name__)
@@ -54,83 +55,74 @@ BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 QUERY_SAFE = PATH_SAFE + "/?%[]"
 
 
-async def forward(ctx: GatewayContext) -> None:
+async def forward(call: AdmittedCall) -> None:
     """Hand the call to the forwarder of the API's kind, within the process's capacity."""
-    capacity.claim(ctx)
-    if ctx.api.kind == "rest":
-        await forward_rest(ctx)
-        return
-    if ctx.api.kind == "mcp":
-        from apis.mcp.forward import forward_mcp
-
-        await forward_mcp(ctx)
-        return
-    from apis.ai import forward as ai_forward
-
-    if ctx.api.kind == "ai":
-        await ai_forward.forward_ai(ctx)
-    else:
-        await ai_forward.forward_prompt(ctx)
+    forwarder = kinds.forwarder_of(call.api.kind)
+    capacity.claim(call.outcome)
+    await forwarder(call)
 
 
-async def check_method(ctx: GatewayContext) -> None:
+def check_method(request: GatewayRequest) -> None:
     """TRACE would echo the credential the gateway adds upstream; CONNECT opens a tunnel: 405."""
-    if ctx.method in REFUSED_METHODS:
+    if request.method in REFUSED_METHODS:
         raise GatewayError(
             405,
             "Method not allowed",
-            f"The gateway does not forward {ctx.method}.",
+            f"The gateway does not forward {request.method}.",
             headers={"Allow": ALLOWED_METHODS},
         )
 
 
-async def check_body_size(ctx: GatewayContext) -> None:
+def check_body_size(request: GatewayRequest) -> None:
     """Refuse a declared body over the limit before anything is read (413)."""
-    if ctx.content_length is not None and ctx.content_length > gateway_settings.BODY_LIMIT:
+    if request.content_length is not None and request.content_length > gateway_settings.BODY_LIMIT:
         raise too_large()
 
 
-async def forward_rest(ctx: GatewayContext) -> None:
+async def forward_rest(call: AdmittedCall) -> None:
     """Stream the request to the upstream (or a target) + path and its answer back, untouched."""
-    deadline = upstream_deadline(ctx)
+    deadline = upstream_deadline(call.api)
 
     async def send(base: str) -> httpx.Response:
-        return await _send(ctx, base, deadline)
+        return await _send(call, base, deadline)
 
     try:
-        if ctx.api.listed_targets:
-            response, release = await targets.send_balanced(ctx, send)
+        if call.api.listed_targets:
+            response, release = await targets.send_balanced(call, send)
         else:
-            response = await send(ctx.api.upstream_url)
+            response = await send(call.api.upstream_url)
             release = response.aclose
     except (httpx.TimeoutException, TimeoutError) as exc:
-        raise GatewayError(504, "Upstream timeout", _no_answer(ctx, "in time")) from exc
+        raise GatewayError(504, "Upstream timeout", _no_answer(call.api, "in time")) from exc
     except httpx.TransportError as exc:
-        raise GatewayError(502, "Bad gateway", _no_answer(ctx, "(refused or reset)")) from exc
-    ctx.status = response.status_code
-    ctx.response_headers = _response_headers(response.headers)
-    ctx.set_cookies = [
+        detail = _no_answer(call.api, "(refused or reset)")
+        raise GatewayError(502, "Bad gateway", detail) from exc
+    outcome = call.outcome
+    outcome.status = response.status_code
+    outcome.headers = _response_headers(response.headers)
+    outcome.set_cookies = [
         line
         for line in response.headers.get_list("set-cookie")
         if line.partition("=")[0].strip() not in gateway_settings.PORTAL_COOKIES
     ]
-    ctx.response_body = ReleasingStream(upstream_body(response, deadline), release)
+    outcome.body = ReleasingStream(upstream_body(response, deadline), release)
 
 
-async def _send(ctx: GatewayContext, base: str, deadline: float | None) -> httpx.Response:
-    request = upstream_client().build_request(
-        ctx.method,
-        upstream_url(base, ctx.raw_path or ctx.path, ctx.query_string),
-        headers=upstream_headers(ctx),
-        content=body_chunks(ctx) if ctx.content_length or ctx.chunked else None,
-        timeout=upstream_timeout(ctx),
+async def _send(call: AdmittedCall, base: str, deadline: float | None) -> httpx.Response:
+    request = call.request
+    outgoing = upstream_client().build_request(
+        request.method,
+        upstream_url(base, request.raw_path or request.path, request.query_string),
+        headers=upstream_headers(call),
+        content=body_chunks(call) if request.content_length or request.chunked else None,
+        timeout=upstream_timeout(call.api),
     )
-    return await until(deadline, upstream_client().send(request, stream=True))
+    return await until(deadline, upstream_client().send(outgoing, stream=True))
 
 
-def upstream_timeout(ctx: GatewayContext) -> httpx.Timeout:
+def upstream_timeout(api: Api) -> httpx.Timeout:
     """The API's connect timeout, and its read/write timeout between two pieces of data."""
-    return httpx.Timeout(ctx.api.timeout, connect=ctx.api.connect_timeout)
+    return httpx.Timeout(api.timeout, connect=api.connect_timeout)
 
 
 async def until(deadline: float | None, awaitable: Awaitable[Result]) -> Result:
@@ -142,11 +134,11 @@ async def until(deadline: float | None, awaitable: Awaitable[Result]) -> Result:
         return await awaitable
 
 
-def upstream_deadline(ctx: GatewayContext) -> float | None:
+def upstream_deadline(api: Api) -> float | None:
     """When the whole upstream exchange must be over (the total timeout), on the loop clock."""
-    if not ctx.api.total_timeout:
+    if not api.total_timeout:
         return None
-    return asyncio.get_running_loop().time() + ctx.api.total_timeout
+    return asyncio.get_running_loop().time() + api.total_timeout
 
 
 def upstream_url(base: str, path: str, query_string: str) -> httpx.URL:
@@ -194,28 +186,29 @@ def _fully_unquoted(segment: str) -> str:
     return segment
 
 
-def upstream_headers(ctx: GatewayContext) -> dict[str, str]:
+def upstream_headers(call: AdmittedCall) -> dict[str, str]:
     """The client's headers minus hop-by-hop and the token, plus the forwarding headers."""
-    named_in_connection = {t.strip().lower() for t in ctx.header("Connection").split(",")}
+    request, api = call.request, call.api
+    named_in_connection = {t.strip().lower() for t in request.header("Connection").split(",")}
     dropped = HOP_BY_HOP | NOT_FORWARDED | named_in_connection
-    headers = {name: value for name, value in ctx.headers.items() if name.lower() not in dropped}
-    cookies = _without_portal_cookies(ctx.header("Cookie"))
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in dropped}
+    cookies = _without_portal_cookies(request.header("Cookie"))
     headers = {k: v for k, v in headers.items() if k.lower() != "cookie"}
     if cookies:
         headers["Cookie"] = cookies
-    if ctx.content_length:
-        headers["Content-Length"] = str(ctx.content_length)
+    if request.content_length:
+        headers["Content-Length"] = str(request.content_length)
     forwarding = {
-        "X-Forwarded-For": _forwarded_for(ctx),
-        "X-Forwarded-Proto": ctx.scheme,
-        "X-Forwarded-Host": ctx.host,
-        "X-Request-ID": ctx.request_id,
-        "traceparent": _traceparent(ctx.header("traceparent")),
+        "X-Forwarded-For": _forwarded_for(request),
+        "X-Forwarded-Proto": request.scheme,
+        "X-Forwarded-Host": request.host,
+        "X-Request-ID": request.request_id,
+        "traceparent": _traceparent(request.header("traceparent")),
     }
     headers.update({name: value for name, value in forwarding.items() if value})
-    if ctx.api.upstream_header and ctx.api.upstream_secret:
-        headers = {k: v for k, v in headers.items() if k.lower() != ctx.api.upstream_header.lower()}
-        headers[ctx.api.upstream_header] = upstream_credential(ctx.api.upstream_secret)
+    if api.upstream_header and api.upstream_secret:
+        headers = {k: v for k, v in headers.items() if k.lower() != api.upstream_header.lower()}
+        headers[api.upstream_header] = upstream_credential(api.upstream_secret)
     return headers
 
 
@@ -232,9 +225,9 @@ def _without_portal_cookies(header: str) -> str:
     return "; ".join(kept)
 
 
-def _forwarded_for(ctx: GatewayContext) -> str:
-    chain = ctx.forwarded_chain
-    return ", ".join([*chain, ctx.peer_address]) if chain else ctx.peer_address
+def _forwarded_for(request: GatewayRequest) -> str:
+    chain = request.forwarded_chain
+    return ", ".join([*chain, request.peer_address]) if chain else request.peer_address
 
 
 def _traceparent(incoming: str) -> str:
@@ -254,11 +247,13 @@ def _response_headers(headers: httpx.Headers) -> dict[str, str]:
     return kept
 
 
-def _no_answer(ctx: GatewayContext, how: str) -> str:
-    return f"The upstream of '{ctx.api.slug}' did not answer {how}."
+def _no_answer(api: Api, how: str) -> str:
+    return f"The upstream of '{api.slug}' did not answer {how}."
 
 
-async def upstream_body(response: httpx.Response, deadline: float | None) -> AsyncIterator[bytes]:
+async def upstream_body(
+    response: httpx.Response, deadline: float | None
+) -> AsyncGenerator[bytes, None]:
     """The upstream's body as it arrives, until the deadline; closing it ends the upstream call.
 
     Closed early (the client went away), the connection is dropped rather than drained, so the

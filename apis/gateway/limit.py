@@ -5,8 +5,9 @@ and the plan: neither starts afresh when a subscription is revoked and taken aga
 limit is a fixed window whose edges are offset per application and API (`window_end`), so
 that not every client's window turns over in the same second; the window and the quotas
 are counted together in one round trip (counters.py), which also fetches the call's cached
-answer for the cache step. Every counter of an application carries the hash tag
-`{app:<id>}`, so on a Redis Cluster the script that counts them finds them in one slot.
+answer, under the key the pipeline names, for the cache step. Every counter of an application
+carries the hash tag `{app:<id>}`, so on a Redis Cluster the script that counts them finds them
+in one slot.
 A used-up token quota is refused here; that a call's tokens fit what is left is decided by
 its reservation (apis.ai.spend), under the token key made here.
 """
@@ -15,14 +16,14 @@ from __future__ import annotations
 
 import calendar
 import zlib
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from apis.conf import gateway_settings
-from apis.gateway import alerts, cache, counters
-from apis.gateway.context import GatewayContext
+from apis.gateway import alerts, counters
+from apis.gateway.context import AdmittedCall, CachePeek, Policy
 from apis.gateway.errors import QUOTA_EXCEEDED, SHARED_CACHE_ERRORS, GatewayError, unavailable
-from apis.models import Subscription, rate_parts
+from apis.models import Plan, Subscription, rate_parts
 from core.clock import clock
 
 # A counter outlives its window by this much, so a call at the window's edge still finds it.
@@ -30,47 +31,45 @@ RATE_FUDGE = 5
 MONTH_FUDGE = 86_400
 
 
-@dataclass(frozen=True)
-class Policy:
-    """One quota policy and where the caller stands (IETF httpapi rate-limit headers, -10)."""
-
-    name: str
-    quota: int
-    window: int
-    remaining: int
-    reset: int
-
-
-async def limit(ctx: GatewayContext) -> None:
-    """Count the call; refuse with 429 over the rate limit or a monthly quota."""
-    peek_key = cache.cache_key(ctx) if cache.cacheable_request(ctx) else ""
+async def limit(call: AdmittedCall, *, peek_key: str = "") -> CachePeek:
+    """Count the call and set its RateLimit policies on its outcome (a refusal carries them);
+    refuse with 429 over the rate limit or a monthly quota. What the cache holds under
+    `peek_key` comes back from the same round trip."""
+    subscription, plan = call.subscription, call.plan
     try:
-        counts = await counters.take(_take_for(ctx.subscription, ctx.plan, peek_key))
+        counts = await counters.take(_take_for(subscription, plan, peek_key))
     except SHARED_CACHE_ERRORS as exc:
         if gateway_settings.FAIL_OPEN:
-            return
+            return CachePeek()
         raise unavailable("Rate limits cannot be checked right now; retry shortly.") from exc
-    ctx.cache_entry, ctx.cache_peeked = counts.peeked, bool(peek_key)
-    ctx.rate_limit = _policies(ctx, counts)
-    if ctx.plan.monthly_quota:
+    policies = _policies(subscription, plan, counts)
+    call.outcome.policies = policies
+    if plan.monthly_quota:
         await alert(
-            ctx,
+            subscription,
             policy="monthly",
             used=counts.month,
-            cap=ctx.plan.monthly_quota,
-            what=f"the monthly quota of {ctx.plan.monthly_quota} requests",
+            cap=plan.monthly_quota,
+            what=f"the monthly quota of {plan.monthly_quota} requests",
         )
-    _refuse_if_over(ctx, counts)
+    _refuse_if_over(plan, counts, policies)
+    return CachePeek(peek_key, counts.peeked)
 
 
 async def alert(
-    ctx: GatewayContext, *, policy: str, used: int, cap: int, what: str, whole: bool = False
+    subscription: Subscription,
+    *,
+    policy: str,
+    used: int,
+    cap: int,
+    what: str,
+    whole: bool = False,
 ) -> None:
-    """The 80% and 100% alerts of the call's application on one of its limits; `whole`: its
-    own budget, over every API."""
+    """The 80% and 100% alerts of the subscription's application on one of its limits;
+    `whole`: its own budget, over every API."""
     await alerts.check(
-        application_id=ctx.subscription.application_id,
-        api_id=None if whole else ctx.subscription.api_id,
+        application_id=subscription.application_id,
+        api_id=None if whole else subscription.api_id,
         policy=policy,
         used=used,
         cap=cap,
@@ -120,7 +119,7 @@ def _rate_value(subscription: Subscription) -> str:
     return f"app:{subscription.application_id}:api:{subscription.api_id}"
 
 
-def _take_for(subscription: Subscription, plan, peek_key: str) -> counters.Take:
+def _take_for(subscription: Subscription, plan: Plan, peek_key: str) -> counters.Take:
     count, period = rate_parts(plan.rate_limit)
     return counters.Take(
         rate_key=rate_key(subscription, plan.rate_limit),
@@ -135,11 +134,10 @@ def _take_for(subscription: Subscription, plan, peek_key: str) -> counters.Take:
     )
 
 
-def _policies(ctx: GatewayContext, counts: counters.Counts) -> list[Policy]:
-    plan = ctx.plan
+def _policies(subscription: Subscription, plan: Plan, counts: counters.Counts) -> list[Policy]:
     count, period = rate_parts(plan.rate_limit)
     # The window's last second is `window_end`; the next window opens one second later.
-    reset = window_end(_rate_value(ctx.subscription), period) + 1 - clock.now()
+    reset = window_end(_rate_value(subscription), period) + 1 - clock.now()
     policies = [Policy("rate", count, period, max(count - counts.rate, 0), max(reset, 0))]
     if plan.monthly_quota:
         left = max(plan.monthly_quota - counts.month, 0)
@@ -148,18 +146,17 @@ def _policies(ctx: GatewayContext, counts: counters.Counts) -> list[Policy]:
     return policies
 
 
-def _refuse_if_over(ctx: GatewayContext, counts: counters.Counts) -> None:
-    plan = ctx.plan
+def _refuse_if_over(plan: Plan, counts: counters.Counts, policies: list[Policy]) -> None:
     rate_limit = rate_parts(plan.rate_limit)[0]
     if counts.rate > rate_limit:
-        over("rate", f"More than {plan.rate_limit} requests.", ctx.rate_limit[0].reset)
+        over("rate", f"More than {plan.rate_limit} requests.", policies[0].reset)
     if plan.monthly_quota and counts.month > plan.monthly_quota:
         over("monthly", f"The monthly quota of {plan.monthly_quota} requests is used up.")
     if plan.token_quota and counts.tokens >= plan.token_quota:
         over("tokens", f"The monthly quota of {plan.token_quota} AI tokens is used up.")
 
 
-def over(policy: str, detail: str, retry_after: int | None = None) -> None:
+def over(policy: str, detail: str, retry_after: int | None = None) -> NoReturn:
     """Refuse the call with 429 quota-exceeded, naming the policy it is over."""
     wait = max(retry_after if retry_after is not None else to_month_end(), 1)
     raise GatewayError(

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 
-from apis.gateway.context import GatewayContext, as_chunks
+from apis.gateway.context import GatewayCall, GatewayRequest, as_chunks
 from apis.gateway.errors import GatewayError
+from apis.models import Api
 from core.problems import PROBLEM_JSON
 from lifecycle.states import State
 
@@ -54,50 +55,52 @@ ANTHROPIC_TYPES = {
 MESSAGES_SURFACE = "v1/messages"
 
 
-def render_error(ctx: GatewayContext, error: GatewayError) -> None:
+def render_error(call: GatewayCall, error: GatewayError) -> None:
     """Set the error as the call's answer: on ai APIs the envelope of the surface's SDK
     (Anthropic's on /v1/messages, OpenAI's elsewhere), else problem+json."""
-    ctx.status = error.status
-    if ctx.api is not None and ctx.api.kind == "ai":
-        body, content_type = _ai_error(ctx, error), "application/json"
+    outcome = call.outcome
+    outcome.status = error.status
+    if call.api is not None and call.api.kind == "ai":
+        body, content_type = _ai_error(call.request, error), "application/json"
     else:
         body, content_type = error.problem(), PROBLEM_JSON
-    ctx.response_headers = {"Content-Type": content_type, **error.headers}
-    ctx.set_cookies = []
-    ctx.response_body = json.dumps(body).encode()
+    outcome.headers = {"Content-Type": content_type, **error.headers}
+    outcome.set_cookies = []
+    outcome.body = json.dumps(body).encode()
 
 
 def respond(
-    ctx: GatewayContext, on_close: Callable[[GatewayContext], Awaitable[None]]
+    call: GatewayCall, on_close: Callable[[GatewayCall], Awaitable[None]]
 ) -> GatewayResponse:
     """The status, the upstream's headers plus the gateway's, and the body to stream."""
-    ctx.latency_ms = int((time.perf_counter() - ctx.started) * 1000)
-    headers = {**ctx.response_headers, **gateway_headers(ctx)}
-    body = AccountedBody(ctx, ctx.response_body, on_close)
-    return GatewayResponse(ctx.status, headers, body, list(ctx.set_cookies))
+    outcome = call.outcome
+    outcome.latency_ms = int((time.perf_counter() - call.started) * 1000)
+    headers = {**outcome.headers, **gateway_headers(call)}
+    body = AccountedBody(call, outcome.body, on_close)
+    return GatewayResponse(outcome.status, headers, body, list(outcome.set_cookies))
 
 
-def gateway_headers(ctx: GatewayContext) -> dict[str, str]:
+def gateway_headers(call: GatewayCall) -> dict[str, str]:
     """X-Request-ID, RateLimit-Policy/RateLimit, X-Cache and the deprecation headers."""
-    headers = {"X-Request-ID": ctx.request_id}
-    if ctx.rate_limit:
+    outcome = call.outcome
+    headers = {"X-Request-ID": call.request.request_id}
+    if outcome.policies:
         headers["RateLimit-Policy"] = ", ".join(
-            f'"{p.name}";q={p.quota};w={p.window}' for p in ctx.rate_limit
+            f'"{p.name}";q={p.quota};w={p.window}' for p in outcome.policies
         )
         headers["RateLimit"] = ", ".join(
-            f'"{p.name}";r={p.remaining};t={p.reset}' for p in ctx.rate_limit
+            f'"{p.name}";r={p.remaining};t={p.reset}' for p in outcome.policies
         )
-    if ctx.cache_status:
-        headers["X-Cache"] = ctx.cache_status
-    if ctx.api is not None and ctx.api.state == State.DEPRECATED:
-        headers.update(deprecation_headers(ctx))
+    if outcome.cache_status:
+        headers["X-Cache"] = outcome.cache_status
+    if call.api is not None and call.api.state == State.DEPRECATED:
+        headers.update(deprecation_headers(call.request, call.api))
     return headers
 
 
-def deprecation_headers(ctx: GatewayContext) -> dict[str, str]:
+def deprecation_headers(request: GatewayRequest, api: Api) -> dict[str, str]:
     """Deprecation (RFC 9745), Sunset (RFC 8594) and a Link to the API's portal page."""
-    api = ctx.api
-    headers = {"Link": f'<{_portal_url(ctx)}>; rel="deprecation"; type="text/html"'}
+    headers = {"Link": f'<{_portal_url(request, api)}>; rel="deprecation"; type="text/html"'}
     if api.deprecated_at is not None:
         headers["Deprecation"] = f"@{int(api.deprecated_at.timestamp())}"
     if api.sunset is not None:
@@ -105,13 +108,13 @@ def deprecation_headers(ctx: GatewayContext) -> dict[str, str]:
     return headers
 
 
-def _portal_url(ctx: GatewayContext) -> str:
-    path = ctx.api.get_absolute_url()
-    return f"{ctx.scheme}://{ctx.host}{path}" if ctx.host else path
+def _portal_url(request: GatewayRequest, api: Api) -> str:
+    path = api.get_absolute_url()
+    return f"{request.scheme}://{request.host}{path}" if request.host else path
 
 
-def _ai_error(ctx: GatewayContext, error: GatewayError) -> dict:
-    if ctx.path.strip("/").startswith(MESSAGES_SURFACE):
+def _ai_error(request: GatewayRequest, error: GatewayError) -> dict:
+    if request.path.strip("/").startswith(MESSAGES_SURFACE):
         kind = ANTHROPIC_TYPES.get(error.status, "api_error")
         return {"type": "error", "error": {"type": kind, "message": error.detail or error.title}}
     return _openai_error(error)
@@ -135,11 +138,11 @@ class AccountedBody:
 
     def __init__(
         self,
-        ctx: GatewayContext,
+        call: GatewayCall,
         body: bytes | AsyncIterator[bytes],
-        on_close: Callable[[GatewayContext], Awaitable[None]],
+        on_close: Callable[[GatewayCall], Awaitable[None]],
     ) -> None:
-        self.ctx = ctx
+        self.call = call
         # A streamed body is iterated as it is: a wrapper would be a generator step per chunk.
         self.chunks = as_chunks(body) if isinstance(body, bytes) else body
         self.on_close = on_close
@@ -148,7 +151,7 @@ class AccountedBody:
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self.chunks:
-            self.ctx.bytes_out += len(chunk)
+            self.call.outcome.bytes_out += len(chunk)
             yield chunk
         self.finished = True
 
@@ -158,11 +161,11 @@ class AccountedBody:
             return
         self.closed = True
         if not self.finished:
-            self.ctx.status = CLIENT_CLOSED_REQUEST
+            self.call.outcome.status = CLIENT_CLOSED_REQUEST
         try:
             # Begun or not: a body that can be closed before it begins (an AI stream) needs it.
             close = getattr(self.chunks, "aclose", None)
             if close is not None:
                 await close()
         finally:
-            await self.on_close(self.ctx)
+            await self.on_close(self.call)

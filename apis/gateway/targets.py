@@ -18,7 +18,7 @@ import httpx
 
 from apis.conf import gateway_settings
 from apis.gateway import balance, circuits
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import AdmittedCall
 from apis.gateway.errors import SHARED_CACHE_ERRORS, GatewayError, unavailable
 from apis.models import UpstreamTarget
 
@@ -32,48 +32,49 @@ Send = Callable[[str], Awaitable[httpx.Response]]
 Release = Callable[[], Awaitable[None]]
 
 
-async def send_balanced(ctx: GatewayContext, send: Send) -> tuple[httpx.Response, Release]:
+async def send_balanced(call: AdmittedCall, send: Send) -> tuple[httpx.Response, Release]:
     """The answer of a target (a second one if the first could not be reached and a retry is
     safe), and how to release it when the answer is over; 503 at once when all are down."""
-    choice = await _choose(ctx)
+    choice = await _choose(call)
     if not isinstance(choice, circuits.Choice):
-        raise every_target_down(ctx, choice)
+        raise every_target_down(call, choice)
     try:
-        return await _attempt(ctx, choice, send)
+        return await _attempt(call, choice, send)
     except UNREACHED as exc:
-        retry = await _choose(ctx, excluded=(choice.target.pk,)) if retryable(ctx, exc) else None
+        retry = await _choose(call, excluded=(choice.target.pk,)) if retryable(call, exc) else None
         if not isinstance(retry, circuits.Choice):
             raise
-        return await _attempt(ctx, retry, send)
+        return await _attempt(call, retry, send)
 
 
-def retryable(ctx: GatewayContext, exc: BaseException) -> bool:
+def retryable(call: AdmittedCall, exc: BaseException) -> bool:
     """Whether the call may go to another target after this failure."""
-    if not (ctx.body is None or isinstance(ctx.body, bytes) or ctx.bytes_read == 0):
+    body = call.request.body
+    if not (body is None or isinstance(body, bytes) or call.outcome.bytes_read == 0):
         return False
     if isinstance(exc, NOT_SENT):
         return True
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return False  # the target may still be working on it
-    return ctx.method in IDEMPOTENT
+    return call.request.method in IDEMPOTENT
 
 
-def every_target_down(ctx: GatewayContext, wait: float) -> GatewayError:
+def every_target_down(call: AdmittedCall, wait: float) -> GatewayError:
     """503 naming the API, with the seconds until a target may be tried again."""
     seconds = max(1, math.ceil(wait))
     return GatewayError(
         503,
         "Upstream unavailable",
-        f"Every upstream target of '{ctx.api.slug}' is down; retry in {seconds} s.",
+        f"Every upstream target of '{call.api.slug}' is down; retry in {seconds} s.",
         headers={"Retry-After": str(seconds)},
-        api=ctx.api.slug,
+        api=call.api.slug,
     )
 
 
-async def _choose(ctx: GatewayContext, excluded: Collection[int] = ()) -> circuits.Choice | float:
-    candidates = balance.preference(ctx.api, ctx.api.listed_targets, excluded)
+async def _choose(call: AdmittedCall, excluded: Collection[int] = ()) -> circuits.Choice | float:
+    candidates = balance.preference(call.api, call.api.listed_targets, excluded)
     try:
-        return await circuits.choose(ctx.api, candidates)
+        return await circuits.choose(call.api, candidates)
     except SHARED_CACHE_ERRORS as exc:
         if not gateway_settings.FAIL_OPEN:
             raise unavailable("Upstream health cannot be checked right now.") from exc
@@ -81,7 +82,7 @@ async def _choose(ctx: GatewayContext, excluded: Collection[int] = ()) -> circui
 
 
 async def _attempt(
-    ctx: GatewayContext, choice: circuits.Choice, send: Send
+    call: AdmittedCall, choice: circuits.Choice, send: Send
 ) -> tuple[httpx.Response, Release]:
     target = choice.target
     balance.started(target)
@@ -90,24 +91,24 @@ async def _attempt(
     except BaseException as exc:
         balance.finished(target)
         if isinstance(exc, UNREACHED):
-            await _count(ctx, target, ok=False, reason=_what_happened(exc))
+            await _count(call, target, ok=False, reason=_what_happened(exc))
         raise
-    failed = response.status_code in ctx.api.failure_statuses
+    failed = response.status_code in call.api.failure_statuses
     if failed or choice.trial:
-        await _count(ctx, target, ok=not failed, reason=f"answered {response.status_code}")
+        await _count(call, target, ok=not failed, reason=f"answered {response.status_code}")
     return response, _releaser(target, response)
 
 
-async def _count(ctx: GatewayContext, target: UpstreamTarget, *, ok: bool, reason: str) -> None:
+async def _count(call: AdmittedCall, target: UpstreamTarget, *, ok: bool, reason: str) -> None:
     """The outcome, into the target's shared circuit; the call's own answer does not wait on
     whether that worked (a Redis gone now fails the next call's check instead)."""
     try:
-        state = await circuits.report(target, ctx.api, ok=ok, reason=reason)
+        state = await circuits.report(target, call.api, ok=ok, reason=reason)
     except SHARED_CACHE_ERRORS:
-        logger.warning("target %s of %s: outcome not recorded", target.url, ctx.api.slug)
+        logger.warning("target %s of %s: outcome not recorded", target.url, call.api.slug)
         return
     if state == circuits.OPEN:
-        logger.warning("target %s of %s is open: %s", target.url, ctx.api.slug, reason)
+        logger.warning("target %s of %s is open: %s", target.url, call.api.slug, reason)
 
 
 def _what_happened(exc: BaseException) -> str:

@@ -10,7 +10,7 @@ from adrf.views import APIView
 from django.http import HttpRequest, StreamingHttpResponse
 from rest_framework.request import Request
 
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import GatewayRequest
 from apis.gateway.pipeline import handle
 from apis.gateway.respond import AccountedBody, GatewayResponse
 from core.addresses import first_untrusted, trusted_chain
@@ -56,17 +56,17 @@ class GatewayView(APIView):
         return self.response
 
     async def proxy(self, request: Request, slug: str, path: str = "") -> StreamingHttpResponse:
-        return streaming_response(await handle(context_from_request(request._request, slug, path)))
+        return streaming_response(await handle(gateway_request(request._request, slug, path)))
 
     get = post = put = patch = delete = head = options = trace = connect = proxy
 
 
-def context_from_request(request: HttpRequest, slug: str, path: str) -> GatewayContext:
-    """The gateway context of an incoming HTTP request."""
+def gateway_request(request: HttpRequest, slug: str, path: str) -> GatewayRequest:
+    """The gateway's view of an incoming HTTP request."""
     peer = request.META.get("REMOTE_ADDR", "")
     chain = trusted_chain(peer, request.META.get("HTTP_X_FORWARDED_FOR", ""))
-    return GatewayContext(
-        method=request.method,
+    return GatewayRequest(
+        method=request.method or "GET",
         slug=slug,
         path=path,
         raw_path=_raw_path(request, slug, path),
@@ -76,9 +76,9 @@ def context_from_request(request: HttpRequest, slug: str, path: str) -> GatewayC
         content_length=_content_length(request),
         chunked=request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked",
         peer_address=peer,
-        forwarded_chain=chain,
+        forwarded_chain=tuple(chain),
         client_address=first_untrusted(peer, chain),
-        scheme=request.scheme,
+        scheme=request.scheme or "http",
         host=request.get_host(),
         request_id=_request_id(request.headers.get("X-Request-ID", "")),
     )

@@ -10,8 +10,9 @@ from urllib.parse import quote, urlencode
 from jsonschema.exceptions import SchemaError
 from referencing.exceptions import Unresolvable
 
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import GatewayRequest
 from apis.gateway.pipeline import handle
+from apis.mcp.openapi import Operation
 from apis.mcp.tools import Tool
 from core.json_schemas import schema_validator
 
@@ -106,7 +107,7 @@ def api_request(tool: Tool, arguments: dict[str, Any]) -> ApiRequest:
     if tool.api_kind == "ai":
         return ApiRequest("POST", "chat/completions", body=_chat_body(arguments))
     if tool.operation is not None:
-        return _operation_request(tool, arguments)
+        return _operation_request(tool.operation, arguments)
     return _generic_request(arguments)
 
 
@@ -117,8 +118,7 @@ def _chat_body(arguments: dict[str, Any]) -> bytes:
     return json.dumps({**body, "stream": False}).encode()
 
 
-def _operation_request(tool: Tool, arguments: dict[str, Any]) -> ApiRequest:
-    operation = tool.operation
+def _operation_request(operation: Operation, arguments: dict[str, Any]) -> ApiRequest:
     path, query, headers = operation.path, [], []
     for parameter in operation.parameters:
         if parameter.property not in arguments:
@@ -150,7 +150,7 @@ def _plain(value: Any) -> str:
 
 
 async def _through_gateway(request: ApiRequest, slug: str, caller: Caller) -> tuple[int, str]:
-    answer = await handle(_context(request, slug, caller))
+    answer = await handle(_gateway_request(request, slug, caller))
     try:
         body = b"".join([chunk async for chunk in answer.body])
     finally:
@@ -159,11 +159,11 @@ async def _through_gateway(request: ApiRequest, slug: str, caller: Caller) -> tu
     return answer.status, body.decode("utf-8", errors="replace")
 
 
-def _context(request: ApiRequest, slug: str, caller: Caller) -> GatewayContext:
+def _gateway_request(request: ApiRequest, slug: str, caller: Caller) -> GatewayRequest:
     headers = {"Accept": JSON, **dict(request.headers)}
     if request.body:
         headers["Content-Type"] = JSON
-    return GatewayContext(
+    return GatewayRequest(
         method=request.method,
         slug=slug,
         path=request.path,
@@ -178,7 +178,7 @@ def _context(request: ApiRequest, slug: str, caller: Caller) -> GatewayContext:
         request_id=caller.request_id,
         channel="mcp",
         mcp_owner=caller.session_id,
-        claims=caller.claims,
+        verified_claims=caller.claims,
     )
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
-from apis.gateway.lookups import cached_lookup
+from apis.catalog_cache import cached_lookup
 from apis.models import Api, UpstreamCredential
-from apis.services import UPSTREAM_CREDENTIAL
+from apis.models.catalog import UPSTREAM_CREDENTIAL
 from core.errors import InvalidInput
 from keys.kek import seal
 from keys.models import Application
@@ -19,7 +19,7 @@ CREDENTIAL_MAX_LENGTH = 4096
 
 @transaction.atomic
 def upstream_credential_set(
-    *, application: Application, api: Api, value: str, actor: AbstractBaseUser | None = None
+    *, application: Application, api: Api, value: str, actor: User | None = None
 ) -> None:
     """Store the application's credential for the API's upstream, sealed; "" removes it.
     Credentials are the business of the team's admins and owners."""

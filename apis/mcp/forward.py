@@ -11,7 +11,7 @@ import json
 
 import httpx
 
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import AdmittedCall
 from apis.gateway.errors import GatewayError
 from apis.gateway.forward import upstream_credential
 from apis.mcp import upstream as client
@@ -24,47 +24,48 @@ from core.parsers import strict_json
 JSON = {"Content-Type": "application/json"}
 
 
-async def forward_mcp(ctx: GatewayContext) -> None:
+async def forward_mcp(call: AdmittedCall) -> None:
     """Relay the call's JSON-RPC request to the API's MCP server in the caller's session."""
-    if ctx.channel != "mcp":
+    request, api, application_id = call.request, call.api, call.claims.application_id
+    if request.channel != "mcp" or not isinstance(request.body, bytes):
         # Only the MCP endpoints build these requests, after the plan's tool checks.
         raise GatewayError(
-            404, "Not found", f"The MCP server '{ctx.api.slug}' answers at /gw/{ctx.api.slug}/mcp."
+            404, "Not found", f"The MCP server '{api.slug}' answers at /gw/{api.slug}/mcp."
         )
-    message = strict_json(ctx.body)
-    check_granted(ctx, message)
-    upstream = await upstream_for(ctx.api, application_id=ctx.claims.application_id)
-    seconds = min(ctx.api.timeout, ctx.api.total_timeout or ctx.api.timeout)
+    message = strict_json(request.body)
+    check_granted(call, message)
+    upstream = await upstream_for(api, application_id=application_id)
+    seconds = min(api.timeout, api.total_timeout or api.timeout)
     try:
         async with asyncio.timeout(seconds):
             result = await relay(
                 upstream,
-                api_slug=ctx.api.slug,
-                revision=ctx.api.mcp_revision,
-                owner=ctx.mcp_owner or f"application-{ctx.claims.application_id}",
+                api_slug=api.slug,
+                revision=api.mcp_revision,
+                owner=request.mcp_owner or f"application-{application_id}",
                 method=message["method"],
                 params=message["params"],
             )
     except TimeoutError as exc:
-        detail = f"The MCP server of '{ctx.api.slug}' did not answer within {seconds} s."
+        detail = f"The MCP server of '{api.slug}' did not answer within {seconds} s."
         raise GatewayError(504, "Upstream timeout", detail) from exc
     except client.UpstreamFailure as exc:
-        detail = f"The MCP server of '{ctx.api.slug}' {exc.detail}."
+        detail = f"The MCP server of '{api.slug}' {exc.detail}."
         raise GatewayError(502, "Bad gateway", detail) from exc
     except client.UpstreamRpcError as exc:
-        detail = f"The MCP server of '{ctx.api.slug}' answered: {exc.message}"
+        detail = f"The MCP server of '{api.slug}' answered: {exc.message}"
         raise GatewayError(502, "Upstream error", detail, code=exc.code) from exc
-    ctx.status = 200
-    ctx.response_headers = dict(JSON)
-    ctx.response_body = json.dumps(result).encode()
+    call.outcome.status = 200
+    call.outcome.headers = dict(JSON)
+    call.outcome.body = json.dumps(result).encode()
 
 
-def check_granted(ctx: GatewayContext, message: dict) -> None:
+def check_granted(call: AdmittedCall, message: dict) -> None:
     """A tools/call names a tool the plan grants (the MCP layer lists no others): else 403."""
     tool = message["params"].get("name") if message["method"] == "tools/call" else None
-    if tool is not None and not ctx.plan.grants(tool):
+    if tool is not None and not call.plan.grants(tool):
         raise GatewayError(
-            403, "Tool not granted", f"The plan of '{ctx.api.slug}' does not grant '{tool}'."
+            403, "Tool not granted", f"The plan of '{call.api.slug}' does not grant '{tool}'."
         )
 
 

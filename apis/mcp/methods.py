@@ -115,7 +115,7 @@ async def list_tools(params: dict[str, Any], exchange: Exchange) -> dict[str, An
 
 async def list_resources(params: dict[str, Any], exchange: Exchange) -> dict[str, Any]:
     """resources/list: the OpenAPI documents of the caller's APIs, a page at a time."""
-    every = [*await resources_for(exchange.application_id)]
+    every: list[Resource | UpstreamResource] = [*await resources_for(exchange.application_id)]
     every += await upstream_resources_for(exchange.application_id)
     found = [resource.definition() for resource in every if exchange.may_use(resource.slug)]
     return _page("resources", found, params, exchange)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apis.ai.prompts import first_error, render
-from apis.gateway.lookups import cached_lookup
+from apis.catalog_cache import cached_lookup
 from apis.mcp.calls import Caller, problem_detail, relayed
 from apis.mcp.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RpcError
 from apis.mcp.selectors import snapshot_of, subscribed_apis
@@ -137,7 +137,9 @@ def typed_arguments(schema: dict[str, Any], arguments: dict[str, str]) -> dict[s
     properties = schema.get("properties") or {}
     typed: dict[str, Any] = {}
     for name, value in arguments.items():
-        spec = properties.get(name) if isinstance(properties.get(name), dict) else {}
+        spec = properties.get(name)
+        if not isinstance(spec, dict):
+            spec = {}
         typed[name] = _parsed(value) if spec.get("type") not in (None, "string") else value
     return typed
 

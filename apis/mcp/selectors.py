@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from apis.gateway.lookups import cached_lookup
+from apis.catalog_cache import cached_lookup
 from apis.models import Api, McpSnapshot, Plan, PromptEndpoint, Subscription
 from keys.models import Application
 from lifecycle.states import State

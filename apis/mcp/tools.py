@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from apis.ai.formats import SURFACE_PATHS
-from apis.gateway.lookups import cached_lookup
+from apis.catalog_cache import cached_lookup
 from apis.mcp import openapi
 from apis.mcp.selectors import plans_of, prompt_variables_schema, snapshot_of, subscribed_apis
 from apis.models import Api, Plan

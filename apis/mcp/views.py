@@ -47,11 +47,13 @@ class McpView(View):
 
     http_method_names = ["get", "post", "delete"]
 
-    async def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    # Django runs a View whose handlers are all async as a coroutine (dispatch included); the
+    # stubs type View's methods as sync only, hence the ignores on the overrides below.
+    async def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:  # type: ignore[override]
         if not origin_allowed(request):
             return responses.transport_error(403, RpcError(INVALID_REQUEST, "Origin not allowed."))
         try:
-            return await super().dispatch(request, *args, **kwargs)
+            return await super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         except InvalidToken as refusal:
             error = RpcError(INVALID_REQUEST, refusal.detail)
             return responses.transport_error(401, error, refusal.headers)
@@ -60,7 +62,9 @@ class McpView(View):
         except RpcError as error:
             return responses.transport_error(HTTP_STATUS.get(error.code, 400), error)
 
-    async def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    async def http_method_not_allowed(  # type: ignore[override]
+        self, request: HttpRequest, *args, **kwargs
+    ) -> HttpResponse:
         allow = modern.ALLOW if is_modern(request) else handshake.ALLOW
         return responses.empty(405, allow)
 
@@ -106,7 +110,7 @@ class ApiMcpView(McpView):
     the gateway answers as it does for any other path.
     """
 
-    async def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    async def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:  # type: ignore[override]
         api = await gateway_api(kwargs["slug"])
         if api is None or api.kind == Api.Kind.REST or api.state not in CALLABLE_STATES:
             response = GatewayView.as_view()(request, slug=kwargs["slug"], path="mcp")
@@ -137,7 +141,7 @@ async def caller_of(request: HttpRequest) -> Caller:
     return Caller(
         claims=await authenticate(request),
         peer_address=request.META.get("REMOTE_ADDR", ""),
-        scheme=request.scheme,
+        scheme=request.scheme or "http",  # Django's own default; the stubs allow None
         host=request.get_host(),
         request_id=uuid.uuid4().hex,
     )

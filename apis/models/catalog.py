@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import NoReverseMatch
 
-from lifecycle.models import LifecycleEvent, LifecycleModel
+from lifecycle.models import LifecycleModel
 from lifecycle.states import State
 
 RATE_PATTERN = re.compile(
@@ -23,6 +23,9 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TOOL_NAME = re.compile(r"^(\*|[A-Za-z0-9_.-]{1,128})$")
 ALLOWED_TOOLS_MAX = 1000
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # an RFC 9110 token
+# The purpose upstream credentials are sealed under (keys.kek): an API's, and for MCP servers
+# each application's own.
+UPSTREAM_CREDENTIAL = "upstream-credential"
 
 _page_of: Callable[[str], str] | None = None
 
@@ -260,16 +263,6 @@ class Api(LifecycleModel):
     @property
     def accepts_subscriptions(self) -> bool:
         return self.state == State.PUBLISHED
-
-    def check_transition(self, to: str) -> None:
-        from apis.services import api_check_transition
-
-        api_check_transition(api=self, to=to)
-
-    def apply_transition(self, event: LifecycleEvent) -> None:
-        from apis.services import api_apply_transition
-
-        api_apply_transition(api=self, event=event)
 
 
 class Plan(models.Model):

@@ -15,12 +15,13 @@ from apis.ai.formats.chat import Chat
 from apis.ai.forward import translated_body
 from apis.ai.services import provider_save
 from apis.ai.targets import Target
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import Outcome
 from apis.gateway.http_client import close_upstream_client
-from apis.models import Api, Provider
+from apis.models import Api, Provider, Subscription
 from tests.ai.conftest import accounted_event, publish_ai_api
 from tests.ai.fakes import StreamingProvider
 from tests.factories import ApplicationFactory, SubscriptionFactory
+from tests.gateway.calls import admitted_call
 from tests.tokens import token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,10 +124,8 @@ def test_closing_the_answer_mid_stream_drops_the_provider_call_at_once(events):
 
 
 @async_to_sync
-async def read_then_close(
-    provider: StreamingProvider, *, events: int
-) -> tuple[GatewayContext, float]:
-    """Open a stream as the gateway does, read `events` events, close it; ctx and when.
+async def read_then_close(provider: StreamingProvider, *, events: int) -> tuple[Outcome, float]:
+    """Open a stream as the gateway does, read `events` events, close it; its outcome and when.
 
     The loop's client pool stays open until the provider has seen the hang-up (or 2 s): closing
     the pool would drop the connection whatever the stream did.
@@ -134,10 +133,10 @@ async def read_then_close(
     target = Target(
         Provider(name="many", kind="openai_compatible", base_url=provider.base_url), "m", None
     )
-    ctx = GatewayContext(method="POST", slug="chat")
+    call = admitted_call(method="POST", slug="chat", api=Api(), subscription=Subscription())
     try:
         opened = await calls.open_stream([target], STREAM, budget=calls.Budget(httpx.Timeout(5)))
-        body = translated_body(ctx, opened, Chat(), STREAM, deadline=None)
+        body = translated_body(call, opened, Chat(), STREAM, deadline=None)
         for _ in range(events):
             await anext(body)
         closed = time.monotonic()
@@ -148,4 +147,4 @@ async def read_then_close(
             await asyncio.sleep(0.01)
     finally:
         await close_upstream_client()
-    return ctx, closed
+    return call.outcome, closed

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from django.core.cache import cache
 
+from apis import catalog_cache as lookups
 from apis.conf import gateway_settings
-from apis.gateway import lookups
 from apis.models import Subscription
 from apis.services import subscription_revoke
 from keys.services import application_delete

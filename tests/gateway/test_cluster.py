@@ -17,8 +17,8 @@ import httpx
 import pytest
 from django.core.cache import cache
 
+from apis.catalog_cache import bump_catalog_version
 from apis.gateway.circuits import OPEN, circuits_of
-from apis.gateway.lookups import bump_catalog_version
 from apis.models import UsageEvent
 from apis.usage.services import usage_ingest
 from keys.tokens import revoke_access_token, verify_access_token

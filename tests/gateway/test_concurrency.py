@@ -15,7 +15,7 @@ import pytest
 from django.test import RequestFactory
 
 from apis.gateway.pipeline import handle
-from apis.gateway.view import context_from_request
+from apis.gateway.view import gateway_request
 from apis.models import UsageEvent
 from apis.services import api_transition
 from apis.usage.services import usage_ingest
@@ -142,7 +142,7 @@ def test_an_answer_closed_before_its_first_chunk_ends_the_upstream_call(alice):
         )
 
         async def answer_then_leave():
-            answer = await handle(context_from_request(request, "held", "stream"))
+            answer = await handle(gateway_request(request, "held", "stream"))
             await answer.body.aclose()
             return answer.status
 

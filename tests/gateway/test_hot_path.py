@@ -8,8 +8,9 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import RequestFactory, override_settings
 
-from apis.gateway.pipeline import CHECKS
-from apis.gateway.view import context_from_request
+from apis.gateway.context import GatewayCall
+from apis.gateway.pipeline import check
+from apis.gateway.view import gateway_request
 from tests.gateway.conftest import needs_redis
 from tests.gateway.reading import body_of
 from tests.tokens import token_for
@@ -17,10 +18,8 @@ from tests.tokens import token_for
 
 async def _checks(token: str):
     request = RequestFactory().get("/gw/orders/x", HTTP_AUTHORIZATION=f"Bearer {token}")
-    ctx = context_from_request(request, "orders", "x")
-    for step in CHECKS:
-        await step(ctx)
-    return ctx
+    call = GatewayCall(gateway_request(request, "orders", "x"), started=0.0)
+    return await check(call)
 
 
 def _checked_context(token: str):
@@ -66,7 +65,7 @@ def test_warm_checks_make_no_database_query(token, subscription, django_assert_n
         ctx = _checked_context(token)
 
     assert ctx.subscription.pk == subscription.pk
-    assert ctx.rate_limit
+    assert ctx.outcome.policies
 
 
 def test_warm_checks_of_a_cached_api_make_no_database_query(token, api, django_assert_num_queries):
@@ -75,7 +74,7 @@ def test_warm_checks_of_a_cached_api_make_no_database_query(token, api, django_a
     _checked_context(token)
 
     with django_assert_num_queries(0):
-        assert _checked_context(token).cache_status == "MISS"
+        assert _checked_context(token).outcome.cache_status == "MISS"
 
 
 # Polls a process makes once per interval, not per call (the catalog version, the revocation
@@ -110,7 +109,7 @@ def test_cache_hit_costs_no_extra_redis_round_trip(gw, token, api, round_trips):
 
     ctx = _warm_then_checked(token, round_trips)
 
-    assert ctx.cache_status == "HIT"
+    assert ctx.outcome.cache_status == "HIT"
     assert 1 <= len(round_trips) <= 2
 
 

@@ -9,13 +9,14 @@ from django.test import override_settings
 from redis.crc import key_slot
 
 from apis.gateway import counters
-from apis.gateway.context import GatewayContext
+from apis.gateway.context import AdmittedCall
 from apis.gateway.errors import GatewayError
 from apis.gateway.limit import _take_for, limit, spend_keys
 from apis.services import subscription_revoke
 from core.shared import raw_key
 from tests.asgi import AsgiClient
 from tests.factories import ApplicationFactory, SubscriptionFactory
+from tests.gateway.calls import admitted_call
 from tests.gateway.reading import body_of, json_of
 from tests.servers import free_port
 from tests.tokens import token_for
@@ -179,10 +180,9 @@ def _dead_redis_cache() -> dict:
     return {"default": {"BACKEND": backend, "LOCATION": url, "OPTIONS": options}}
 
 
-def _limited_context(subscription) -> GatewayContext:
-    ctx = GatewayContext(method="GET", slug="orders", api=subscription.api)
-    ctx.subscription, ctx.plan = subscription, subscription.plan
-    return ctx
+def _limited_context(subscription) -> AdmittedCall:
+    api = subscription.api
+    return admitted_call(method="GET", slug="orders", api=api, subscription=subscription)
 
 
 def test_unreachable_redis_fails_closed_with_503(subscription):
@@ -202,7 +202,7 @@ def test_unreachable_redis_fails_open_when_configured(subscription):
     with override_settings(CACHES=_dead_redis_cache(), PORTCULLIS=fail_open):
         async_to_sync(limit)(ctx)
 
-    assert ctx.rate_limit is None
+    assert ctx.outcome.policies == []
 
 
 def test_revoking_and_subscribing_again_keeps_the_rate_window_and_the_quota(gw, subscription):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import redis
 from django.conf import settings
 
-from apis.gateway import lookups
+from apis import catalog_cache as lookups
 from apis.services import api_transition
 from tests.factories import ApiFactory
 from tests.gateway.conftest import needs_redis

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -151,7 +151,7 @@ def demo_users(say: Say) -> None:
     _ensure_application(owner=developer, name=DEMO_APP, say=say)
 
 
-def _ensure_user(username: str, *, staff: bool, from_env: str, say: Say) -> AbstractBaseUser:
+def _ensure_user(username: str, *, staff: bool, from_env: str, say: Say) -> User:
     """The user `username`, created with a password from the environment or a generated one."""
     user = get_user_model().objects.filter(username=username).first()
     if user is not None:
@@ -173,7 +173,7 @@ def _ensure_user(username: str, *, staff: bool, from_env: str, say: Say) -> Abst
     return user
 
 
-def _ensure_application(*, owner: AbstractBaseUser, name: str, say: Say) -> None:
+def _ensure_application(*, owner: User, name: str, say: Say) -> None:
     """The developer's application; its secret can be shown only the moment it is made."""
     team = personal_team_ensure(owner)
     existing = Application.objects.filter(team=team, name=name).first()
@@ -208,7 +208,7 @@ def demo_catalog(say: Say) -> None:
     _report_subscriptions(say)
 
 
-def _create_api(spec: DemoApi, *, admin: AbstractBaseUser | None) -> Api:
+def _create_api(spec: DemoApi, *, admin: User | None) -> Api:
     """Create the API and its plans, then walk it through the lifecycle to its demo state."""
     api = api_create(
         owner=admin,
@@ -271,13 +271,18 @@ def _post_openapi(slug: str, title: str, route: str, body: dict[str, Any]) -> di
 
 
 DEMO_PROVIDER = "demo"
-AI_PLAN = {"name": "free", "rate_limit": "60/m", "monthly_quota": 10_000, "token_quota": 100_000}
-TEXT_VARIABLES = {
+AI_PLAN: dict[str, Any] = {
+    "name": "free",
+    "rate_limit": "60/m",
+    "monthly_quota": 10_000,
+    "token_quota": 100_000,
+}
+TEXT_VARIABLES: dict[str, Any] = {
     "type": "object",
     "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 2000}},
     "required": ["text"],
 }
-DEMO_PROMPTS = {
+DEMO_PROMPTS: dict[str, dict[str, Any]] = {
     "sentiment": {
         "name": "Sentiment",
         "system": "Classify the sentiment of the text as positive, negative or neutral.",

@@ -1,5 +1,8 @@
 """Two-level cache of catalog lookups: process memory in front of the shared cache.
 
+The catalog's selectors read through it and its services invalidate it; the gateway, AI and MCP
+read the catalog through it on the hot path.
+
 Every entry is filed under the catalog version, a token in the shared cache that any save of an
 API, plan or subscription replaces. A process re-reads the token at most once per
 LOOKUP_REFRESH seconds, so a change is seen everywhere within that time while a warm process
@@ -17,7 +20,6 @@ from typing import Any
 from django.core.cache import cache
 
 from apis.conf import gateway_settings
-from apis.gateway.errors import SHARED_CACHE_ERRORS
 from core import shared
 from core.clock import clock
 from core.threads import in_database_thread
@@ -64,7 +66,7 @@ async def cached_lookup(name: str, loader: Callable[[], Any]) -> Any:
     """The sync ORM `loader()`'s result for `name` under the current catalog version."""
     try:
         return await _two_level(name, loader)
-    except SHARED_CACHE_ERRORS:
+    except shared.SHARED_CACHE_ERRORS:
         if not gateway_settings.FAIL_OPEN:
             raise
         return await in_database_thread(loader)
