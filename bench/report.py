@@ -65,10 +65,15 @@ class Report:
         return path
 
 
-def ratio_line(name: str, numerator: Figure, denominator: Figure, target: str) -> str:
-    """`name: 0.52x (target ≥ 0.6x)` from two wrk rows' throughput, or two bursts' wall time."""
+def ratio_line(
+    name: str, numerator: Figure, denominator: Figure, target: str, *, first_byte: bool = False
+) -> str:
+    """`name: 0.52x (target ≥ 0.6x)` from two wrk rows' throughput, or two bursts' wall time
+    (their first byte's p50 with `first_byte`)."""
     if isinstance(numerator, Result) and isinstance(denominator, Result):
         value = numerator.requests_per_second / denominator.requests_per_second
+    elif isinstance(numerator, Burst) and isinstance(denominator, Burst) and first_byte:
+        value = numerator.first_byte_p50_s / denominator.first_byte_p50_s
     elif isinstance(numerator, Burst) and isinstance(denominator, Burst):
         value = numerator.wall_s / denominator.wall_s
     else:

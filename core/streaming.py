@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from typing import Any
 
 from django.core.handlers.asgi import ASGIHandler, ASGIRequest, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.urls import get_script_prefix as script_prefix_in_use
 from django.urls import set_script_prefix
 
@@ -81,20 +82,12 @@ class ClientRequest:
 
 
 class _Exchange:
-    """One request's answer on its way out, and whether it is complete."""
+    """One request's answer: the response, once the view gave it, and whether it all went out."""
 
-    def __init__(self, send: Callable[[Message], Awaitable[None]], client: ClientRequest) -> None:
-        self._send = send
+    def __init__(self, client: ClientRequest) -> None:
         self.client = client
         self.response: HttpResponseBase | None = None
         self.complete = False
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            await self.client.abandon()
-        await self._send(message)
-        if message["type"] == "http.response.body" and not message.get("more_body", False):
-            self.complete = True
 
     async def close(self) -> None:
         """Let the response release what it holds (a gateway answer accounts its call)."""
@@ -130,6 +123,12 @@ class StreamingHandler(ASGIHandler):
     async def __call__(self, scope: dict, receive, send) -> None:
         if scope["type"] != "http":
             raise ValueError(f"This handler serves HTTP only, not {scope['type']}.")
+        answering = asyncio.current_task()
+        if answering is None:
+            # A server running applications outside asyncio tasks (granian's Rust tasks) gets
+            # one: the answer must be a task the client's leaving can cancel.
+            await asyncio.ensure_future(self(scope, receive, send))
+            return
         # A context-local write costs more than resolving the URL: the prefix is set only when
         # it is not the one in use. No middleware runs here to choose another URL configuration,
         # so ROOT_URLCONF, the default, needs no setting either.
@@ -137,33 +136,76 @@ class StreamingHandler(ASGIHandler):
         if prefix.removesuffix("/") + "/" != script_prefix_in_use():
             set_script_prefix(prefix)
         client = ClientRequest(receive)
-        exchange = _Exchange(send, client)
-        answering = asyncio.create_task(self._answer(scope, exchange))
+        exchange = _Exchange(client)
+        # The answer runs in the server's own task (a task more per call is CPU a burst of
+        # calls queues for); the listener cancels it when the client goes away first.
+        answered = False
 
         def abandon() -> None:
-            # The client went away first: what it asked for is abandoned, upstream included.
-            if not answering.done() and not exchange.complete:
+            # What the client asked for is abandoned, upstream included; once the answer is
+            # over, its accounting is not.
+            if not answered and not exchange.complete:
                 answering.cancel()
 
         listening = asyncio.create_task(client.listen(on_gone=abandon))
         try:
-            await answering
+            await self._answer(scope, exchange, send)
         except asyncio.CancelledError:
             if not client.gone.is_set():
                 raise
+            answering.uncancel()
         finally:
+            answered = True
             listening.cancel()
             await exchange.close()
 
-    async def _answer(self, scope: dict, exchange: _Exchange) -> None:
+    async def _answer(self, scope: dict, exchange: _Exchange, send) -> None:
         request, error = self.create_request(scope, io.BytesIO())
         if error is not None:
-            await self.send_response(error, exchange.send)
+            exchange.response = error
+        else:
+            assert isinstance(request, StreamingRequest)  # this handler's request_class
+            request.body_chunks = exchange.client.body()
+            exchange.response = await self._middleware_chain(request)
+        # The answer begins: body the view did not read is dropped from now on.
+        await exchange.client.abandon()
+        await self.send_response(exchange.response, send)
+        exchange.complete = True
+
+    async def send_response(self, response: HttpResponseBase, send) -> None:
+        """Django's own sending, but a streamed body's parts go out as they are: one message
+        each, through no wrapper of Django's (its per-part generator and re-encoding cost CPU
+        on every chunk of every stream)."""
+        if not isinstance(response, StreamingHttpResponse):
+            await super().send_response(response, send)
             return
-        assert isinstance(request, StreamingRequest)  # this handler's request_class
-        request.body_chunks = exchange.client.body()
-        exchange.response = await self._middleware_chain(request)
-        await self.send_response(exchange.response, exchange.send)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": _headers(response),
+            }
+        )
+        # An async generator, whose aclose the stub's AsyncIterator leaves out.
+        async with aclosing(aiter(response)) as parts:  # type: ignore[type-var]
+            async for part in parts:
+                if len(part) > self.chunk_size:
+                    for chunk, _last in self.chunk_bytes(part):
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                elif part:
+                    await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body"})
+
+
+def _headers(response: HttpResponseBase) -> list[tuple[bytes, bytes]]:
+    """The response's header lines as ASGI carries them, its cookies included (as Django's
+    handler sends them)."""
+    headers = [(name.encode("ascii"), value.encode("latin1")) for name, value in response.items()]
+    headers += [
+        (b"Set-Cookie", cookie.output(header="").encode("ascii").strip())
+        for cookie in response.cookies.values()
+    ]
+    return headers
 
 
 async def request_body(request: HttpRequest, *, limit: int) -> bytes | None:

@@ -127,6 +127,9 @@ def upstream_timeout(api: Api) -> httpx.Timeout:
 
 async def until(deadline: float | None, awaitable: Awaitable[Result]) -> Result:
     """The awaitable's result, or TimeoutError once the deadline has passed."""
+    if deadline is None:
+        # Most APIs set no total timeout: a timeout scope on every chunk would cost for nothing.
+        return await awaitable
     async with asyncio.timeout_at(deadline):
         return await awaitable
 

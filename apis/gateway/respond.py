@@ -143,8 +143,8 @@ class AccountedBody:
         on_close: Callable[[GatewayCall], Awaitable[None]],
     ) -> None:
         self.call = call
-        self.body = body
-        self.chunks = as_chunks(body)
+        # A streamed body is iterated as it is: a wrapper would be a generator step per chunk.
+        self.chunks = as_chunks(body) if isinstance(body, bytes) else body
         self.on_close = on_close
         self.finished = False
         self.closed = False
@@ -163,10 +163,8 @@ class AccountedBody:
         if not self.finished:
             self.call.outcome.status = CLIENT_CLOSED_REQUEST
         try:
-            await self.chunks.aclose()
-            # Never iterated, as_chunks has not begun and will not close the body: a body that
-            # can be closed before it begins (an AI stream) is closed here.
-            close = getattr(self.body, "aclose", None)
+            # Begun or not: a body that can be closed before it begins (an AI stream) needs it.
+            close = getattr(self.chunks, "aclose", None)
             if close is not None:
                 await close()
         finally:

@@ -103,6 +103,11 @@ class ProxiedResponse(StreamingHttpResponse):
     def items(self):
         return [*super().items(), *(("Set-Cookie", value) for value in self.set_cookies)]
 
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # The body's chunks are bytes already: Django's re-encoding wrapper would be one more
+        # generator step per chunk.
+        return aiter(self.body)
+
     async def aclose(self) -> None:
         """The answer is over, sent or abandoned: account the call (core.streaming calls this)."""
         await self.body.aclose()
