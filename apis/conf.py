@@ -20,9 +20,11 @@ gateway_settings = AppSettings(
         # Upstream calls one process holds open at once (streams included); over it: 503.
         "MAX_IN_FLIGHT": 4096,
         # Upstream connections per process (None: as many as calls in flight), and how long
-        # an idle one is kept for the next call.
+        # an idle one is kept for the next call: less than the 5 s after which uvicorn, Node
+        # and many other servers close it, so a call never goes out on a connection the
+        # upstream is closing (a POST sent there fails with 502).
         "MAX_CONNECTIONS": None,
-        "KEEPALIVE_SECONDS": 15.0,
+        "KEEPALIVE_SECONDS": 4.0,
     },
 )
 

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from apis.ai import services
 from apis.ai.models import PromptEndpoint, PromptVersion, Provider, ProviderModel
 from core.form_fields import https_form_field
+from core.users import signed_in_user
 
 
 class ProviderForm(forms.ModelForm):
@@ -64,7 +65,7 @@ class PromptVersionInline(admin.TabularInline):
     model = PromptVersion
     extra = 0
     can_delete = False
-    fields = [
+    fields = readonly_fields = (
         "version",
         "created_at",
         "author",
@@ -73,8 +74,7 @@ class PromptVersionInline(admin.TabularInline):
         "system",
         "template",
         "variables",
-    ]
-    readonly_fields = fields
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -108,5 +108,7 @@ class PromptEndpointAdmin(admin.ModelAdmin):
         data = {
             name: form.cleaned_data.get(name, getattr(obj, name)) for name in services.PROMPT_FIELDS
         }
-        saved = services.prompt_save(api=form.cleaned_data["api"], actor=request.user, **data)
+        saved = services.prompt_save(
+            api=form.cleaned_data["api"], actor=signed_in_user(request), **data
+        )
         obj.pk, obj.version = saved.pk, saved.version

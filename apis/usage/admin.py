@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from apis.usage.models import SpendAlert, SpendRollup, UsageEvent, UsageRejected, UsageRollup
@@ -95,7 +95,7 @@ class SpendRollupAdmin(ReadOnlyAdmin):
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> TemplateResponse:
+    ) -> HttpResponse:
         if not self.has_view_permission(request):
             return super().changelist_view(request, extra_context)
         context = {

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
+from typing import cast
 
+from django.contrib.auth.models import User
 from django.db.models import F
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -13,6 +15,7 @@ from apis.models import Api
 from apis.usage import selectors
 from apis.usage.models import UsageRollup
 from core.serializers import StrictFieldsMixin
+from core.users import signed_in_user
 from keys.models import Application
 
 
@@ -37,10 +40,14 @@ class UsageQuerySerializer(StrictFieldsMixin, serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1)
     offset = serializers.IntegerField(required=False, min_value=0)
 
-    def __init__(self, *args, user, **kwargs) -> None:
+    def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["api"].queryset = selectors.usage_apis(user=user)
-        self.fields["application"].queryset = selectors.usage_applications(user=user)
+        # Only what the user may read can be named: anything else is "does not exist".
+        cast(serializers.RelatedField, self.fields["api"]).queryset = selectors.usage_apis(
+            user=user
+        )
+        applications = selectors.usage_applications(user=user)
+        cast(serializers.RelatedField, self.fields["application"]).queryset = applications
 
     def validate_since(self, value: str) -> datetime:
         """An ISO 8601 date or date-time; naive values are UTC."""
@@ -106,10 +113,11 @@ class UsageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated]
 
     def get_queryset(self):
-        query = UsageQuerySerializer(data=self.request.query_params.dict(), user=self.request.user)
+        user = signed_in_user(self.request)
+        query = UsageQuerySerializer(data=self.request.query_params.dict(), user=user)
         query.is_valid(raise_exception=True)
         params = {k: v for k, v in query.validated_data.items() if k not in ("limit", "offset")}
-        rows = selectors.usage_rows(user=self.request.user, **params)
+        rows = selectors.usage_rows(user=user, **params)
         # A row names its API by slug and its application by id: of the API only the slug is
         # read, in the join the order needs anyway, not a whole API per row; the histograms
         # stay in the database (each row's p50 and p95 are read from them there).

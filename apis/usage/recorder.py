@@ -9,6 +9,7 @@ import weakref
 import redis
 from django.conf import settings
 from django.db import DatabaseError
+from redis.typing import EncodableT, FieldT
 
 from apis.usage.conf import usage_settings
 from apis.usage.records import UsageRecord
@@ -77,11 +78,11 @@ async def _append(loop: asyncio.AbstractEventLoop, batch: _Batch) -> None:
     options = {"maxlen": usage_settings.STREAM_MAXLEN, "approximate": True}
     try:
         if len(batch.waiting) == 1:
-            await client.xadd(usage_settings.STREAM, batch.waiting[0][0].to_fields(), **options)
+            await client.xadd(usage_settings.STREAM, _entry(batch.waiting[0][0]), **options)
         else:
             async with client.pipeline(transaction=False) as pipe:
                 for event, _ in batch.waiting:
-                    pipe.xadd(usage_settings.STREAM, event.to_fields(), **options)
+                    pipe.xadd(usage_settings.STREAM, _entry(event), **options)
                 await pipe.execute()
     except Exception as error:
         for _, done in batch.waiting:
@@ -95,3 +96,8 @@ async def _append(loop: asyncio.AbstractEventLoop, batch: _Batch) -> None:
         # Stopped with its loop: no caller may wait for an append that will not come.
         for _, done in batch.waiting:
             done.cancel()
+
+
+def _entry(record: UsageRecord) -> dict[FieldT, EncodableT]:
+    """The record as a stream entry's fields, in redis-py's terms."""
+    return {name: value for name, value in record.to_fields().items()}

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
@@ -30,7 +30,7 @@ from teams.selectors import teams_of
 
 def usage_rows(
     *,
-    user: AbstractBaseUser,
+    user: User,
     team: Team | None = None,
     api: Api | None = None,
     application: Application | None = None,
@@ -61,12 +61,12 @@ def _application_ids(teams: Iterable[Team]) -> list[int]:
     return list(applications.values_list("pk", flat=True))
 
 
-def usage_applications(*, user: AbstractBaseUser) -> QuerySet[Application]:
+def usage_applications(*, user: User) -> QuerySet[Application]:
     """The applications whose usage `user` may read."""
     return Application.objects.all() if runs_catalog(user) else applications_of(user)
 
 
-def usage_apis(*, user: AbstractBaseUser) -> QuerySet[Api]:
+def usage_apis(*, user: User) -> QuerySet[Api]:
     """The APIs `user` may name in a usage query: staff any; others the catalog and their own.
 
     A developer naming an API in design gets the same answer as for a slug that does not

@@ -106,9 +106,9 @@ def _bound(name: str) -> Callable[[Any], Any]:
         return lambda text: text[: column.max_length]
     if isinstance(column, models.DecimalField):
         whole = Decimal(10) ** (column.max_digits - column.decimal_places)
-        most = whole - Decimal(1).scaleb(-column.decimal_places)
+        dearest = whole - Decimal(1).scaleb(-column.decimal_places)
         # A call costs nothing or something, never less.
-        return lambda amount: min(max(amount, Decimal(0)), most)
+        return lambda amount: min(max(amount, Decimal(0)), dearest)
     if isinstance(column, models.IntegerField):
         least, most = BaseDatabaseOperations.integer_field_ranges[column.get_internal_type()]
         return lambda number: min(max(int(number), least), most)

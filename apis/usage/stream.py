@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import redis
 from django.conf import settings
+from redis.cluster import RedisCluster
 
 from apis.usage.conf import usage_settings
 from core import redis_clients
@@ -20,7 +22,7 @@ class UsageStream:
     them over (XAUTOCLAIM), so a crash delays events but never drops them.
     """
 
-    def __init__(self, client: redis.Redis, *, name: str, group: str) -> None:
+    def __init__(self, client: redis.Redis | RedisCluster, *, name: str, group: str) -> None:
         self.client = client
         self.name = name
         self.group = group
@@ -45,7 +47,8 @@ class UsageStream:
         return own or self._read(consumer, ">", count)
 
     def _read(self, consumer: str, start: str, count: int) -> list[StreamEntry]:
-        answer = self.client.xreadgroup(self.group, consumer, {self.name: start}, count=count)
+        # One stream asked for: [[name, entries]] (decoded: the client decodes responses).
+        answer: Any = self.client.xreadgroup(self.group, consumer, {self.name: start}, count=count)
         return answer[0][1] if answer else []
 
     def acknowledge(self, entry_ids: list[str]) -> None:
@@ -61,7 +64,7 @@ class UsageStream:
 
 
 @cache
-def usage_redis(url: str) -> redis.Redis:
+def usage_redis(url: str) -> redis.Redis | RedisCluster:
     """A Redis (or cluster) client for usage events on its own pools, one per process and URL."""
     return redis_clients.sync_client(
         url, socket_connect_timeout=0.5, socket_timeout=0.5, decode_responses=True
