@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -99,5 +100,5 @@ async def _append(loop: asyncio.AbstractEventLoop, batch: _Batch) -> None:
 
 
 def _entry(record: UsageRecord) -> dict[FieldT, EncodableT]:
-    """The record as a stream entry's fields, in redis-py's terms."""
-    return {name: value for name, value in record.to_fields().items()}
+    """The record as a stream entry's fields, in redis-py's terms (str keys and values are)."""
+    return cast(dict[FieldT, EncodableT], record.to_fields())
