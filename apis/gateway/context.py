@@ -107,6 +107,9 @@ class Outcome:
     # (apis.ai.spend, apis.ai.routing), settled when it is over.
     holds: list[Hold] = field(default_factory=list)
     minute_holds: list[MinuteHold] = field(default_factory=list)
+    # The rate limit and quotas are still to be counted: with the call's reservation, in the
+    # same round trip (limit.admit).
+    limits_pending: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from decimal import Decimal
 
 import pytest
 import redis.asyncio.connection
@@ -17,6 +19,10 @@ from apis.gateway.pipeline import check
 from apis.gateway.view import gateway_request
 from keys import revocation
 from keys.tokens import verify_access_token
+from tests.ai.conftest import provider_on, publish_ai_api
+from tests.ai.fakes import FakeProvider
+from tests.asgi import AsgiClient, in_a_loop_of_its_own
+from tests.factories import SubscriptionFactory
 from tests.gateway.conftest import needs_redis
 from tests.gateway.reading import body_of
 from tests.tokens import token_for
@@ -211,3 +217,70 @@ def _revoked_by_another_process(jti: str) -> None:
     """What another process's revocation leaves in the shared cache; this one has to poll."""
     cache.set(f"keys:revoked:{jti}", 1, timeout=600)
     cache.set(revocation.VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+class _Snapshots(list):
+    """The provider's requests, each noting how many Redis round trips had been made by then."""
+
+    def __init__(self, counted: list) -> None:
+        super().__init__()
+        self.counted, self.before = counted, []
+
+    def append(self, item) -> None:
+        self.before.append(len(self.counted))
+        super().append(item)
+
+
+@pytest.fixture
+def fake_openai(round_trips):
+    with FakeProvider("openai") as fake:
+        fake.server.requests = _Snapshots(round_trips)
+        yield fake
+
+
+def _chat_api(fake, *, slug: str, **plan) -> tuple[str, str]:
+    """A published `ai` API on the fake provider whose plan has these fields; its path and a
+    subscribed application's token."""
+    api = publish_ai_api(provider_on(fake, f"fake-{slug}"), slug=slug)
+    api.plans.update(**plan)
+    subscription = SubscriptionFactory(api=api, plan=api.plans.get())
+    return f"/gw/{slug}/chat/completions", token_for(subscription.application)
+
+
+def _warm_chat_round_trips(path: str, token: str, counted: list, fake) -> tuple[int, int]:
+    """A warm chat's Redis round trips: before the provider was called, and in all (its usage
+    event recorded, its reservation settled)."""
+    client = AsgiClient()
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    body = json.dumps({"model": "x", "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+    async def twice():
+        await client._send("POST", path, headers, body)
+        counted.clear()
+        answer = await client._send("POST", path, headers, body)
+        assert answer.status_code == 200
+        return fake.requests.before[-1], len(counted)
+
+    return in_a_loop_of_its_own(twice)
+
+
+@needs_redis
+@steady
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "plan",
+    [{"monthly_budget": Decimal(1000), "max_output_tokens": 100}, {"token_quota": 10_000_000}],
+    ids=["money budget", "token quota"],
+)
+def test_a_budgeted_ai_call_makes_no_more_redis_round_trips_than_an_unbudgeted_one(
+    fake_openai, round_trips, plan
+):
+    free = _chat_api(fake_openai, slug="free")
+    held = _chat_api(fake_openai, slug="held", **plan)
+
+    free_before, free_total = _warm_chat_round_trips(*free, round_trips, fake_openai)
+    held_before, held_total = _warm_chat_round_trips(*held, round_trips, fake_openai)
+
+    assert 1 <= held_before <= 2
+    assert held_before == free_before
+    assert held_total == free_total
