@@ -114,7 +114,7 @@ def _loaded_until():
     """The instant the kept events were loaded up to: an hour after the newest one."""
     from django.db.models import Max
 
-    from apis.models import UsageEvent
+    from apis.usage.models import UsageEvent
 
     return UsageEvent.objects.aggregate(newest=Max("at"))["newest"] + timedelta(hours=1)
 
