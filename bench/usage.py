@@ -114,7 +114,7 @@ def _loaded_until():
     """The instant the kept events were loaded up to: an hour after the newest one."""
     from django.db.models import Max
 
-    from apis.models import UsageEvent
+    from apis.usage.models import UsageEvent
 
     return UsageEvent.objects.aggregate(newest=Max("at"))["newest"] + timedelta(hours=1)
 
@@ -225,7 +225,33 @@ def _rollups_of_loaded() -> None:
                 """,
                 [granularity, granularity],
             )
-        cursor.execute("ANALYZE apis_usagerollup")
+        cursor.execute(_API_TOTALS_OF_LOADED)
+        cursor.execute(_API_HOURS_OF_LOADED)
+        cursor.execute("ANALYZE apis_usagerollup, apis_apiusagetotal, apis_apilatencyhour")
+
+
+# What the rollup adds into each API's lifetime totals and hourly histograms, for the loaded
+# days at once (the loaded events carry no tokens, cost or estimates).
+_API_TOTALS_OF_LOADED = """
+INSERT INTO apis_apiusagetotal (api_id, requests, errors, prompt_tokens, completion_tokens,
+  cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated_tokens, cost, bytes_in,
+  bytes_out)
+SELECT api_id, count(*), count(*) FILTER (WHERE status >= 400), 0, 0, 0, 0, 0, 0, 0,
+  sum(bytes_in), sum(bytes_out)
+FROM apis_usageevent WHERE id NOT IN (SELECT event_id FROM apis_usageeventpending)
+GROUP BY api_id
+"""
+_API_HOURS_OF_LOADED = """
+INSERT INTO apis_apilatencyhour (period_start, api_id, latency_histogram)
+SELECT period, api_id, jsonb_object_agg(bucket, n)
+FROM (
+  SELECT date_trunc('hour', at, 'UTC') AS period, api_id,
+    usage_latency_bucket(latency_ms) AS bucket, count(*) AS n
+  FROM apis_usageevent WHERE id NOT IN (SELECT event_id FROM apis_usageeventpending)
+  GROUP BY 1, 2, 3
+) AS b
+GROUP BY period, api_id
+"""
 
 
 def _vacuum() -> None:
@@ -234,7 +260,10 @@ def _vacuum() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE apis_usageevent, apis_usagerollup")
+        cursor.execute(
+            "VACUUM ANALYZE apis_usageevent, apis_usagerollup, apis_apiusagetotal,"
+            " apis_apilatencyhour"
+        )
 
 
 def _ingest(api_ids: list[int], app_ids: list[int], now: datetime) -> int:

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Iterator
 from datetime import timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
@@ -23,7 +23,7 @@ from apis.gateway.circuits import CLOSED, HALF_OPEN, OPEN, circuits_of
 from apis.models import Api, Subscription, ToolCallAudit, UpstreamTarget
 from apis.selectors import runs_catalog
 from apis.usage.histogram import ERROR_BOUND, percentile
-from apis.usage.models import UsageRollup
+from apis.usage.models import ApiUsageTotal
 from apis.usage.selectors import latency_by_api, usage_backlog
 from core.addresses import client_address, is_direct_loopback
 from core.attempts import Attempt, Limit, attempt_start
@@ -68,7 +68,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 
 class PortcullisCollector:
-    """Usage totals per API from the daily rollups; catalog, keys and backlog as gauges."""
+    """Usage totals per API from their lifetime rollups; catalog, keys and backlog as gauges."""
 
     def collect(self) -> Iterator[Metric]:
         yield from _usage_totals()
@@ -89,13 +89,9 @@ class PortcullisCollector:
 
 
 def _usage_totals() -> Iterator[Metric]:
-    sums = {field: Sum(field) for field in [*TOTALS, "cost"]}
-    rows = (
-        UsageRollup.objects.filter(granularity=UsageRollup.Granularity.DAY)
-        .values("api__slug")
-        .annotate(**sums)
-        .order_by("api__slug")
-    )
+    # One row per API, kept however many events and rollups were pruned or deleted since:
+    # counters that never go down.
+    rows = ApiUsageTotal.objects.values("api__slug", *TOTALS, "cost").order_by("api__slug")
     families = {
         field: CounterMetricFamily(name, help_text, labels=["api"])
         for field, (name, help_text) in TOTALS.items()
@@ -103,8 +99,8 @@ def _usage_totals() -> Iterator[Metric]:
     cost = CounterMetricFamily("portcullis_ai_cost_usd", "AI cost in US dollars.", labels=["api"])
     for row in rows:
         for field, family in families.items():
-            family.add_metric([row["api__slug"]], row[field] or 0)
-        cost.add_metric([row["api__slug"]], float(row["cost"] or 0))
+            family.add_metric([row["api__slug"]], row[field])
+        cost.add_metric([row["api__slug"]], float(row["cost"]))
     yield from families.values()
     yield cost
 

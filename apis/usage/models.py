@@ -97,7 +97,22 @@ class UsageRejected(models.Model):
         return f"{self.source_id}: {self.reason[:60]}"
 
 
-class UsageRollup(models.Model):
+class TokenSums(models.Model):
+    """The AI tokens that a rollup adds up over its calls."""
+
+    prompt_tokens = models.PositiveBigIntegerField(default=0)
+    completion_tokens = models.PositiveBigIntegerField(default=0)
+    cache_read_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    # Of prompt and completion tokens, those counted by the gateway rather than the provider.
+    estimated_tokens = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class UsageRollup(TokenSums):
     """Totals of one API and application over one hour or one day, each event added once."""
 
     class Granularity(models.TextChoices):
@@ -110,13 +125,6 @@ class UsageRollup(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
     requests = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
-    prompt_tokens = models.PositiveBigIntegerField(default=0)
-    completion_tokens = models.PositiveBigIntegerField(default=0)
-    cache_read_tokens = models.PositiveBigIntegerField(default=0)
-    cache_write_tokens = models.PositiveBigIntegerField(default=0)
-    reasoning_tokens = models.PositiveBigIntegerField(default=0)
-    # Of prompt and completion tokens, those counted by the gateway rather than the provider.
-    estimated_tokens = models.PositiveBigIntegerField(default=0)
     cost = models.DecimalField(max_digits=18, decimal_places=6, default=0)
     p50_ms = models.PositiveIntegerField(default=0)
     p95_ms = models.PositiveIntegerField(default=0)
@@ -149,6 +157,47 @@ class UsageRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.granularity} {self.period_start:%Y-%m-%d %H:00}"
+
+
+class ApiLatencyHour(models.Model):
+    """The latency histogram of one API's calls over one hour, every application together:
+    what `/metrics` reads its latency quantiles from, a day's rows per API however many
+    applications call it."""
+
+    period_start = models.DateTimeField()
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="+")
+    latency_histogram = models.JSONField(default=dict, editable=False)
+
+    class Meta:
+        db_table = "apis_apilatencyhour"
+        ordering = ["-period_start", "api_id"]
+        # Also the way to the last day's rows, by period first.
+        constraints = [
+            models.UniqueConstraint(fields=["period_start", "api"], name="api_latency_hour")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period_start:%Y-%m-%d %H:00}"
+
+
+class ApiUsageTotal(TokenSums):
+    """Everything one API has counted since its first call, each event added once: the
+    `/metrics` counters, one row per API, which never go down when events are pruned or an
+    application (and its rollups) is deleted."""
+
+    api = models.OneToOneField(Api, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    requests = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=20, decimal_places=6, default=0)
+    bytes_in = models.PositiveBigIntegerField(default=0)
+    bytes_out = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "apis_apiusagetotal"
+        verbose_name = "usage total of an API"
+
+    def __str__(self) -> str:
+        return f"{self.requests} calls"
 
 
 class SpendRollup(models.Model):

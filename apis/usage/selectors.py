@@ -120,13 +120,14 @@ def api_subscribers(*, api: Api) -> QuerySet[Subscription]:
 
 
 def latency_by_api(*, since: datetime) -> dict[str, dict[str, int]]:
-    """Each API's latency histogram of the calls in the hours from `since`: the hourly
-    rollups' histograms added up in the database, bucket by bucket."""
+    """Each API's latency histogram of the calls in the hours from `since`: the APIs' hourly
+    histograms added up in the database, bucket by bucket, one row per API and hour read
+    whatever the number of applications."""
     sql = f"""
         SELECT a.slug, h.key, sum(CAST(h.value AS bigint))
-        FROM apis_usagerollup AS r JOIN apis_api AS a ON a.id = r.api_id,
+        FROM apis_apilatencyhour AS r JOIN apis_api AS a ON a.id = r.api_id,
           {ENTRIES[connection.vendor]}(r.latency_histogram) AS h
-        WHERE r.granularity = 'hour' AND r.period_start >= %s
+        WHERE r.period_start >= %s
         GROUP BY a.slug, h.key
     """  # noqa: S608 - the function's name is one of two constants
     histograms: dict[str, dict[str, int]] = {}

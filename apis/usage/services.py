@@ -198,6 +198,7 @@ def period_start(at: datetime, granularity: str) -> datetime:
 _DIALECT = {
     "postgresql": {
         "period": "date_trunc(g.granularity, e.at, 'UTC')",
+        "hour": "date_trunc('hour', e.at, 'UTC')",
         "entries": f"{ENTRIES['postgresql']}(r.latency_histogram) AS h",
         "object_agg": "jsonb_object_agg",
         "latest": "GREATEST(apis_usagerollup.last_call_at, excluded.last_call_at)",
@@ -205,6 +206,7 @@ _DIALECT = {
     "sqlite": {
         "period": "strftime(CASE g.granularity WHEN 'hour' THEN '%%Y-%%m-%%d %%H:00:00' "
         "ELSE '%%Y-%%m-%%d 00:00:00' END, e.at)",
+        "hour": "strftime('%%Y-%%m-%%d %%H:00:00', e.at)",
         "entries": f"{ENTRIES['sqlite']}(r.latency_histogram) AS h",
         "object_agg": "json_group_object",
         "latest": "max(coalesce(apis_usagerollup.last_call_at, excluded.last_call_at), "
@@ -287,9 +289,75 @@ ON CONFLICT ({key}) DO UPDATE SET
 """
 
 
+# The same events, added into their API's lifetime totals and into their API's hourly
+# histogram, every application together: what /metrics reads, one row per API for the
+# counters and one per API and hour for the latencies, however many applications and days.
+_FOLD_TOTALS = """
+WITH batch AS (
+  SELECT e.api_id, e.status, {event_sums}
+  FROM apis_usageevent AS e WHERE e.id IN ({ids})
+)
+INSERT INTO apis_apiusagetotal (api_id, requests, errors, {columns})
+SELECT api_id, count(*), sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END), {sums}
+FROM batch WHERE true GROUP BY api_id
+ON CONFLICT (api_id) DO UPDATE SET
+  requests = apis_apiusagetotal.requests + excluded.requests,
+  errors = apis_apiusagetotal.errors + excluded.errors,
+  {added}
+"""
+
+_FOLD_API_HOURS = """
+WITH batch AS (
+  SELECT {hour} AS period_start, e.api_id, usage_latency_bucket(e.latency_ms) AS bucket,
+    count(*) AS n
+  FROM apis_usageevent AS e WHERE e.id IN ({ids})
+  GROUP BY 1, 2, 3
+), buckets AS (
+  SELECT period_start, api_id, bucket, sum(n) AS n
+  FROM (
+    SELECT period_start, api_id, bucket, n FROM batch
+    UNION ALL
+    SELECT r.period_start, r.api_id, CAST(h.key AS integer), CAST(h.value AS integer)
+    FROM apis_apilatencyhour AS r
+    JOIN (SELECT DISTINCT period_start, api_id FROM batch) AS t
+      ON r.period_start = t.period_start AND r.api_id = t.api_id,
+    {entries}
+  ) AS both_
+  GROUP BY period_start, api_id, bucket
+)
+INSERT INTO apis_apilatencyhour (period_start, api_id, latency_histogram)
+SELECT period_start, api_id, {object_agg}(bucket, n)
+FROM buckets WHERE true GROUP BY period_start, api_id
+ON CONFLICT (period_start, api_id) DO UPDATE SET latency_histogram = excluded.latency_histogram
+"""
+
+# An event's sums, as the rollups add them: the tokens the gateway had to count apart.
+_EVENT_SUMS = ", ".join(
+    [
+        *(f"e.{name}" for name in _SUMS if name != "estimated_tokens"),
+        "CASE WHEN e.estimated THEN e.prompt_tokens + e.completion_tokens ELSE 0 END "
+        "AS estimated_tokens",
+    ]
+)
+
+
+def _fold_sql(template: str, ids: list[int], table: str = "") -> str:
+    """`template` for the batch of `ids`, its sums added to those of the rows of `table`."""
+    return template.format(
+        ids=", ".join(["%s"] * len(ids)),
+        key=_KEY,
+        columns=", ".join(_SUMS),
+        event_sums=_EVENT_SUMS,
+        sums=", ".join(f"sum({name}) AS {name}" for name in _SUMS),
+        totals=", ".join(f"t.{name}" for name in _SUMS),
+        added=", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in _SUMS),
+        **_DIALECT[connection.vendor],
+    )
+
+
 @transaction.atomic
 def _rollup_batch(size: int) -> int:
-    # One rollup at a time (the statement reads the rows' histograms before it writes them),
+    # One rollup at a time (the statements read the rows' histograms before they write them),
     # and the events taken off the queue in the same transaction as their sums are added: an
     # event is added once, or (after a crash) not at all and then once.
     UsageLock.objects.select_for_update().get_or_create(name="rollup")
@@ -297,17 +365,10 @@ def _rollup_batch(size: int) -> int:
     ids = list(queue.values_list("event_id", flat=True)[:size])
     if not ids:
         return 0
-    sql = _FOLD.format(
-        ids=", ".join(["%s"] * len(ids)),
-        key=_KEY,
-        columns=", ".join(_SUMS),
-        sums=", ".join(f"sum({name}) AS {name}" for name in _SUMS),
-        totals=", ".join(f"t.{name}" for name in _SUMS),
-        added=", ".join(f"{name} = apis_usagerollup.{name} + excluded.{name}" for name in _SUMS),
-        **_DIALECT[connection.vendor],
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids, timezone.now()])
+        cursor.execute(_fold_sql(_FOLD, ids, "apis_usagerollup"), [*ids, timezone.now()])
+        cursor.execute(_fold_sql(_FOLD_TOTALS, ids, "apis_apiusagetotal"), ids)
+        cursor.execute(_fold_sql(_FOLD_API_HOURS, ids), ids)
     spend_rollup_add(event_ids=ids)
     UsageEventPending.objects.filter(event_id__in=ids).delete()
     return len(ids)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from apis.usage.histogram import ERROR_BOUND, bucket
-from apis.usage.services import usage_events_store, usage_rollup
-from tests.factories import ApiFactory
+from apis.usage.histogram import ERROR_BOUND, bucket, percentile
+from apis.usage.models import UsageEvent
+from apis.usage.services import period_start, usage_events_store, usage_prune, usage_rollup
+from tests.factories import ApiFactory, ApplicationFactory
 from tests.problems import assert_problem
-from tests.usage.conftest import record
+from tests.usage.conftest import NOON, record
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +144,139 @@ def test_estimated_and_cached_tokens_are_shown_apart(api, alice_app):
     assert seen[("portcullis_ai_prompt_tokens_total", weather)] == 30
     assert seen[("portcullis_ai_estimated_tokens_total", weather)] == 15
     assert seen[("portcullis_ai_cache_read_tokens_total", weather)] == 8
+
+
+SMALL_BATCHES = {"USAGE": {"ROLLUP_BATCH_SIZE": 7}}
+COUNTERS = {
+    "portcullis_requests_total": lambda r: 1,
+    "portcullis_request_errors_total": lambda r: int(r.status >= 400),
+    "portcullis_ai_prompt_tokens_total": lambda r: r.prompt_tokens,
+    "portcullis_ai_completion_tokens_total": lambda r: r.completion_tokens,
+    "portcullis_ai_estimated_tokens_total": lambda r: (
+        r.prompt_tokens + r.completion_tokens if r.estimated else 0
+    ),
+    "portcullis_request_bytes_total": lambda r: r.bytes_in,
+    "portcullis_response_bytes_total": lambda r: r.bytes_out,
+    "portcullis_ai_cost_usd_total": lambda r: r.cost,
+}
+
+
+def calls(api, applications, count: int, *, at, prefix: str) -> list:
+    """`count` varied calls of the applications in turn, all at `at`."""
+    return [
+        (
+            f"{prefix}{n}",
+            record(
+                api,
+                applications[n % len(applications)],
+                at=at,
+                status=(200, 201, 404, 503)[n % 4],
+                latency_ms=n * 37 % 900,
+                bytes_in=n,
+                bytes_out=10 * n,
+                prompt_tokens=n % 5,
+                completion_tokens=n % 3,
+                estimated=n % 6 == 0,
+                cost=Decimal(n) / 1000,
+            ),
+        )
+        for n in range(count)
+    ]
+
+
+def totals(seen, api_slug: str) -> dict[str, float]:
+    return {name: seen[(name, (("api", api_slug),))] for name in COUNTERS}
+
+
+def test_counters_are_what_the_events_said_after_batches_late_events_and_pruning(
+    api, alice_app, bob_app
+):
+    on_time = calls(api, [alice_app, bob_app], 30, at=NOON, prefix="t")
+    late = calls(api, [bob_app], 5, at=NOON - timedelta(days=1), prefix="l")
+    with override_settings(PORTCULLIS=SMALL_BATCHES):
+        usage_events_store(entries=on_time)
+        usage_rollup()
+        usage_events_store(entries=late)
+        usage_rollup()
+    # Every event past the retention, pruned; then an application deleted with its rollups.
+    pruned = usage_prune(now=timezone.now() + timedelta(days=60))
+    bob_app.delete()
+
+    seen = samples(Client(**LOOPBACK).get("/metrics"))
+
+    assert pruned == 35 and not UsageEvent.objects.exists()
+    expected = {
+        name: float(sum(count(r) for _, r in on_time + late)) for name, count in COUNTERS.items()
+    }
+    assert totals(seen, "weather") == expected
+    assert expected["portcullis_requests_total"] == 35
+    assert expected["portcullis_request_errors_total"] == 16
+
+
+def test_latency_gauge_is_the_histogram_of_the_last_24_hours_calls(api, alice_app, bob_app):
+    this_hour = period_start(timezone.now(), "hour")
+    three = [alice_app, bob_app, ApplicationFactory()]
+    entries = []
+    for hours_ago in range(0, 30, 3):
+        at = this_hour - timedelta(hours=hours_ago) + timedelta(minutes=30)
+        entries += calls(api, three, 9, at=at, prefix=f"h{hours_ago}-")
+    with override_settings(PORTCULLIS=SMALL_BATCHES):
+        usage_events_store(entries=entries)
+        usage_rollup()
+
+    seen = samples(Client(**LOOPBACK).get("/metrics"))
+
+    last_day = Counter(
+        str(bucket(r.latency_ms)) for _, r in entries if r.at >= this_hour - timedelta(hours=23)
+    )
+    assert sum(last_day.values()) == 8 * 9
+    name = "portcullis_request_latency_ms"
+    for rank in (50, 95, 99):
+        labels = (("api", "weather"), ("quantile", str(rank / 100)))
+        assert seen[(name, labels)] == percentile(last_day, rank)
+
+
+needs_statistics = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="needs PostgreSQL: the rows a scrape reads are counted from its statistics views",
+)
+USAGE_TABLES = ("apis_usageevent", "apis_usagerollup", "apis_apiusagetotal", "apis_apilatencyhour")
+
+
+def rows_read() -> int:
+    """Rows of the usage tables read so far in this transaction, by any kind of scan."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sum(seq_tup_read + coalesce(idx_tup_fetch, 0)) FROM pg_stat_xact_user_tables"
+            " WHERE relname = ANY(%s)",
+            [list(USAGE_TABLES)],
+        )
+        return int(cursor.fetchone()[0] or 0)
+
+
+def scrape_cost() -> tuple[int, int]:
+    """Queries made and usage rows read by one scrape."""
+    before = rows_read()
+    with CaptureQueriesContext(connection) as queries:
+        samples(Client(**LOOPBACK).get("/metrics"))
+    return len(queries), rows_read() - before
+
+
+@needs_statistics
+def test_a_scrape_reads_as_much_whatever_the_applications_and_days_kept(api, alice_app):
+    # Index scans, as the planner chooses on tables of millions of rows, not whole small ones.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    now = timezone.now()
+    usage_events_store(entries=calls(api, [alice_app], 8, at=now, prefix="a"))
+    usage_rollup()
+    small = scrape_cost()
+
+    applications = [ApplicationFactory() for _ in range(12)]
+    for days in range(14):
+        at = now - timedelta(days=days)
+        usage_events_store(entries=calls(api, applications, 24, at=at, prefix=f"d{days}-"))
+    usage_rollup()
+    large = scrape_cost()
+
+    assert large == small
