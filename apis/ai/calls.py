@@ -196,12 +196,14 @@ async def _attempt(target: Target, build: Build, *, stream: bool, budget: Budget
 
 
 def _request(outgoing: Outgoing, *, timeout: httpx.Timeout) -> httpx.Request:
-    return upstream_client().build_request(
+    # Built as it goes: the pooled client adds no headers, cookies or base URL to merge, and
+    # merging nothing through its `build_request` costs twice the request itself.
+    return httpx.Request(
         outgoing.method,
         outgoing.url,
         json=outgoing.body,
         headers={"Accept": "application/json", **outgoing.headers},
-        timeout=timeout,
+        extensions={"timeout": timeout.as_dict()},
     )
 
 
