@@ -30,7 +30,7 @@ class ChatAdapter(Protocol):
         ...
 
     def stream(
-        self, lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
+        self, chunks: AsyncIterable[bytes], state: StreamState, *, include_usage: bool
     ) -> AsyncGenerator[dict[str, Any]]:
         """The provider's stream as chat.completion.chunk objects, its usage kept in `state`."""
         ...

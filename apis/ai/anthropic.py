@@ -168,11 +168,11 @@ def usage_of(usage: dict[str, Any]) -> Usage:
 
 
 async def stream(
-    lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
+    chunks: AsyncIterable[bytes], state: StreamState, *, include_usage: bool
 ) -> AsyncGenerator[dict[str, Any]]:
     """Messages stream events as chat.completion.chunk objects, one for one."""
     tool_index: dict[int, int] = {}
-    async for event in sse_json(lines):
+    async for event in sse_json(chunks):
         kind = event.get("type")
         if kind == "message_start":
             message = event.get("message") or {}

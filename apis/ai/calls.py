@@ -61,14 +61,18 @@ class Answer:
 
 @dataclass
 class OpenStream:
-    """A provider's stream whose headers arrived with success; iterate `lines`, then close."""
+    """A provider's stream whose headers arrived with success; iterate `chunks`, then close."""
 
     response: httpx.Response
     target: Target
 
-    def lines(self) -> AsyncIterator[str]:
-        """The stream's lines as they arrive."""
-        return self.response.aiter_lines()
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The stream's bytes as they arrive, decompressed only when the provider compressed
+        them (the gateway asks for no encoding: httpx's decoding layers would be a generator
+        step per read for nothing)."""
+        if "content-encoding" in self.response.headers:
+            return self.response.aiter_bytes()
+        return self.response.aiter_raw()
 
     async def aclose(self) -> None:
         """Release the connection; before the stream's end this drops it, and the provider
@@ -192,12 +196,14 @@ async def _attempt(target: Target, build: Build, *, stream: bool, budget: Budget
 
 
 def _request(outgoing: Outgoing, *, timeout: httpx.Timeout) -> httpx.Request:
-    return upstream_client().build_request(
+    # Built as it goes: the pooled client adds no headers, cookies or base URL to merge, and
+    # merging nothing through its `build_request` costs twice the request itself.
+    return httpx.Request(
         outgoing.method,
         outgoing.url,
         json=outgoing.body,
         headers={"Accept": "application/json", **outgoing.headers},
-        timeout=timeout,
+        extensions={"timeout": timeout.as_dict()},
     )
 
 

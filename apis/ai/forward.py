@@ -23,6 +23,7 @@ from apis.ai.formats.messages import Messages, count_tokens_build
 from apis.ai.formats.responses import Responses
 from apis.ai.models import PromptEndpoint, Provider
 from apis.ai.outgoing import Outgoing
+from apis.ai.sse import sse_batches
 from apis.ai.targets import Target, deployments_of, prompt_of, targets_for
 from apis.gateway import limit
 from apis.gateway.context import AdmittedCall, ReleasingStream
@@ -175,17 +176,24 @@ async def translated_stream(
     """
     target = opened.target
     state = StreamState(model=target.ref)
+    items: AsyncGenerator[Any, None]
+    relay = fmt.relay(target, state, request)
     if fmt.is_native(target):
-        items = fmt.native_events(opened.lines(), state)
+        items = fmt.native_events(opened.chunks(), state)
         writer = fmt.native_writer(state)
+    elif relay is not None:
+        items, writer = sse_batches(opened.chunks()), relay
     else:
-        items = target.adapter.stream(opened.lines(), state, include_usage=False)
+        items = target.adapter.stream(opened.chunks(), state, include_usage=False)
         writer = fmt.writer(state, request)
     complete = False
     sent: list[bytes] = []
 
     def usage() -> Usage:
-        output = "".join(writer.output)
+        if complete and state.usage.reported:
+            # The provider's own count: the text need not be read to count it.
+            return state.usage
+        output = writer.written()
         return tokens.settled(state.usage, request=request, output=output, complete=complete)
 
     try:

@@ -151,11 +151,11 @@ def _usage(metadata: dict[str, Any]) -> Usage:
 
 
 async def stream(
-    lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
+    chunks: AsyncIterable[bytes], state: StreamState, *, include_usage: bool
 ) -> AsyncGenerator[dict[str, Any]]:
     """Each streamed GenerateContentResponse as chunks; the last usageMetadata counts."""
     first, calls = True, 0
-    async for data in sse_json(lines):
+    async for data in sse_json(chunks):
         if data.get("usageMetadata"):
             state.usage = _usage(data["usageMetadata"])
         candidate = (data.get("candidates") or [{}])[0]

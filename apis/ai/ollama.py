@@ -102,11 +102,11 @@ def parse(data: dict[str, Any], *, model: str) -> tuple[dict[str, Any], Usage]:
 
 
 async def stream(
-    lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
+    chunks: AsyncIterable[bytes], state: StreamState, *, include_usage: bool
 ) -> AsyncGenerator[dict[str, Any]]:
     """NDJSON lines as chunks; the closing `done` line carries the counts."""
     first, calls = True, 0
-    async for data in ndjson(lines):
+    async for data in ndjson(chunks):
         if data.get("error"):
             raise StreamFailed(str(data["error"]))
         message = data.get("message") or {}

@@ -29,25 +29,33 @@ def parse(data: dict[str, Any], *, model: str) -> tuple[dict[str, Any], Usage]:
 
 
 async def stream(
-    lines: AsyncIterable[str], state: StreamState, *, include_usage: bool
+    chunks: AsyncIterable[bytes], state: StreamState, *, include_usage: bool
 ) -> AsyncGenerator[dict[str, Any]]:
     """The provider's chunks, renamed; its usage kept and sent last, as OpenAI does.
 
     Mistral puts the usage on its closing chunk, OpenAI in a chunk of its own: clients get the
     latter either way.
     """
-    async for chunk in sse_json(lines):
-        usage = chunk.pop("usage", None)
-        if usage:
-            state.usage = openai_usage(usage)
-        state.id = chunk.get("id") or state.id
-        if not chunk.get("choices"):
-            continue
-        for choice in chunk["choices"]:
-            state.finish_reason = choice.get("finish_reason") or state.finish_reason
-        yield {**chunk, "model": state.model}
+    async for chunk in sse_json(chunks):
+        renamed = read_chunk(chunk, state)
+        if renamed is not None:
+            yield renamed
     if include_usage:
         yield state.usage_chunk()
+
+
+def read_chunk(chunk: dict[str, Any], state: StreamState) -> dict[str, Any] | None:
+    """One provider chunk, its usage taken into `state` and off the chunk, renamed after the
+    model used; None for a chunk with no choices (the usage's own)."""
+    usage = chunk.pop("usage", None)
+    if usage:
+        state.usage = openai_usage(usage)
+    state.id = chunk.get("id") or state.id
+    if not chunk.get("choices"):
+        return None
+    for choice in chunk["choices"]:
+        state.finish_reason = choice.get("finish_reason") or state.finish_reason
+    return {**chunk, "model": state.model}
 
 
 def embeddings_build(

@@ -120,6 +120,10 @@ def _is_assistant(message: dict[str, Any]) -> bool:
     return message.get("role") in ("assistant", "model")
 
 
+def _compact_sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
 def _sse(payload: Any, event: str = "") -> bytes:
     head = f"event: {event}\n" if event else ""
     data = payload if isinstance(payload, str) else json.dumps(payload)
@@ -168,10 +172,16 @@ def _openai_usage() -> dict[str, int]:
 
 
 def openai_stream(b: Behaviour, flavour: str) -> list[bytes]:
+    # OpenAI writes compact JSON and, as the gateway asks for the usage, `"usage": null` on
+    # every chunk but the usage's own (a provider that sends no usage, no such field); Mistral
+    # writes neither.
+    openai = flavour == "openai"
+    no_usage = {"usage": None} if openai and b.model != "no-usage" else {}
+
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         head = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000}
-        return {**head, "model": b.model, "choices": [choice], **extra}
+        return {**head, "model": b.model, **no_usage, "choices": [choice], **extra}
 
     events = [chunk({"role": "assistant", "content": ""})]
     if b.tool:
@@ -196,7 +206,8 @@ def openai_stream(b: Behaviour, flavour: str) -> list[bytes]:
         events.append(chunk({}, finish))
         last = {**chunk({}), "choices": [], "usage": _openai_usage()}
         events.append(last)
-    return [_sse(e) for e in events] + [_sse("[DONE]")]
+    write = _compact_sse if openai else _sse
+    return [write(e) for e in events] + [_sse("[DONE]")]
 
 
 def openai_error(status: int) -> dict[str, Any]:

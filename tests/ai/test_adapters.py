@@ -51,9 +51,10 @@ REQUEST = {
 }
 
 
-async def _lines(lines: Iterable[str]) -> AsyncIterator[str]:
+async def _lines(lines: Iterable[str]) -> AsyncIterator[bytes]:
+    """The lines as a provider's body, one read per line."""
     for line in lines:
-        yield line
+        yield f"{line}\n".encode()
 
 
 @async_to_sync

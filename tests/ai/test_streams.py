@@ -116,17 +116,22 @@ def first_cut(provider: StreamingProvider) -> float:
 def test_closing_the_answer_mid_stream_drops_the_provider_call_at_once(events):
     # The body closed (GeneratorExit) rather than the task cancelled; before its first event too.
     with StreamingProvider(chunks=100, interval=0.1) as provider:
-        ctx, closed = read_then_close(provider, events=events)
+        ctx, closed, sent = read_then_close(provider, events=events)
 
     assert provider.cut_short, "the provider's stream was not cut short"
     assert provider.cut_short[0] - closed < 1.0
-    assert ctx.completion_tokens == max(events - 1, 0)
+    # The provider's running count when the body closed: one token per event after the role's.
+    assert ctx.completion_tokens == max(sent - 1, 0)
+    assert sent >= events
     assert ctx.tokens_estimated == bool(events)
 
 
 @async_to_sync
-async def read_then_close(provider: StreamingProvider, *, events: int) -> tuple[Outcome, float]:
-    """Open a stream as the gateway does, read `events` events, close it; its outcome and when.
+async def read_then_close(
+    provider: StreamingProvider, *, events: int
+) -> tuple[Outcome, float, int]:
+    """Open a stream as the gateway does, read at least `events` events (what one read of the
+    provider completes comes as one piece), close it; its outcome, when, and the events read.
 
     The loop's client pool stays open until the provider has seen the hang-up (or 2 s): closing
     the pool would drop the connection whatever the stream did.
@@ -138,8 +143,9 @@ async def read_then_close(provider: StreamingProvider, *, events: int) -> tuple[
     try:
         opened = await calls.open_stream([target], STREAM, budget=calls.Budget(httpx.Timeout(5)))
         body = translated_body(call, opened, Chat(), STREAM, deadline=None)
-        for _ in range(events):
-            await anext(body)
+        sent = 0
+        while sent < events:
+            sent += (await anext(body)).count(b"data: ")
         closed = time.monotonic()
         await body.aclose()
         for _ in range(200):
@@ -148,4 +154,4 @@ async def read_then_close(provider: StreamingProvider, *, events: int) -> tuple[
             await asyncio.sleep(0.01)
     finally:
         await close_upstream_client()
-    return call.outcome, closed
+    return call.outcome, closed, sent

@@ -27,8 +27,8 @@ class Writer:
         self.state = state
         self.output: list[str] = []
 
-    def write(self, item: dict[str, Any]) -> list[bytes]:
-        """The events for one item of the stream."""
+    def write(self, item: Any) -> list[bytes]:
+        """The events for one item of the stream (a chunk, or a relay's events)."""
         raise NotImplementedError
 
     def end(self, usage: Usage) -> list[bytes]:
@@ -38,6 +38,10 @@ class Writer:
     def error(self, message: str) -> list[bytes]:
         """The events that tell the client its stream failed after it had begun."""
         raise NotImplementedError
+
+    def written(self) -> str:
+        """The text and tool arguments written so far, for counting tokens."""
+        return "".join(self.output)
 
     def note(self, chunk: dict[str, Any]) -> None:
         """Keep the text and tool arguments of a chat.completion.chunk."""
@@ -97,6 +101,12 @@ class Format:
         """The writer of a translated stream."""
         raise NotImplementedError
 
+    def relay(self, target: Target, state: StreamState, body: dict[str, Any]) -> Writer | None:
+        """For a provider whose stream is already in this surface's shape, the writer that
+        passes its events on (each item: the data of the events one read completed); else
+        None."""
+        return None
+
     def native_build(self, target: Target, body: dict[str, Any], stream: bool) -> Outgoing:
         """The client's own request, for a provider that speaks this surface."""
         raise NotImplementedError
@@ -106,7 +116,7 @@ class Format:
         raise NotImplementedError
 
     def native_events(
-        self, lines: AsyncIterable[str], state: StreamState
+        self, chunks: AsyncIterable[bytes], state: StreamState
     ) -> AsyncGenerator[dict[str, Any]]:
         """A native stream's events as they are, their usage kept in the state."""
         raise NotImplementedError

@@ -90,9 +90,9 @@ class Messages(Format):
         return {**data, "model": model}, anthropic.usage_of(data.get("usage") or {})
 
     async def native_events(
-        self, lines: AsyncIterable[str], state: StreamState
+        self, chunks: AsyncIterable[bytes], state: StreamState
     ) -> AsyncGenerator[dict[str, Any]]:
-        async for data in sse_json(lines):
+        async for data in sse_json(chunks):
             if data.get("type") == "message_start":
                 usage = (data.get("message") or {}).get("usage") or {}
                 state.usage = replace(anthropic.usage_of(usage), completion_tokens=0)

@@ -83,9 +83,9 @@ class Responses(Format):
         return {**data, "model": model}, responses_usage(data.get("usage") or {})
 
     async def native_events(
-        self, lines: AsyncIterable[str], state: StreamState
+        self, chunks: AsyncIterable[bytes], state: StreamState
     ) -> AsyncGenerator[dict[str, Any]]:
-        async for data in sse_json(lines):
+        async for data in sse_json(chunks):
             kind = data.get("type")
             if kind in ("response.completed", "response.incomplete"):
                 state.usage = responses_usage((data.get("response") or {}).get("usage") or {})
