@@ -17,11 +17,18 @@ import httpx
 import pytest
 from django.core.cache import cache
 
+from apis.ai.models import Deployment
+from apis.ai.services import provider_save
 from apis.catalog_cache import bump_catalog_version
 from apis.gateway.circuits import OPEN, circuits_of
+from apis.models import Api
 from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
 from keys.tokens import revoke_access_token, verify_access_token
+from tests.ai.conftest import PROVIDER_KEY, publish_ai_api
+from tests.ai.fakes import FakeProvider
+from tests.asgi import AsgiClient
+from tests.factories import ApplicationFactory, SubscriptionFactory
 from tests.gateway.balancing import balance, dead_url
 from tests.gateway.conftest import needs_postgres
 from tests.servers import GatewayServer, RedisClusterServers
@@ -66,6 +73,63 @@ def test_the_rate_limit_is_exact_on_a_cluster(on_cluster, gw, subscription):
     statuses = [gw.get("/gw/orders/x").status_code for _ in range(6)]
 
     assert statuses == [200] * 4 + [429] * 2
+
+
+def test_the_monthly_quota_is_exact_on_a_cluster(on_cluster, gw, subscription):
+    _plan(subscription, rate_limit="100/h", monthly_quota=3)
+
+    statuses = [gw.get("/gw/orders/x").status_code for _ in range(5)]
+
+    assert statuses == [200] * 3 + [429] * 2
+    assert gw.get("/gw/orders/x")["RateLimit"].count('"monthly";r=0;') == 1
+
+
+@pytest.fixture
+def fake_openai():
+    with FakeProvider("openai") as fake:
+        yield fake
+
+
+def chat_caller(fake, alice, **fields):
+    """A client of an `ai` API on the fake provider, subscribed, and the API."""
+    provider = provider_save(
+        name="fake-openai", kind="openai", base_url=fake.base_url, api_key=PROVIDER_KEY
+    )
+    api = publish_ai_api(provider, **fields)
+    application = ApplicationFactory(owner=alice)
+    SubscriptionFactory(application=application, api=api, plan=api.plans.get())
+    client = AsgiClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(application)}")
+    return client, api, provider
+
+
+CHAT = {"model": "x", "messages": [{"role": "user", "content": "Say hello"}]}
+
+
+def test_deployments_limits_and_cooldowns_hold_on_a_cluster(on_cluster, fake_openai, alice):
+    # The deployments' admission and minute scripts take three keys each: one slot or CROSSSLOT.
+    client, api, provider = chat_caller(fake_openai, alice, routing=Api.Routing.LEAST_BUSY)
+    for name, model, rpm in (("a-hot", "error-429", 0), ("b-small", "ok-model", 2)):
+        Deployment.objects.create(api=api, name=name, provider=provider, model=model, rpm=rpm)
+    Deployment.objects.create(api=api, name="c-tpm", provider=provider, model="ok-model", tpm=100)
+    bump_catalog_version()
+
+    body = {**CHAT, "max_tokens": 7}
+    answers = [client.post("/gw/chat/chat/completions", body) for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [200] * 4
+    assert [a["X-Model"] for a in answers] == ["b-small", "b-small", "c-tpm", "c-tpm"]
+    assert [body["model"] for _, _, body in fake_openai.requests].count("error-429") == 1
+
+
+def test_ai_answers_are_cached_on_a_cluster(on_cluster, fake_openai, alice):
+    client, _, _ = chat_caller(fake_openai, alice, cache_ttl=60)
+
+    first, second = (client.post("/gw/chat/chat/completions", CHAT) for _ in range(2))
+
+    assert (first["X-Cache"], second["X-Cache"]) == ("MISS", "HIT")
+    assert second.content == first.content
+    assert len(fake_openai.requests) == 1
 
 
 def test_a_revoked_token_is_refused_on_a_cluster(on_cluster, gw, subscription):
