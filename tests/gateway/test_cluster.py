@@ -1,7 +1,7 @@
 """The shared state on a real Redis Cluster: three primaries with a replica each, on loopback.
 
-The cluster is started once for the module (ports 7100-7105, buses 7110-7115) and stopped at
-its end; each test points the cache and the data plane at it and empties it first.
+The cluster is started once for the module, on free ports, and stopped at its end; each test
+points the cache and the data plane at it and empties it first.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import httpx
 import pytest
@@ -21,13 +22,15 @@ from apis.ai.models import Deployment
 from apis.ai.services import provider_save
 from apis.catalog_cache import bump_catalog_version
 from apis.gateway.circuits import OPEN, circuits_of
+from apis.mcp import sessions
 from apis.models import Api
 from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
+from core.shared import raw_key
 from keys.tokens import revoke_access_token, verify_access_token
 from tests.ai.conftest import PROVIDER_KEY, publish_ai_api
 from tests.ai.fakes import FakeProvider
-from tests.asgi import AsgiClient
+from tests.asgi import AsgiClient, in_a_loop_of_its_own
 from tests.factories import ApplicationFactory, SubscriptionFactory
 from tests.gateway.balancing import balance, dead_url
 from tests.gateway.conftest import needs_postgres
@@ -162,6 +165,25 @@ def test_usage_events_travel_the_stream_on_a_cluster(on_cluster, gw):
     assert UsageEvent.objects.count() == 3
 
 
+def test_mcp_sessions_live_on_a_cluster(on_cluster, application):
+    def session_for(session_id: str):
+        lookup = partial(sessions.session_for, session_id, application_id=application.pk)
+        return in_a_loop_of_its_own(lookup)
+
+    start = partial(
+        sessions.session_start, application_id=application.pk, protocol_version="2025-06-18"
+    )
+    session = in_a_loop_of_its_own(start)
+    key = raw_key(f"mcp:session:{session.id}")
+    stored = on_cluster.cli(on_cluster.master_of(key), "exists", key).strip()
+    found = session_for(session.id)
+    in_a_loop_of_its_own(sessions.session_end, session)
+
+    assert stored == "1"
+    assert found == session
+    assert session_for(session.id) is None
+
+
 def test_a_circuit_opens_for_everyone_on_a_cluster(on_cluster, gw, api, upstream):
     _, dead = balance(api, (upstream.url, 1), (dead_url(), 1))
 
@@ -201,25 +223,25 @@ class Load:
 
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
-def test_limits_stay_exact_through_a_failover_under_load(cluster, subscription):
+def test_limits_stay_exact_through_a_failover_under_load(on_cluster, subscription):
     limit = 250
     _plan(subscription, rate_limit=f"{limit}/h")
-    env = {"REDIS_URL": cluster.url, "CELERY_BROKER_URL": os.environ.get("REDIS_URL", "")}
+    env = {"REDIS_URL": on_cluster.url, "CELERY_BROKER_URL": os.environ.get("REDIS_URL", "")}
     headers = {"Authorization": f"Bearer {token_for(subscription.application)}"}
     tag = f"{{app:{subscription.application_id}}}"
-    replica = cluster.replica_of(cluster.master_of(tag))
+    replica = on_cluster.replica_of(on_cluster.master_of(tag))
 
     with GatewayServer(env=env, workers=2) as gateway:
         load = Load(f"{gateway.url}/gw/orders/x", headers)
         load.wait_for(50)
-        cluster.cli(replica, "cluster", "failover")
+        on_cluster.cli(replica, "cluster", "failover")
         deadline = time.monotonic() + 30
-        while cluster.master_of(tag) != replica and time.monotonic() < deadline:
+        while on_cluster.master_of(tag) != replica and time.monotonic() < deadline:
             time.sleep(0.05)
         after_failover = len(load.statuses)
         load.wait_for(max(after_failover + 100, limit + 50))
         statuses = load.finish()
 
-    assert cluster.master_of(tag) == replica
+    assert on_cluster.master_of(tag) == replica
     assert sum(statuses.values()) - after_failover >= 100
     assert statuses == {200: limit, 429: sum(statuses.values()) - limit}
