@@ -28,7 +28,7 @@ from asgiref.sync import SyncToAsync
 from django.db import connection, connections
 from django.test.utils import modify_settings
 
-from bench.processes import free_port, wait_for_port
+from bench.processes import ASGI_COMMANDS, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MEGABYTE = 1024 * 1024
@@ -215,9 +215,13 @@ def database_url() -> str:
 
 
 class GatewayServer:
-    """The project under its ASGI server (`make serve`) in its own processes, on the tests' DB."""
+    """The project under its ASGI server (`make serve`) in its own processes, on the tests' DB.
 
-    def __init__(self, *, env: dict[str, str], workers: int = 1) -> None:
+    `granian` names granian's task implementation ("asyncio" or "rust") to serve the project
+    under granian instead, started as the benchmark starts it.
+    """
+
+    def __init__(self, *, env: dict[str, str], workers: int = 1, granian: str = "") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -229,11 +233,14 @@ class GatewayServer:
             **env,
         }
         self.workers = workers
+        self.command = [sys.executable, "-m", "portal.serve"]
+        if granian:
+            asgi = ASGI_COMMANDS["granian"]("portal.asgi:application", self.port, workers)
+            self.command = [*asgi, f"--task-impl={granian}"]
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> GatewayServer:
-        command = [sys.executable, "-m", "portal.serve"]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env)
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env)
         try:
             wait_for_port(self.port)
             self._wait_ready()
