@@ -52,14 +52,17 @@ class ApisConfig(AppConfig):
 def register_kinds() -> None:
     """Each kind of API hands the gateway its forwarder; AI calls settle their reservations."""
     from apis.ai.forward import forward_ai, forward_prompt
-    from apis.ai.spend import settle
+    from apis.ai.spend import admitting, holds, settle
     from apis.gateway.forward import forward_rest
-    from apis.gateway.kinds import forwarder_register, settler_register
+    from apis.gateway.kinds import forwarder_register, reserver_register, settler_register
     from apis.mcp.forward import forward_mcp
     from apis.models import Api
 
     forwarder_register(Api.Kind.REST, forward_rest)
-    forwarder_register(Api.Kind.AI, forward_ai)
-    forwarder_register(Api.Kind.PROMPT, forward_prompt)
+    forwarder_register(Api.Kind.AI, admitting(forward_ai))
+    forwarder_register(Api.Kind.PROMPT, admitting(forward_prompt))
     forwarder_register(Api.Kind.MCP, forward_mcp)
     settler_register(settle)
+    # A budgeted AI call's limits are counted with its reservation, in one round trip.
+    reserver_register(Api.Kind.AI, holds)
+    reserver_register(Api.Kind.PROMPT, holds)

@@ -12,7 +12,6 @@ only a miss in both levels goes to the database, once per name however many call
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +21,7 @@ from django.core.cache import cache
 from apis.conf import gateway_settings
 from core import shared
 from core.clock import clock
+from core.single_flight import single_flight
 from core.threads import in_database_thread
 
 VERSION_KEY = "gw:catalog-version"
@@ -36,21 +36,24 @@ class _Local:
     version: str = ""
     checked: float = float("-inf")
     entries: dict[str, Any]
-    loading: dict[tuple[int, str], asyncio.Future]
 
     def __init__(self) -> None:
         self.entries = {}
-        self.loading = {}
 
 
 _local = _Local()
 
 
 async def catalog_version() -> str:
-    """The current catalog version, re-read from the shared cache at most once per refresh."""
-    now = clock.monotonic()
-    if now - _local.checked < gateway_settings.LOOKUP_REFRESH:
+    """The current catalog version, re-read from the shared cache at most once per refresh; the
+    calls that find it due at the same moment (a burst) share one read."""
+    if clock.monotonic() - _local.checked < gateway_settings.LOOKUP_REFRESH:
         return _local.version
+    return await single_flight(VERSION_KEY, _read_version)
+
+
+async def _read_version() -> str:
+    now = clock.monotonic()
     version = await shared.get(VERSION_KEY)
     if version is None:
         await shared.add(VERSION_KEY, uuid.uuid4().hex, None)
@@ -77,7 +80,9 @@ async def _two_level(name: str, loader: Callable[[], Any]) -> Any:
     value = _local.entries.get(name, _MISSING)
     if value is not _MISSING:
         return value
-    value = await _single_flight(name, lambda: _from_shared_or_database(version, name, loader))
+    value = await single_flight(
+        (VERSION_KEY, version, name), lambda: _from_shared_or_database(version, name, loader)
+    )
     if len(_local.entries) >= LOCAL_MAX_ENTRIES:
         _local.entries = {}
     _local.entries[name] = value
@@ -91,23 +96,6 @@ async def _from_shared_or_database(version: str, name: str, loader: Callable[[],
         value = await in_database_thread(loader)
         await shared.set(shared_key, value, SHARED_TTL)
     return value
-
-
-async def _single_flight(name: str, load: Callable[[], Any]) -> Any:
-    """Calls waiting on the same cold name share one load (per event loop)."""
-    key = (id(asyncio.get_running_loop()), name)
-    pending = _local.loading.get(key)
-    if pending is not None:
-        return await asyncio.shield(pending)
-    task = asyncio.ensure_future(load())
-    _local.loading[key] = task
-    try:
-        return await asyncio.shield(task)
-    finally:
-        if task.done():
-            _local.loading.pop(key, None)
-        else:
-            task.add_done_callback(lambda _: _local.loading.pop(key, None))
 
 
 def bump_catalog_version() -> None:

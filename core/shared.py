@@ -15,8 +15,9 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import BaseCache, cache, caches
 from django.core.cache.backends.redis import RedisCache, RedisSerializer
+from django.core.signals import setting_changed
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError as RedisOutOfMemory
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -47,19 +48,52 @@ _clients: weakref.WeakKeyDictionary[
 ] = weakref.WeakKeyDictionary()
 
 
+class _SharedCache:
+    """What every shared-cache call reads of the settings, resolved once per process: Django's
+    cache handler gives each request's context a backend of its own, built from the settings on
+    first use in that context, a cost every call would pay."""
+
+    def __init__(self) -> None:
+        # A backend of this module's own, for its key function only: it never connects.
+        self.backend: BaseCache = caches.create_connection("default")
+        self.on_redis = isinstance(self.backend, RedisCache)
+        self.location: str = settings.CACHES["default"].get("LOCATION", "")
+        self.on_cluster = self.on_redis and redis_clients.is_cluster(self.location)
+
+
+_resolved: _SharedCache | None = None
+
+
+def _shared_cache() -> _SharedCache:
+    global _resolved
+    if _resolved is None:
+        _resolved = _SharedCache()
+    return _resolved
+
+
+def _forget_settings(*, setting: str, **kwargs: Any) -> None:
+    """A test changed the cache settings: resolve them again on the next call."""
+    global _resolved
+    if setting == "CACHES":
+        _resolved = None
+
+
+setting_changed.connect(_forget_settings)
+
+
 def on_redis() -> bool:
     """Whether the shared cache is Redis (else the embedded local-memory cache)."""
-    return isinstance(caches["default"], RedisCache)
+    return _shared_cache().on_redis
 
 
 def client() -> redis_clients.AsyncClient:
     """The running event loop's client of the shared cache's Redis."""
-    return client_at(settings.CACHES["default"]["LOCATION"])
+    return client_at(_shared_cache().location)
 
 
 def on_cluster() -> bool:
     """Whether the shared cache is a Redis Cluster (a script's keys must share one slot)."""
-    return on_redis() and redis_clients.is_cluster(settings.CACHES["default"]["LOCATION"])
+    return _shared_cache().on_cluster
 
 
 def client_at(url: str) -> redis_clients.AsyncClient:
@@ -104,8 +138,12 @@ async def close_clients() -> None:
 
 
 def raw_key(key: str) -> str:
-    """The key as Django's cache stores it (prefix and version included)."""
-    return cache.make_and_validate_key(key)
+    """The key as Django's cache stores it (prefix and version included).
+
+    Not validated as memcached would want it: Redis takes any key, and the check walks every
+    character of every key in Python.
+    """
+    return _shared_cache().backend.make_key(key)
 
 
 def dumps(value: Any) -> bytes | int:

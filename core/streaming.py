@@ -131,11 +131,13 @@ class StreamingHandler(ASGIHandler):
             # cancel() does nothing and returns False.
             await asyncio.ensure_future(self(scope, receive, send))
             return
-        # A context-local write costs more than resolving the URL: the prefix is set only when
-        # it is not the one in use. No middleware runs here to choose another URL configuration,
-        # so ROOT_URLCONF, the default, needs no setting either.
+        # A context-local read or write costs more than resolving the URL. Each call runs in a
+        # copy of the server's context, where no prefix is set (portal.asgi sets Django up
+        # without one), so the default "/" is in use: only another prefix needs setting. No
+        # middleware runs here to choose another URL configuration, so ROOT_URLCONF, the
+        # default, needs no setting either.
         prefix = get_script_prefix(scope)
-        if prefix.removesuffix("/") + "/" != script_prefix_in_use():
+        if prefix not in ("", "/") and prefix.removesuffix("/") + "/" != script_prefix_in_use():
             set_script_prefix(prefix)
         client = ClientRequest(receive)
         exchange = _Exchange(client)

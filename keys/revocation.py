@@ -2,7 +2,8 @@
 
 Every process sees a revocation within REVOCATION_POLL_SECONDS: it polls one shared version
 number at most that often, and between polls trusts its own memory of the jtis it already
-found unrevoked, so a warm request need not ask the shared cache at all.
+found unrevoked, so a warm request need not ask the shared cache at all. The calls that find
+the poll due at the same moment (a burst) share one read of the version.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.core.cache import cache
 
 from core import shared
 from core.clock import clock
+from core.single_flight import single_flight
 from keys.conf import keys_settings
 
 VERSION_KEY = "keys:revocations:version"
@@ -52,12 +54,15 @@ class RevocationList:
     async def ais_revoked(self, jti: str) -> bool:
         """`is_revoked` from async code, on the same shared entries."""
         if self._poll_due():
-            self._saw_version(await shared.get(VERSION_KEY))
+            await single_flight((VERSION_KEY, id(self)), self._apoll)
         if jti in self._unrevoked:
             return False
         seen_version = self._version
         revoked = await shared.get(_revoked_key(jti)) is not None
         return self._remember(jti, revoked, seen_version)
+
+    async def _apoll(self) -> None:
+        self._saw_version(await shared.get(VERSION_KEY))
 
     def _remember(self, jti: str, revoked: bool, seen_version: str | None) -> bool:
         if not revoked:

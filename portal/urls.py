@@ -33,14 +33,16 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The data plane first: every call resolves its URL, and each include tried before the
+    # match costs an exception raised and caught. No other pattern matches these paths.
+    re_path(r"^gw/(?P<slug>[-\w]+)/mcp$", ApiMcpView.as_view(), name="api-mcp"),
+    re_path(r"^gw/(?P<slug>[-\w]+)(?:/(?P<path>.*))?$", GatewayView.as_view(), name="gateway"),
+    path("mcp", McpView.as_view(), name="mcp"),
     # Before the admin's own: its login and password change check passwords through the guard.
     path("admin/login/", views.admin_login),
     path("admin/password_change/", views.admin_password_change),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    re_path(r"^gw/(?P<slug>[-\w]+)/mcp$", ApiMcpView.as_view(), name="api-mcp"),
-    re_path(r"^gw/(?P<slug>[-\w]+)(?:/(?P<path>.*))?$", GatewayView.as_view(), name="gateway"),
-    path("mcp", McpView.as_view(), name="mcp"),
     path(
         ".well-known/oauth-protected-resource",
         protected_resource_metadata,

@@ -24,6 +24,7 @@ from apis.ai.formats.responses import Responses
 from apis.ai.models import PromptEndpoint, Provider
 from apis.ai.outgoing import Outgoing
 from apis.ai.targets import Target, deployments_of, prompt_of, targets_for
+from apis.gateway import limit
 from apis.gateway.context import AdmittedCall, ReleasingStream
 from apis.gateway.errors import GatewayError
 from apis.gateway.forward import until, upstream_deadline, upstream_timeout
@@ -266,6 +267,8 @@ async def count_tokens(call: AdmittedCall, body: Any) -> None:
     def build(target: Target, stream: bool) -> Outgoing:
         return count_tokens_build(target, body)
 
+    # Not a call that reserves: its limits are counted before the provider is asked.
+    await limit.admit(call)
     data, target = await calls.answer_json(able, build, budget=call_budget(call))
     _set_answer(call, 200, JSON, target)
     call.outcome.body = json.dumps(data).encode()

@@ -23,6 +23,7 @@ from apis.ai.targets import Target
 from apis.gateway import counters
 from apis.gateway.counters import MinuteHold
 from apis.models import Api
+from apis.usage.recorder import Alongside
 from core import shared
 from core.clock import clock
 
@@ -113,20 +114,35 @@ def _local_admit(target: Target, cool: str, requests: str, minute: str, tokens: 
     return Admission.ADMITTED
 
 
+def settle_scripts(held: list[MinuteHold], used: int) -> list[Alongside]:
+    """On Redis: the scripts that replace the tokens a call reserved in its deployments'
+    minutes by those it used, to send with its usage event."""
+    script = counters.script("minute-settle", SETTLE_SCRIPT)
+    return [Alongside(script, [shared.raw_key(key)], [extra]) for key, extra in _extras(held, used)]
+
+
 async def settle(held: list[MinuteHold], used: int) -> None:
-    """Replace the tokens a call reserved in its deployments' minutes by those it used (the
-    first hold takes them all: a call's attempts but one used none)."""
+    """The same, at once (an attempt that failed used none)."""
+    if shared.on_redis():
+        for script in settle_scripts(held, used):
+            await script.run()
+        return
+    for key, extra in _extras(held, used):
+        if cache.get(key) is not None:
+            cache.incr(key, extra)
+
+
+def _extras(held: list[MinuteHold], used: int) -> list[tuple[str, int]]:
+    """What each hold's minute is owed (the first hold takes all the tokens: a call's attempts
+    but one used none); the holds are settled from now."""
     holds = list(held)
     held.clear()
+    extras = []
     for hold in holds:
         extra, used = used - hold.tokens, 0
-        if not extra:
-            continue
-        if shared.on_redis():
-            keys = [shared.raw_key(hold.key)]
-            await counters.script("minute-settle", SETTLE_SCRIPT)(keys=keys, args=[extra])
-        elif cache.get(hold.key) is not None:
-            cache.incr(hold.key, extra)
+        if extra:
+            extras.append((hold.key, extra))
+    return extras
 
 
 def seconds_to_next_minute() -> int:

@@ -3,13 +3,16 @@
 Before a provider is called, the call's worst case (the input counted here, and the output it
 asks for or its plan's cap, at the dearest of its targets' prices) is taken from the month's
 spend of the subscription and of the application, and from the application's tokens on the
-plan, in one atomic step in the shared cache. A call that does not fit is refused with 429
-before anything is spent; once it is over (answered, failed, cut off or abandoned) it settles
-to what it really cost, and the rest of its reservation is free again.
+plan, in one atomic step in the shared cache: the script that counts the call's rate limit and
+quotas (apis.gateway.counters), so that a budgeted call costs no more round trips than another.
+A call that does not fit is refused with 429 before anything is spent; once it is over
+(answered, failed, cut off or abandoned) it settles to what it really cost, and the rest of its
+reservation is free again: on Redis, by a script sent with its usage event, in its round trip.
 """
 
 from __future__ import annotations
 
+import logging
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -20,6 +23,10 @@ from apis.conf import gateway_settings
 from apis.gateway import counters, limit
 from apis.gateway.context import AdmittedCall, Policy
 from apis.gateway.errors import SHARED_CACHE_ERRORS, unavailable
+from apis.gateway.kinds import Forwarder, Settlement
+from core import shared
+
+logger = logging.getLogger(__name__)
 
 NANO = Decimal(1_000_000_000)
 # The most output tokens a reservation counts, whatever a client asks for.
@@ -57,7 +64,8 @@ async def reserve(
     input_tokens: int,
     output_tokens: int,
 ) -> None:
-    """Take the call's worst case from its budgets and quota, or refuse it with 429."""
+    """Take the call's worst case from its budgets and quota, or refuse it with 429; with its
+    rate limit and request quota when those are still to be counted (one round trip)."""
     if not holds(call):
         return
     usage = Usage(input_tokens, output_tokens)
@@ -72,12 +80,9 @@ async def reserve(
         limits=_limits(call),
         month_ttl=limit.month_ttl(),
     )
-    try:
-        held = await counters.reserve(hold)
-    except SHARED_CACHE_ERRORS as exc:
-        if gateway_settings.FAIL_OPEN:
-            return
-        raise unavailable("Budgets cannot be checked right now; retry shortly.") from exc
+    held = await _held(call, hold)
+    if held is None:
+        return
     _add_policy(call, hold, held)
     if not held.taken:
         # Refused: as good as used up (what is left is less than this call may cost).
@@ -88,24 +93,74 @@ async def reserve(
     call.outcome.holds.append(hold)
 
 
+async def _held(call: AdmittedCall, hold: counters.Hold) -> counters.Held | None:
+    """The hold taken with the call's limits, or on its own once they are counted; None when
+    the cache fails open."""
+    if call.outcome.limits_pending:
+        counts = await limit.admit(call, hold)
+        return counts.held if counts else None
+    try:
+        return await counters.reserve(hold)
+    except SHARED_CACHE_ERRORS as exc:
+        if gateway_settings.FAIL_OPEN:
+            return None
+        raise unavailable("Budgets cannot be checked right now; retry shortly.") from exc
+
+
+def admitting(forwarder: Forwarder) -> Forwarder:
+    """The forwarder, seeing that a call whose limits wait for its reservation is counted
+    however it ends without one (a cached answer, an error, the model list): a refusal then
+    replaces its answer, as it would have come first."""
+
+    async def forward(call: AdmittedCall) -> None:
+        try:
+            await forwarder(call)
+        except Exception:
+            await limit.admit(call)
+            raise
+        await limit.admit(call)
+
+    return forward
+
+
 def chat_worst_case(request: dict[str, Any]) -> tuple[int, int]:
     """(input tokens counted here, output tokens at most) of a Chat Completions request."""
     asked = _asked(request)
     return tokens.prompt_count(request), min(asked, MAX_OUTPUT) if asked else 0
 
 
-async def settle(call: AdmittedCall) -> None:
-    """Replace the call's reservations by what it cost and used (nothing, if it failed)."""
+async def settle(call: AdmittedCall) -> Settlement | None:
+    """Replace the call's reservations by what it cost and used (nothing, if it failed): on
+    Redis, scripts sent with its usage event, its alerts once they have answered."""
     outcome = call.outcome
     used = outcome.prompt_tokens + outcome.completion_tokens
-    await routing.settle(outcome.minute_holds, used)
     cost = nanos(outcome.cost)
     holds, outcome.holds = outcome.holds, []
-    for hold in holds:
-        now = await counters.settle(hold, cost=cost, tokens=used)
-        cost = used = 0
-    if holds:
-        await _alerts(call, holds[-1].limits, now)
+    # The first hold takes the cost and tokens: a call's second reservation (a retry) is
+    # settled against the same counters.
+    owed = [(hold, cost if i == 0 else 0, used if i == 0 else 0) for i, hold in enumerate(holds)]
+    if not shared.on_redis():
+        await routing.settle(outcome.minute_holds, used)
+        after = [counters.settle_local(hold, cost=c, tokens=t) for hold, c, t in owed]
+        if after:
+            await _alerts(call, holds[-1].limits, after[-1])
+        return None
+    minutes = routing.settle_scripts(outcome.minute_holds, used)
+    spends = [counters.settle_script(hold, cost=c, tokens=t) for hold, c, t in owed]
+    if not minutes and not spends:
+        return None
+
+    async def then(replies: list[Any]) -> None:
+        if not holds:
+            return
+        last = replies[-1]
+        if isinstance(last, Exception):
+            # The reservation stays taken: the month's spend reads high, never low.
+            logger.warning("request %s not settled: %s", call.request.request_id, last)
+            return
+        await _alerts(call, holds[-1].limits, counters.three(last))
+
+    return Settlement([*minutes, *spends], then)
 
 
 async def _alerts(call: AdmittedCall, limits: tuple[int, int, int], now: tuple) -> None:

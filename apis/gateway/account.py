@@ -17,21 +17,30 @@ logger = logging.getLogger(__name__)
 
 async def account(call: GatewayCall) -> None:
     """Settle the call's reservations to what it cost, and record its usage; refusals count
-    too."""
+    too. On Redis the settlement rides with the usage event: one round trip for both."""
     api, claims, subscription = call.api, call.claims, call.subscription
     if api is None or claims is None:
         return
+    settlements = []
     if subscription is not None:
-        await _settle(AdmittedCall(call.request, api, claims, subscription, call.outcome))
-    await record_usage(usage_record(call, api, claims))
+        settlements = await _settlements(
+            AdmittedCall(call.request, api, claims, subscription, call.outcome)
+        )
+    scripts = [script for settlement in settlements for script in settlement.scripts]
+    replies = await record_usage(usage_record(call, api, claims), alongside=scripts)
+    for settlement in settlements:
+        count = len(settlement.scripts)
+        await settlement.then(replies[:count])
+        replies = replies[count:]
 
 
-async def _settle(call: AdmittedCall) -> None:
+async def _settlements(call: AdmittedCall) -> list[kinds.Settlement]:
     try:
-        await kinds.settle(call)
+        return await kinds.settlements(call)
     except SHARED_CACHE_ERRORS:
         # The reservation stays taken: the month's spend reads high, never low.
         logger.warning("request %s not settled: shared cache down", call.request.request_id)
+        return []
 
 
 def usage_record(call: GatewayCall, api: Api, claims: AccessClaims) -> UsageRecord:

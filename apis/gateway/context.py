@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,8 +44,16 @@ class GatewayRequest:
 
     def header(self, name: str, default: str = "") -> str:
         """A request header, whatever the case of its name."""
-        wanted = name.lower()
-        return next((v for k, v in self.headers.items() if k.lower() == wanted), default)
+        return self._by_lower_name.get(name.lower(), default)
+
+    @functools.cached_property
+    def _by_lower_name(self) -> dict[str, str]:
+        # The steps ask for half a dozen headers a call: the names are lowered once, not per
+        # question. The first of two names differing only in case wins, as a scan would find.
+        index: dict[str, str] = {}
+        for name, value in self.headers.items():
+            index.setdefault(name.lower(), value)
+        return index
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,9 @@ class Outcome:
     # (apis.ai.spend, apis.ai.routing), settled when it is over.
     holds: list[Hold] = field(default_factory=list)
     minute_holds: list[MinuteHold] = field(default_factory=list)
+    # The rate limit and quotas are still to be counted: with the call's reservation, in the
+    # same round trip (limit.admit).
+    limits_pending: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,11 @@
 
 On Redis a Lua script counts the rate window and the monthly quotas together (their keys share
 the application's hash tag, so on a Redis Cluster they lie in one slot), and reads the
-call's cached answer on the way (so a cache hit costs no extra round trip), from the event loop;
-on the embedded local-memory cache (one process) the same logic runs on the cache API.
+call's cached answer on the way (so a cache hit costs no extra round trip), or takes an AI
+call's reservation of its budgets and token quota with them (so a budgeted call costs none
+either), from the event loop; the settlement of a reservation is a script sent with the call's
+usage event. On the embedded local-memory cache (one process) the same logic runs on the cache
+API.
 """
 
 from __future__ import annotations
@@ -17,30 +20,56 @@ from typing import Any
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 
+from apis.usage.recorder import Alongside
 from core import shared
 
-# KEYS: rate window, monthly requests, monthly tokens and, optionally, a cached answer.
-# ARGV: rate window ttl, rate limit, request quota (0: none), token quota (0: none), month ttl.
-# A call refused by the rate limit or a quota does not use up the monthly request quota; one
-# refused by the request quota reads as quota + 1 so that the caller sees it is over.
+# KEYS: rate window, monthly requests, monthly tokens, then either the call's cached answer or,
+# for an AI call that reserves its worst case, the month's spend of the subscription and of the
+# application (nano-USD). ARGV: rate window ttl, rate limit, request quota (0: none), token quota
+# (0: none), month ttl, then for a reservation: the worst case in nano-USD and in tokens, the
+# subscription's budget and the application's (-1: none).
+# All or nothing: a call refused by the rate limit, a quota or a budget takes nothing of the
+# monthly quotas or budgets (its rate window counts it); one refused by the request quota reads
+# as quota + 1 so that the caller sees it is over. The answer: {rate, month, tokens, cached
+# answer, then whether the reservation fits and the two spends after (or as they stand)}.
 TAKE_SCRIPT = """
 local rate = redis.call('INCR', KEYS[1])
 if rate == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 local month = tonumber(redis.call('GET', KEYS[2]) or '0')
 local tokens = tonumber(redis.call('GET', KEYS[3]) or '0')
 local quota, token_quota = tonumber(ARGV[3]), tonumber(ARGV[4])
-if rate <= tonumber(ARGV[2]) and (quota == 0 or month < quota)
-    and (token_quota == 0 or tokens < token_quota) then
+local admitted = rate <= tonumber(ARGV[2]) and (quota == 0 or month < quota)
+    and (token_quota == 0 or tokens < token_quota)
+local fits, spent = 1, {0, 0}
+if ARGV[6] then
+  local cost, want = tonumber(ARGV[6]), tonumber(ARGV[7])
+  local budgets = {tonumber(ARGV[8]), tonumber(ARGV[9])}
+  for i = 1, 2 do
+    spent[i] = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
+    if budgets[i] >= 0 and spent[i] + cost > budgets[i] then fits = 0 end
+  end
+  if token_quota > 0 and tokens + want > token_quota then fits = 0 end
+  if admitted and fits == 1 then
+    for i = 1, 2 do
+      spent[i] = redis.call('INCRBY', KEYS[3 + i], cost)
+      redis.call('EXPIRE', KEYS[3 + i], ARGV[5])
+    end
+    tokens = redis.call('INCRBY', KEYS[3], want)
+    redis.call('EXPIRE', KEYS[3], ARGV[5])
+  end
+end
+if admitted and fits == 1 then
   month = redis.call('INCR', KEYS[2])
   if month == 1 then redis.call('EXPIRE', KEYS[2], ARGV[5]) end
 elseif quota > 0 and month >= quota then
   month = month + 1
 end
 local cached = false
-if KEYS[4] then cached = redis.call('GET', KEYS[4]) end
-return {rate, month, tokens, cached}
+if KEYS[4] and not ARGV[6] then cached = redis.call('GET', KEYS[4]) end
+return {rate, month, tokens, cached, fits, spent[1], spent[2]}
 """
 
+# A reservation made after the call was counted (a prompt's second attempt).
 # KEYS: the month's spend of the subscription (nano-USD), of the application, and the month's
 # tokens of the application on its plan; all three share the application's hash tag.
 # ARGV: the call's worst case in nano-USD and in tokens, then the subscription's budget, the
@@ -96,6 +125,9 @@ class Take:
     token_quota: int
     month_ttl: int
     peek_key: str = ""
+    # An AI call's reservation, taken with the rest or not at all (its token key is
+    # `token_key`); a call that reserves reads no cached answer.
+    hold: Hold | None = None
 
 
 @dataclass(frozen=True)
@@ -127,19 +159,23 @@ class Held:
 
 @dataclass(frozen=True)
 class Counts:
-    """The counters after the call was counted, and the value at peek_key if asked for."""
+    """The counters after the call was counted, the value at peek_key if asked for and, for a
+    reservation, how it went."""
 
     rate: int
     month: int
     tokens: int
     peeked: Any = None
+    # When the call reserved: whether the reservation fitted, and the counters after it.
+    held: Held | None = None
 
 
 _scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 async def take(request: Take) -> Counts:
-    """Count one call against its rate window and, when admitted, its monthly quota."""
+    """Count one call against its rate window and, when admitted, its monthly quota; take its
+    reservation with them, when it has one."""
     if shared.on_redis():
         return await _redis_take(request)
     return _local_take(request)
@@ -151,31 +187,29 @@ async def reserve(hold: Hold) -> Held:
     if shared.on_redis():
         keys = [shared.raw_key(key) for key in hold.keys]
         fits, *spent = await script("reserve", RESERVE_SCRIPT)(keys=keys, args=args)
-        return Held(bool(fits), _three(spent))
-    # One process, and nothing here awaits: the event loop makes it atomic.
-    now = [_local().get(key, 0) for key in hold.keys]
-    amounts = (hold.cost, hold.cost, hold.tokens)
-    fits = all(cap < 0 or n + a <= cap for n, a, cap in zip(now, amounts, hold.limits, strict=True))
-    if fits:
-        now = [_incr(key, a, hold.month_ttl) for key, a in zip(hold.keys, amounts, strict=True)]
-    return Held(fits, _three(now))
+        return Held(bool(fits), three(spent))
+    return _local_hold(hold, admitted=True)
 
 
-async def settle(hold: Hold, *, cost: int, tokens: int) -> tuple[int, int, int]:
-    """Replace the call's reservation by what it really cost and used; the counters after."""
+def settle_script(hold: Hold, *, cost: int, tokens: int) -> Alongside:
+    """On Redis: the script that replaces the call's reservation by what it really cost and
+    used, to send with its usage event; its reply is the counters after (`three`)."""
+    keys = [shared.raw_key(key) for key in hold.keys]
+    args = [cost - hold.cost, tokens - hold.tokens, hold.month_ttl]
+    return Alongside(script("settle", SETTLE_SCRIPT), keys, args)
+
+
+def settle_local(hold: Hold, *, cost: int, tokens: int) -> tuple[int, int, int]:
+    """On the embedded cache: the same at once; the counters after."""
     extra_cost, extra_tokens = cost - hold.cost, tokens - hold.tokens
-    if shared.on_redis():
-        keys = [shared.raw_key(key) for key in hold.keys]
-        args = [extra_cost, extra_tokens, hold.month_ttl]
-        return _three(await script("settle", SETTLE_SCRIPT)(keys=keys, args=args))
     amounts = (extra_cost, extra_cost, extra_tokens)
-    return _three(
+    return three(
         _incr(key, amount, hold.month_ttl) if amount else _local().get(key, 0)
         for key, amount in zip(hold.keys, amounts, strict=True)
     )
 
 
-def _three(counts: Iterable[int]) -> tuple[int, int, int]:
+def three(counts: Iterable[int]) -> tuple[int, int, int]:
     """A hold's three counters (the subscription's spend, the application's, the tokens)."""
     subscription, application, tokens = (int(n) for n in counts)
     return subscription, application, tokens
@@ -200,11 +234,9 @@ async def _redis_take(request: Take) -> Counts:
             _redis_take(replace(request, peek_key="")), shared.get(request.peek_key)
         )
         return replace(counts, peeked=peeked)
-    keys = [
-        shared.raw_key(key)
-        for key in (request.rate_key, request.month_key, request.token_key, request.peek_key)
-        if key
-    ]
+    hold = request.hold
+    names = [request.rate_key, request.month_key, request.token_key]
+    names += [*hold.keys[:2]] if hold else [request.peek_key] if request.peek_key else []
     args = [
         request.rate_ttl,
         request.rate_limit,
@@ -212,23 +244,43 @@ async def _redis_take(request: Take) -> Counts:
         request.token_quota,
         request.month_ttl,
     ]
-    rate, month, tokens, *cached = await script("take", TAKE_SCRIPT)(keys=keys, args=args)
-    peeked = shared.loads(cached[0]) if cached and cached[0] else None
-    return Counts(int(rate), int(month), int(tokens), peeked)
+    if hold:
+        args += [hold.cost, hold.tokens, *hold.limits[:2]]
+    keys = [shared.raw_key(key) for key in names]
+    rate, month, tokens, cached, fits, *spent = await script("take", TAKE_SCRIPT)(
+        keys=keys, args=args
+    )
+    peeked = shared.loads(cached) if cached else None
+    held = Held(bool(fits), three((*spent, tokens))) if hold else None
+    return Counts(int(rate), int(month), int(tokens), peeked, held)
 
 
 def _local_take(request: Take) -> Counts:
+    # One process, and nothing here awaits: the event loop makes it atomic.
     rate = _incr(request.rate_key, 1, request.rate_ttl)
     month = _local().get(request.month_key, 0)
     tokens = _local().get(request.token_key, 0)
     admitted = rate <= request.rate_limit
     admitted = admitted and (not request.quota or month < request.quota)
-    if admitted and (not request.token_quota or tokens < request.token_quota):
+    admitted = admitted and (not request.token_quota or tokens < request.token_quota)
+    held = _local_hold(request.hold, admitted=admitted) if request.hold else None
+    if admitted and (held is None or held.taken):
         month = _incr(request.month_key, 1, request.month_ttl)
     elif request.quota and month >= request.quota:
         month += 1
+    tokens = held.spent[2] if held else tokens
     peeked = _local().get(request.peek_key) if request.peek_key else None
-    return Counts(rate, month, tokens, peeked)
+    return Counts(rate, month, tokens, peeked, held)
+
+
+def _local_hold(hold: Hold, *, admitted: bool) -> Held:
+    """The hold taken if it fits and the call is admitted, else the counters as they stand."""
+    now = [_local().get(key, 0) for key in hold.keys]
+    amounts = (hold.cost, hold.cost, hold.tokens)
+    fits = all(cap < 0 or n + a <= cap for n, a, cap in zip(now, amounts, hold.limits, strict=True))
+    if fits and admitted:
+        now = [_incr(key, a, hold.month_ttl) for key, a in zip(hold.keys, amounts, strict=True)]
+    return Held(fits, three(now))
 
 
 def _local() -> BaseCache:

@@ -143,7 +143,7 @@ def upstream_deadline(api: Api) -> float | None:
 
 def upstream_url(base: str, path: str, query_string: str) -> httpx.URL:
     """The upstream URL of a call: never outside the upstream's host or path prefix."""
-    upstream = httpx.URL(base)
+    upstream = _parsed_url(base)
     segments = normalised_segments(path)
     full = upstream.path.rstrip("/")
     if segments:
@@ -154,6 +154,12 @@ def upstream_url(base: str, path: str, query_string: str) -> httpx.URL:
     query = quote(query_string, safe=QUERY_SAFE)
     raw = full + (f"?{query}" if query else "")
     return upstream.copy_with(raw_path=raw.encode("ascii"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_url(base: str) -> httpx.URL:
+    # An upstream's base URL is the same on every call; a URL is immutable.
+    return httpx.URL(base)
 
 
 def _escaped(segment: str) -> str:

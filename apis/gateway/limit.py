@@ -9,7 +9,8 @@ answer, under the key the pipeline names, for the cache step. Every counter of a
 carries the hash tag `{app:<id>}`, so on a Redis Cluster the script that counts them finds them
 in one slot.
 A used-up token quota is refused here; that a call's tokens fit what is left is decided by
-its reservation (apis.ai.spend), under the token key made here.
+its reservation (apis.ai.spend), under the token key made here. A call that reserves is
+counted when it does, by the same script: its checks and its reservation are one round trip.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from typing import NoReturn
 
 from apis.conf import gateway_settings
-from apis.gateway import alerts, counters
+from apis.gateway import alerts, counters, kinds
 from apis.gateway.context import AdmittedCall, CachePeek, Policy
 from apis.gateway.errors import QUOTA_EXCEEDED, SHARED_CACHE_ERRORS, GatewayError, unavailable
 from apis.models import Plan, Subscription, rate_parts
@@ -34,13 +35,36 @@ MONTH_FUDGE = 86_400
 async def limit(call: AdmittedCall, *, peek_key: str = "") -> CachePeek:
     """Count the call and set its RateLimit policies on its outcome (a refusal carries them);
     refuse with 429 over the rate limit or a monthly quota. What the cache holds under
-    `peek_key` comes back from the same round trip."""
+    `peek_key` comes back from the same round trip.
+
+    A call that reserves before it is forwarded (an AI call with a budget or token quota) is
+    counted later, with its reservation: one round trip for both (`admit`).
+    """
+    if not peek_key and kinds.reserves(call):
+        call.outcome.limits_pending = True
+        return CachePeek()
+    counts = await _count(call, _take_for(call.subscription, call.plan, peek_key))
+    return CachePeek(peek_key, counts.peeked if counts else None)
+
+
+async def admit(call: AdmittedCall, hold: counters.Hold | None = None) -> counters.Counts | None:
+    """Count the call whose limits `limit` left pending (nothing, if it did not), taking `hold`
+    with them, all or nothing; refuse with 429 over the rate limit or a monthly quota. The
+    counts, with how the hold went; None when nothing was counted (or the cache fails open).
+    """
+    if not call.outcome.limits_pending:
+        return None
+    call.outcome.limits_pending = False
+    return await _count(call, _take_for(call.subscription, call.plan, "", hold))
+
+
+async def _count(call: AdmittedCall, take: counters.Take) -> counters.Counts | None:
     subscription, plan = call.subscription, call.plan
     try:
-        counts = await counters.take(_take_for(subscription, plan, peek_key))
+        counts = await counters.take(take)
     except SHARED_CACHE_ERRORS as exc:
         if gateway_settings.FAIL_OPEN:
-            return CachePeek()
+            return None
         raise unavailable("Rate limits cannot be checked right now; retry shortly.") from exc
     policies = _policies(subscription, plan, counts)
     call.outcome.policies = policies
@@ -53,7 +77,7 @@ async def limit(call: AdmittedCall, *, peek_key: str = "") -> CachePeek:
             what=f"the monthly quota of {plan.monthly_quota} requests",
         )
     _refuse_if_over(plan, counts, policies)
-    return CachePeek(peek_key, counts.peeked)
+    return counts
 
 
 async def alert(
@@ -119,7 +143,9 @@ def _rate_value(subscription: Subscription) -> str:
     return f"app:{subscription.application_id}:api:{subscription.api_id}"
 
 
-def _take_for(subscription: Subscription, plan: Plan, peek_key: str) -> counters.Take:
+def _take_for(
+    subscription: Subscription, plan: Plan, peek_key: str, hold: counters.Hold | None = None
+) -> counters.Take:
     count, period = rate_parts(plan.rate_limit)
     return counters.Take(
         rate_key=rate_key(subscription, plan.rate_limit),
@@ -131,6 +157,7 @@ def _take_for(subscription: Subscription, plan: Plan, peek_key: str) -> counters
         token_quota=plan.token_quota or 0,
         month_ttl=month_ttl(),
         peek_key=peek_key,
+        hold=hold,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from adrf.views import APIView
 from django.http import HttpRequest, StreamingHttpResponse
@@ -16,6 +17,8 @@ from apis.gateway.respond import AccountedBody, GatewayResponse
 from core.addresses import first_untrusted, trusted_chain
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:+=/@-]{1,128}$")
+# The two headers WSGI and Django's META name without the HTTP_ prefix (PEP 3333).
+UNPREFIXED_HEADERS = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 METHODS = ["get", "post", "put", "patch", "delete", "head", "options", "trace", "connect"]
 
 
@@ -26,6 +29,8 @@ class GatewayView(APIView):
     permission_classes: list = []
     throttle_classes: list = []
     http_method_names = METHODS
+    # Every handler is `proxy`, a coroutine: Django would inspect all nine on every call.
+    view_is_async = True
 
     @property
     def default_response_headers(self) -> dict[str, str]:
@@ -71,7 +76,7 @@ def gateway_request(request: HttpRequest, slug: str, path: str) -> GatewayReques
         path=path,
         raw_path=_raw_path(request, slug, path),
         query_string=request.META.get("QUERY_STRING", ""),
-        headers=request.headers,
+        headers=_headers(request.META),
         body=_body(request),
         content_length=_content_length(request),
         chunked=request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked",
@@ -80,7 +85,7 @@ def gateway_request(request: HttpRequest, slug: str, path: str) -> GatewayReques
         client_address=first_untrusted(peer, chain),
         scheme=request.scheme or "http",
         host=request.get_host(),
-        request_id=_request_id(request.headers.get("X-Request-ID", "")),
+        request_id=_request_id(request.META.get("HTTP_X_REQUEST_ID", "")),
     )
 
 
@@ -121,6 +126,18 @@ def streaming_response(answer: GatewayResponse) -> StreamingHttpResponse:
     for name, value in answer.headers.items():
         response[name] = value
     return response
+
+
+def _headers(meta: dict[str, Any]) -> dict[str, str]:
+    """The request's headers named as `request.headers` names them, read from META alone:
+    Django's case-insensitive mapping parses every META entry, the server's variables too."""
+    headers = {}
+    for key, value in meta.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").title()] = value
+        elif key in UNPREFIXED_HEADERS:
+            headers[UNPREFIXED_HEADERS[key]] = value
+    return headers
 
 
 def _content_length(request: HttpRequest) -> int | None:

@@ -33,8 +33,13 @@ def fake(kind):
 
 @pytest.fixture
 def provider(db, fake):
+    return provider_on(fake)
+
+
+def provider_on(fake: FakeProvider, name: str = ""):
+    """The fake provider in the catalog, its ok-model at $2 in and $8 out per million tokens."""
     return provider_save(
-        name=f"fake-{fake.flavour.replace('_', '-')}",
+        name=name or f"fake-{fake.flavour.replace('_', '-')}",
         kind=fake.flavour,
         base_url=fake.base_url,
         api_key=PROVIDER_KEY,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 from decimal import Decimal
 
 import anthropic
@@ -23,12 +24,13 @@ from django.urls import reverse
 from apis.ai import spend
 from apis.ai.models import ProviderModel
 from apis.ai.services import provider_save
+from apis.gateway import counters
 from apis.gateway.limit import spend_keys
 from apis.models import Subscription
 from apis.usage.models import SpendAlert, UsageEvent
 from apis.usage.services import usage_ingest, usage_rollup
 from core import shared
-from tests.ai.conftest import PROVIDER_KEY, accounted_event, client_for, publish_ai_api
+from tests.ai.conftest import accounted_event, client_for, provider_on, publish_ai_api
 from tests.ai.fakes import StreamingProvider
 from tests.ai.test_streams import hang_up_after, subscribed_token
 from tests.factories import ApplicationFactory, SubscriptionFactory
@@ -178,13 +180,7 @@ def test_a_stream_the_client_abandons_settles_to_what_was_used(live_server, alic
 @pytest.mark.django_db(transaction=True)
 @one_kind
 def test_two_gateway_processes_never_spend_past_the_budget_nor_refuse_below_it(fake, alice, bob):
-    provider = provider_save(
-        name="fake-openai",
-        kind="openai",
-        base_url=fake.base_url,
-        api_key=PROVIDER_KEY,
-        models=[{"name": "ok-model", "input_cost_per_mtok": "2", "output_cost_per_mtok": "8"}],
-    )
+    provider = provider_on(fake)
     # $0.001 holds 12 calls of $0.000078 and not 13; a second application has room for all of
     # its 6 calls, made at the same time.
     api = budgeted(provider, "0.001")
@@ -351,3 +347,58 @@ def test_the_owner_is_told_at_80_and_100_percent_of_the_token_quota(
     assert [(a.policy, a.threshold) for a in alerted(2)] == [("tokens", 80), ("tokens", 100)]
     assert [m.to for m in mail.outbox] == [[alice.email], [alice.email]]
     assert "40 AI tokens" in SpendAlert.objects.get(threshold=80).detail
+
+
+@one_kind
+def test_a_budgeted_call_over_the_rate_limit_is_refused_and_reserves_nothing(
+    provider, fake, live_server, alice
+):
+    sdk = client_for(budgeted(provider, "1", rate_limit="2/h"), live_server, alice)
+    for _ in range(2):
+        sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=7)
+
+    with pytest.raises(openai.RateLimitError) as raised:
+        sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=7)
+
+    assert "More than 2/h requests" in raised.value.message
+    assert '"rate";q=2;w=3600' in raised.value.response.headers["RateLimit-Policy"]
+    assert len(fake.requests) == 2
+    assert spent(Subscription.objects.get(), calls=3)[0] == 2 * spend.nanos(CALL)
+
+
+@one_kind
+def test_a_budgeted_call_that_fails_before_reserving_still_counts_against_the_rate_limit(
+    provider, fake, live_server, alice
+):
+    api = budgeted(provider, "1", rate_limit="1/h")
+    sdk = client_for(api, live_server, alice)
+    url = f"{live_server.url}/gw/{api.slug}/chat/completions"
+    headers = {"Authorization": f"Bearer {sdk.api_key}", "Content-Type": "application/json"}
+
+    invalid = httpx.post(url, content=b"{not json", headers=headers)
+    with pytest.raises(openai.RateLimitError):
+        sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=7)
+
+    assert invalid.status_code == 400
+    assert fake.requests == []
+
+
+@needs_redis
+@one_kind
+def test_a_settlement_redis_has_not_seen_is_loaded_and_settles(
+    provider, fake, live_server, alice, monkeypatch
+):
+    # A script body Redis has never run: as after a restart or SCRIPT FLUSH, it answers NOSCRIPT.
+    fresh = f"{counters.SETTLE_SCRIPT}-- {uuid.uuid4()}\n"
+    monkeypatch.setattr(counters, "SETTLE_SCRIPT", fresh)
+    sdk = client_for(budgeted(provider, "1"), live_server, alice)
+
+    for _ in range(2):
+        sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=1000)
+
+    # Reserved: 11 in and 1,000 out, each; settled to the 7 out each answer used.
+    assert spent(Subscription.objects.get(), calls=2) == (
+        2 * spend.nanos(CALL),
+        2 * spend.nanos(CALL),
+        2 * 18,
+    )

@@ -12,23 +12,26 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from functools import partial
 
 import httpx
 import pytest
 from django.core.cache import cache
 
+from apis.ai import spend
 from apis.ai.models import Deployment
-from apis.ai.services import provider_save
 from apis.catalog_cache import bump_catalog_version
 from apis.gateway.circuits import OPEN, circuits_of
+from apis.gateway.limit import spend_keys
 from apis.mcp import sessions
-from apis.models import Api
+from apis.models import Api, Subscription
+from apis.usage.conf import usage_settings
 from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
 from core.shared import raw_key
 from keys.tokens import revoke_access_token, verify_access_token
-from tests.ai.conftest import PROVIDER_KEY, publish_ai_api
+from tests.ai.conftest import provider_on, publish_ai_api
 from tests.ai.fakes import FakeProvider
 from tests.asgi import AsgiClient, in_a_loop_of_its_own
 from tests.factories import ApplicationFactory, SubscriptionFactory
@@ -95,9 +98,7 @@ def fake_openai():
 
 def chat_caller(fake, alice, **fields):
     """A client of an `ai` API on the fake provider, subscribed, and the API."""
-    provider = provider_save(
-        name="fake-openai", kind="openai", base_url=fake.base_url, api_key=PROVIDER_KEY
-    )
+    provider = provider_on(fake)
     api = publish_ai_api(provider, **fields)
     application = ApplicationFactory(owner=alice)
     SubscriptionFactory(application=application, api=api, plan=api.plans.get())
@@ -245,3 +246,40 @@ def test_limits_stay_exact_through_a_failover_under_load(on_cluster, subscriptio
     assert on_cluster.master_of(tag) == replica
     assert sum(statuses.values()) - after_failover >= 100
     assert statuses == {200: limit, 429: sum(statuses.values()) - limit}
+
+
+def _subscribed_apart_from_the_stream(api, cluster) -> str:
+    """A token of an application subscribed to `api` whose counters live on another primary
+    than the usage stream: its settlement and its usage event go to two nodes."""
+    stream = cluster.master_of(usage_settings.STREAM)
+    while True:
+        application = ApplicationFactory()
+        if cluster.master_of(f"{{app:{application.pk}}}") != stream:
+            SubscriptionFactory(application=application, api=api, plan=api.plans.get())
+            return token_for(application)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_budgets_reserve_and_settle_on_a_cluster(on_cluster):
+    with FakeProvider("openai") as fake:
+        api = publish_ai_api(provider_on(fake))
+        # Two calls of $0.000078 fit, a third does not.
+        api.plans.update(monthly_budget=Decimal("0.0002"))
+        client = AsgiClient()
+        client.credentials(
+            HTTP_AUTHORIZATION=f"Bearer {_subscribed_apart_from_the_stream(api, on_cluster)}"
+        )
+        body = {
+            "model": "x",
+            "messages": [{"role": "user", "content": "Say hello"}],
+            "max_tokens": 7,
+        }
+        statuses = [client.post("/gw/chat/chat/completions", body).status_code for _ in range(3)]
+
+    subscription = Subscription.objects.get()
+    assert statuses == [200, 200, 429]
+    assert len(fake.requests) == 2
+    assert usage_ingest() == 3
+    costs = UsageEvent.objects.filter(status=200).values_list("cost", flat=True)
+    keys = spend_keys(subscription)
+    assert [cache.get(key) for key in keys[:2]] == [spend.nanos(sum(costs, Decimal(0)))] * 2

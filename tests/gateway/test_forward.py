@@ -26,6 +26,15 @@ def test_upstream_receives_path_query_and_body_under_its_prefix(gw, upstream):
     assert echo["headers"]["Content-Type"] == "application/json"
 
 
+def test_the_clients_own_headers_reach_the_upstream_named_as_sent(gw):
+    echo = json_of(
+        gw.get("/gw/orders/x", HTTP_X_CLIENT_TRACE="t-1", HTTP_ACCEPT_LANGUAGE="pt, en;q=0.5")
+    )
+
+    assert echo["headers"]["X-Client-Trace"] == "t-1"
+    assert echo["headers"]["Accept-Language"] == "pt, en;q=0.5"
+
+
 def test_client_authorization_is_never_forwarded(gw):
     echo = json_of(gw.get("/gw/orders/x"))
 

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import uuid
+from decimal import Decimal
+
 import pytest
 import redis.asyncio.connection
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.cache import cache
 from django.test import RequestFactory, override_settings
 
 from apis.gateway.context import GatewayCall
 from apis.gateway.pipeline import check
 from apis.gateway.view import gateway_request
+from keys import revocation
+from keys.tokens import verify_access_token
+from tests.ai.conftest import provider_on, publish_ai_api
+from tests.ai.fakes import FakeProvider
+from tests.asgi import AsgiClient, in_a_loop_of_its_own
+from tests.factories import SubscriptionFactory
 from tests.gateway.conftest import needs_redis
 from tests.gateway.reading import body_of
 from tests.tokens import token_for
@@ -45,12 +57,12 @@ def token(subscription) -> str:
 
 @pytest.fixture
 def round_trips(monkeypatch):
-    """Counts what is sent to Redis: one packed command per round trip, pipelines included."""
-    sent: list[int] = []
+    """What is sent to Redis: one packed command per round trip, pipelines included."""
+    sent: list[bytes] = []
     original = redis.asyncio.connection.AbstractConnection.send_packed_command
 
     async def counting(self, command, check_health=True):
-        sent.append(1)
+        sent.append(b"".join(command) if isinstance(command, list) else command)
         return await original(self, command, check_health)
 
     connection = redis.asyncio.connection.AbstractConnection
@@ -77,15 +89,20 @@ def test_warm_checks_of_a_cached_api_make_no_database_query(token, api, django_a
         assert _checked_context(token).outcome.cache_status == "MISS"
 
 
-# Polls a process makes once per interval, not per call (the catalog version, the revocation
-# list), are kept out of the count by making the interval long.
-steady = override_settings(
-    PORTCULLIS={
-        **settings.PORTCULLIS,
-        "GATEWAY": {"LOOKUP_REFRESH": 60},
-        "KEYS": {**settings.PORTCULLIS["KEYS"], "REVOCATION_POLL_SECONDS": 60},
-    }
-)
+def _polling_every(seconds: float):
+    """The catalog version and the revocation list re-read at most every `seconds`."""
+    return override_settings(
+        PORTCULLIS={
+            **settings.PORTCULLIS,
+            "GATEWAY": {"LOOKUP_REFRESH": seconds},
+            "KEYS": {**settings.PORTCULLIS["KEYS"], "REVOCATION_POLL_SECONDS": seconds},
+        }
+    )
+
+
+# Polls a process makes once per interval, not per call, are kept out of the count by making
+# the interval long.
+steady = _polling_every(60)
 
 
 @needs_redis
@@ -143,3 +160,127 @@ def test_a_saved_plan_is_seen_on_the_next_call(gw, subscription):
     subscription.plan.save()
 
     assert gw.get("/gw/orders/x")["RateLimit-Policy"] == '"rate";q=5;w=60'
+
+
+@pytest.fixture
+def version_reads(round_trips):
+    """The reads of the two versions a process polls (revocations, catalog), as they go."""
+
+    def reads() -> list[bytes]:
+        keys = (b"revocations:version", b"catalog-version")
+        return sorted(key for packed in round_trips for key in keys if key in packed)
+
+    return reads
+
+
+# Every call finds both polls due: a burst's calls all ask at the same moment.
+always_due = _polling_every(0)
+
+
+@needs_redis
+@always_due
+def test_a_burst_that_finds_the_polls_due_reads_the_versions_as_often_as_one_call(
+    token, api, round_trips, version_reads
+):
+    async def calls(how_many: int) -> list[bytes]:
+        round_trips.clear()
+        await asyncio.gather(*(_checks(token) for _ in range(how_many)))
+        return version_reads()
+
+    async def one_then_a_burst():
+        await _checks(token)
+        return await calls(1), await calls(20)
+
+    alone, burst = async_to_sync(one_then_a_burst)()
+
+    assert set(alone) == {b"catalog-version", b"revocations:version"}
+    assert burst == alone
+
+
+@needs_redis
+@always_due
+def test_a_revocation_is_seen_by_every_call_of_a_burst_sharing_the_poll(token, api):
+    jti = verify_access_token(token).jti
+
+    async def burst():
+        await _checks(token)
+        _revoked_by_another_process(jti)
+        return await asyncio.gather(*(_checks(token) for _ in range(20)), return_exceptions=True)
+
+    refusals = async_to_sync(burst)()
+
+    assert [getattr(refusal, "status", None) for refusal in refusals] == [401] * 20
+    assert all("revoked" in refusal.detail for refusal in refusals)
+
+
+def _revoked_by_another_process(jti: str) -> None:
+    """What another process's revocation leaves in the shared cache; this one has to poll."""
+    cache.set(f"keys:revoked:{jti}", 1, timeout=600)
+    cache.set(revocation.VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+class _Snapshots(list):
+    """The provider's requests, each noting how many Redis round trips had been made by then."""
+
+    def __init__(self, counted: list) -> None:
+        super().__init__()
+        self.counted, self.before = counted, []
+
+    def append(self, item) -> None:
+        self.before.append(len(self.counted))
+        super().append(item)
+
+
+@pytest.fixture
+def fake_openai(round_trips):
+    with FakeProvider("openai") as fake:
+        fake.server.requests = _Snapshots(round_trips)
+        yield fake
+
+
+def _chat_api(fake, *, slug: str, **plan) -> tuple[str, str]:
+    """A published `ai` API on the fake provider whose plan has these fields; its path and a
+    subscribed application's token."""
+    api = publish_ai_api(provider_on(fake, f"fake-{slug}"), slug=slug)
+    api.plans.update(**plan)
+    subscription = SubscriptionFactory(api=api, plan=api.plans.get())
+    return f"/gw/{slug}/chat/completions", token_for(subscription.application)
+
+
+def _warm_chat_round_trips(path: str, token: str, counted: list, fake) -> tuple[int, int]:
+    """A warm chat's Redis round trips: before the provider was called, and in all (its usage
+    event recorded, its reservation settled)."""
+    client = AsgiClient()
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    body = json.dumps({"model": "x", "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+    async def twice():
+        await client._send("POST", path, headers, body)
+        counted.clear()
+        answer = await client._send("POST", path, headers, body)
+        assert answer.status_code == 200
+        return fake.requests.before[-1], len(counted)
+
+    return in_a_loop_of_its_own(twice)
+
+
+@needs_redis
+@steady
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "plan",
+    [{"monthly_budget": Decimal(1000), "max_output_tokens": 100}, {"token_quota": 10_000_000}],
+    ids=["money budget", "token quota"],
+)
+def test_a_budgeted_ai_call_makes_no_more_redis_round_trips_than_an_unbudgeted_one(
+    fake_openai, round_trips, plan
+):
+    free = _chat_api(fake_openai, slug="free")
+    held = _chat_api(fake_openai, slug="held", **plan)
+
+    free_before, free_total = _warm_chat_round_trips(*free, round_trips, fake_openai)
+    held_before, held_total = _warm_chat_round_trips(*held, round_trips, fake_openai)
+
+    assert 1 <= held_before <= 2
+    assert held_before == free_before
+    assert held_total == free_total
