@@ -124,9 +124,11 @@ class StreamingHandler(ASGIHandler):
         if scope["type"] != "http":
             raise ValueError(f"This handler serves HTTP only, not {scope['type']}.")
         answering = asyncio.current_task()
-        if answering is None:
-            # A server running applications outside asyncio tasks (granian's Rust tasks) gets
-            # one: the answer must be a task the client's leaving can cancel.
+        if type(answering) is not asyncio.Task:
+            # The answer must be a task the client's leaving can cancel. A server running the
+            # application in no task, or in a task of its own, gets an asyncio task for it:
+            # granian's Rust tasks (`--task-impl=rust`) subclass asyncio.Task, but their
+            # cancel() does nothing and returns False.
             await asyncio.ensure_future(self(scope, receive, send))
             return
         # A context-local read or write costs more than resolving the URL. Each call runs in a

@@ -28,7 +28,7 @@ from asgiref.sync import SyncToAsync
 from django.db import connection, connections
 from django.test.utils import modify_settings
 
-from bench.processes import free_port, wait_for_port
+from bench.processes import ASGI_COMMANDS, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MEGABYTE = 1024 * 1024
@@ -215,9 +215,13 @@ def database_url() -> str:
 
 
 class GatewayServer:
-    """The project under its ASGI server (`make serve`) in its own processes, on the tests' DB."""
+    """The project under its ASGI server (`make serve`) in its own processes, on the tests' DB.
 
-    def __init__(self, *, env: dict[str, str], workers: int = 1) -> None:
+    `granian` names granian's task implementation ("asyncio" or "rust") to serve the project
+    under granian instead, started as the benchmark starts it.
+    """
+
+    def __init__(self, *, env: dict[str, str], workers: int = 1, granian: str = "") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -229,11 +233,14 @@ class GatewayServer:
             **env,
         }
         self.workers = workers
+        self.command = [sys.executable, "-m", "portal.serve"]
+        if granian:
+            asgi = ASGI_COMMANDS["granian"]("portal.asgi:application", self.port, workers)
+            self.command = [*asgi, f"--task-impl={granian}"]
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> GatewayServer:
-        command = [sys.executable, "-m", "portal.serve"]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env)
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env)
         try:
             wait_for_port(self.port)
             self._wait_ready()
@@ -480,15 +487,22 @@ class CountingUpstream(LoopThreadServer):
 
 
 class RedisClusterServers:
-    """A Redis Cluster on loopback: `masters` primaries, each with one replica, on fixed ports.
+    """A Redis Cluster on loopback: `masters` primaries, each with one replica, on free ports.
 
-    Node i listens on `first_port + i` and talks to the others on `bus_port + i`; each keeps
-    its files in a directory of its own. `url` is the cluster's `redis+cluster://` URL.
+    Each node listens on a port and talks to the others on a bus port, all chosen free, so
+    that test runs side by side on one machine each start a cluster of their own (on fixed
+    ports the second run's nodes would fail to bind and it would use the first run's cluster);
+    each keeps its files in a directory of its own. `url` is the cluster's `redis+cluster://`
+    URL.
     """
 
-    def __init__(self, *, masters: int = 3, first_port: int = 7100, bus_port: int = 7110) -> None:
-        self.ports = [first_port + i for i in range(masters * 2)]
-        self.bus_ports = [bus_port + i for i in range(masters * 2)]
+    def __init__(self, *, masters: int = 3) -> None:
+        chosen: list[int] = []
+        while len(chosen) < masters * 4:
+            port = free_port()
+            if port not in chosen:
+                chosen.append(port)
+        self.ports, self.bus_ports = chosen[: masters * 2], chosen[masters * 2 :]
         self.url = "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports[:3])
         self.dir = tempfile.TemporaryDirectory(prefix="redis-cluster-")
         self.processes: list[subprocess.Popen] = []
@@ -512,8 +526,9 @@ class RedisClusterServers:
         command = ["redis-server", "--port", str(port), "--cluster-port", str(bus)]
         command += ["--bind", "127.0.0.1", "--cluster-enabled", "yes", "--dir", str(node_dir)]
         command += ["--save", "", "--appendonly", "yes", "--cluster-node-timeout", "2000"]
-        self.processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
-        wait_for_port(port)
+        node = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        self.processes.append(node)
+        wait_for_port(port, alive=node)
 
     def cli(self, port: int, *args: str) -> str:
         """A redis-cli command on one node; its output."""

@@ -22,6 +22,7 @@ from django.core import mail
 from django.urls import reverse
 
 from apis.ai import spend
+from apis.ai.models import ProviderModel
 from apis.ai.services import provider_save
 from apis.gateway import counters
 from apis.gateway.limit import spend_keys
@@ -259,6 +260,93 @@ def test_the_owner_is_told_once_at_80_and_once_at_100_percent_and_sees_it_in_the
     assert "Spend this month" in page
     assert "100% of this subscription" in page
     assert "0.000858" in page and "0.0009" in page
+
+
+@one_kind
+def test_responses_reserve_against_the_budget_and_settle_to_their_cost(
+    provider, fake, live_server, alice
+):
+    # One call of $0.000078 fits $0.0001; the worst case of a second does not.
+    sdk = client_for(budgeted(provider, "0.0001"), live_server, alice)
+    sdk.responses.create(model="x", input="Say hello", max_output_tokens=7)
+
+    with pytest.raises(openai.RateLimitError) as raised:
+        sdk.responses.create(model="x", input="Say hello", max_output_tokens=7)
+
+    assert "monthly budget of $0.0001" in raised.value.message
+    assert len(fake.requests) == 1
+    held = spent(Subscription.objects.get(), calls=2)[0]
+    assert held == spend.nanos(UsageEvent.objects.get(status=200).cost) > 0
+
+
+@pytest.mark.parametrize("kind", ["anthropic"])
+def test_a_stream_the_provider_breaks_off_settles_to_what_was_used(
+    provider, fake, live_server, alice
+):
+    ProviderModel.objects.create(
+        provider=provider, name="breaks-midway", input_cost_per_mtok=2, output_cost_per_mtok=8
+    )
+    api = budgeted(provider, "1", model="breaks-midway")
+    application = ApplicationFactory(owner=alice)
+    SubscriptionFactory(application=application, api=api, plan=api.plans.get())
+    claude = anthropic.Anthropic(
+        base_url=f"{live_server.url}/gw/{api.slug}", api_key=token_for(application), max_retries=0
+    )
+
+    with (
+        pytest.raises(anthropic.APIStatusError),
+        claude.messages.stream(
+            model="breaks-midway", max_tokens=1000, messages=HELLO[1:]
+        ) as stream,
+    ):
+        list(stream.text_stream)
+
+    # Reserved: its input and 1,000 out ($0.008 and more); settled: the two words it sent.
+    event = accounted_event()
+    assert (event.estimated, event.completion_tokens) == (True, 2)
+    assert spent(Subscription.objects.get(), calls=1)[0] == spend.nanos(event.cost)
+    assert 0 < event.cost < Decimal("0.001")
+
+
+@one_kind
+def test_a_cached_answer_is_served_when_the_budget_has_no_room_for_another_call(
+    provider, fake, live_server, alice
+):
+    # $0.0001 holds one call of $0.000078: the hit reserves and spends nothing.
+    api = budgeted(provider, "0.0001")
+    api.cache_ttl = 60
+    api.save()
+    sdk = client_for(api, live_server, alice)
+    create = sdk.chat.completions.with_raw_response.create
+    first = create(model="x", messages=HELLO, max_tokens=7)
+    hit = create(model="x", messages=HELLO, max_tokens=7)
+
+    with pytest.raises(openai.RateLimitError):
+        sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=7, temperature=0.5)
+
+    assert (first.headers["X-Cache"], hit.headers["X-Cache"]) == ("MISS", "HIT")
+    assert len(fake.requests) == 1
+    assert spent(Subscription.objects.get(), calls=3)[0] == spend.nanos(CALL)
+
+
+@one_kind
+def test_the_owner_is_told_at_80_and_100_percent_of_the_token_quota(
+    provider, fake, live_server, alice
+):
+    # A call uses 18 tokens of 40: the second reaches 90%, the third may use 18 more and is
+    # refused, which counts as 100%.
+    sdk = client_for(budgeted(provider, None, token_quota=40), live_server, alice)
+    for _ in range(2):
+        sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=7)
+    told_at_80 = alerted(1)
+
+    with pytest.raises(openai.RateLimitError):
+        sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=7)
+
+    assert [(a.policy, a.threshold) for a in told_at_80] == [("tokens", 80)]
+    assert [(a.policy, a.threshold) for a in alerted(2)] == [("tokens", 80), ("tokens", 100)]
+    assert [m.to for m in mail.outbox] == [[alice.email], [alice.email]]
+    assert "40 AI tokens" in SpendAlert.objects.get(threshold=80).detail
 
 
 @one_kind

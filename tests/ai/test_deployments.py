@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections import Counter
 
 import httpx
@@ -80,6 +82,47 @@ def test_with_nothing_left_to_call_the_answer_is_503_with_retry_after(
     assert raised.value.status_code == 503
     assert raised.value.response.headers["Retry-After"] == "30"
     assert len(fake.requests) == 1
+
+
+@one_kind
+def test_a_deployment_that_times_out_is_cooled_down_and_the_next_answers(
+    provider, fake, live_server, alice
+):
+    api = deployed(provider, ("a-slow", "slow", {}), ("b-calm", "ok-model", {}), timeout=1)
+    sdk = client_for(api, live_server, alice)
+
+    labels = [
+        sdk.chat.completions.with_raw_response.create(model="x", messages=HELLO).headers["X-Model"]
+        for _ in range(2)
+    ]
+
+    assert labels == ["b-calm", "b-calm"]
+    assert models_sent(fake) == ["slow", "ok-model", "ok-model"]
+
+
+@one_kind
+def test_least_busy_routing_sends_calls_past_a_deployment_with_a_call_in_flight(
+    provider, fake, live_server, alice
+):
+    # a-slow is first while both are idle; its call takes two seconds.
+    api = deployed(provider, ("a-slow", "slow", {}), ("b-quick", "ok-model", {}))
+    sdk = client_for(api, live_server, alice)
+    create = sdk.chat.completions.with_raw_response.create
+    held: list[str] = []
+    holding = threading.Thread(
+        target=lambda: held.append(create(model="x", messages=HELLO).headers["X-Model"])
+    )
+    holding.start()
+    deadline = time.monotonic() + 5
+    while not fake.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    labels = [create(model="x", messages=HELLO).headers["X-Model"] for _ in range(3)]
+    holding.join()
+
+    assert held == ["a-slow"]
+    assert labels == ["b-quick"] * 3
+    assert models_sent(fake) == ["slow", "ok-model", "ok-model", "ok-model"]
 
 
 @one_kind

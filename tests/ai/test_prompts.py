@@ -18,6 +18,7 @@ from apis.services import api_transition
 from tests.ai.fakes import COMPLETION_TOKENS, PROMPT_TOKENS, WORDS, FakeProvider
 from tests.asgi import AsgiClient
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
+from tests.problems import assert_problem
 from tests.servers import Upstream
 from tests.tokens import token_for
 
@@ -267,3 +268,27 @@ def test_variables_json_python_accepts_but_json_does_not_answer_400(provider, al
     assert status == 400
     assert problem["title"] == "Invalid JSON"
     assert not fake.requests
+
+
+def test_a_prompt_call_that_might_not_fit_the_budget_is_refused_as_a_quota_problem(
+    provider, alice, fake
+):
+    # The prompt names no maximum: the plan's 4,096 output tokens at $8 per million ($0.033)
+    # are more than the budget of one cent.
+    api = prompt_api(provider)
+    api.plans.update(monthly_budget=Decimal("0.01"))
+    application = ApplicationFactory(owner=alice)
+    SubscriptionFactory(application=application, api=api, plan=api.plans.get())
+    client = AsgiClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(application)}")
+
+    refused = client.post(f"/gw/{api.slug}/", {"text": "I love it"}, format="json")
+
+    body = assert_problem(refused, 429)
+    assert body["type"] == "https://iana.org/assignments/http-problem-types#quota-exceeded"
+    assert body["violated-policies"] == ["budget"]
+    assert "monthly budget of $0.0100" in body["detail"]
+    assert '"budget";q=1;w=' in refused["RateLimit-Policy"]
+    assert '"budget";r=1;t=' in refused["RateLimit"]
+    assert int(refused["Retry-After"]) > 0
+    assert fake.requests == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import httpx
@@ -23,6 +24,8 @@ from tests.ai.conftest import accounted_event, publish_ai_api
 from tests.ai.fakes import StreamingProvider
 from tests.factories import ApplicationFactory, SubscriptionFactory
 from tests.gateway.calls import admitted_call
+from tests.gateway.conftest import needs_postgres, needs_redis
+from tests.servers import GatewayServer
 from tests.tokens import token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,6 +88,27 @@ def test_client_leaving_mid_stream_stops_the_provider_and_is_accounted_as_499(li
     # The tokens the provider had reported by then (role chunk, t0, t1: at least two).
     assert 2 <= event.completion_tokens < 100
     assert event.prompt_tokens == 5
+
+
+@needs_postgres
+@needs_redis
+@pytest.mark.parametrize("tasks", ["asyncio", "rust"])
+def test_under_granian_a_client_leaving_mid_stream_stops_the_provider(alice, tasks):
+    # Granian runs the application in an asyncio task, or in a task of its own (Rust) that
+    # cancels the same way: either way the client's leaving cancels the answer.
+    env = {"REDIS_URL": os.environ["REDIS_URL"]}
+    with (
+        StreamingProvider(chunks=100, interval=0.1) as provider,
+        GatewayServer(env=env, granian=tasks) as gateway,
+    ):
+        api = streaming_api(provider)
+        url = f"{gateway.url}/gw/{api.slug}/chat/completions"
+        hang_up_after(url, subscribed_token(api, alice), events=3)
+        first_cut(provider)
+        event = accounted_event()
+
+    assert event.status == 499
+    assert 2 <= event.completion_tokens < 100
 
 
 def hang_up_after(url: str, token: str, *, events: int) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -357,6 +358,17 @@ def test_staff_add_a_plan(staff_client, catalog):
     assert response.status_code == 201, response.content
     assert response.json()["rate_limit"] == "10/15m"
     assert response.json()["requires_approval"] is False
+
+
+def test_staff_give_a_plan_a_monthly_budget_and_a_negative_one_is_refused(staff_client, catalog):
+    plans = "/api/v1/apis/draft/plans/"
+    gold = staff_client.post(plans, {"name": "gold", "monthly_budget": "12.50"}, format="json")
+    negative = staff_client.post(plans, {"name": "red", "monthly_budget": "-1"}, format="json")
+
+    assert gold.status_code == 201, gold.content
+    assert Decimal(gold.json()["monthly_budget"]) == Decimal("12.5")
+    assert catalog["design"].plans.get(name="gold").monthly_budget == Decimal("12.5")
+    assert "monthly_budget" in assert_problem(negative, 400)["errors"]
 
 
 def test_a_bad_rate_limit_is_refused_naming_the_field(staff_client, catalog):

@@ -1,7 +1,7 @@
 """The shared state on a real Redis Cluster: three primaries with a replica each, on loopback.
 
-The cluster is started once for the module (ports 7100-7105, buses 7110-7115) and stopped at
-its end; each test points the cache and the data plane at it and empties it first.
+The cluster is started once for the module, on free ports, and stopped at its end; each test
+points the cache and the data plane at it and empties it first.
 """
 
 from __future__ import annotations
@@ -13,23 +13,27 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from functools import partial
 
 import httpx
 import pytest
 from django.core.cache import cache
 
 from apis.ai import spend
+from apis.ai.models import Deployment
 from apis.catalog_cache import bump_catalog_version
 from apis.gateway.circuits import OPEN, circuits_of
 from apis.gateway.limit import spend_keys
-from apis.models import Subscription
+from apis.mcp import sessions
+from apis.models import Api, Subscription
 from apis.usage.conf import usage_settings
 from apis.usage.models import UsageEvent
 from apis.usage.services import usage_ingest
+from core.shared import raw_key
 from keys.tokens import revoke_access_token, verify_access_token
 from tests.ai.conftest import provider_on, publish_ai_api
 from tests.ai.fakes import FakeProvider
-from tests.asgi import AsgiClient
+from tests.asgi import AsgiClient, in_a_loop_of_its_own
 from tests.factories import ApplicationFactory, SubscriptionFactory
 from tests.gateway.balancing import balance, dead_url
 from tests.gateway.conftest import needs_postgres
@@ -77,6 +81,61 @@ def test_the_rate_limit_is_exact_on_a_cluster(on_cluster, gw, subscription):
     assert statuses == [200] * 4 + [429] * 2
 
 
+def test_the_monthly_quota_is_exact_on_a_cluster(on_cluster, gw, subscription):
+    _plan(subscription, rate_limit="100/h", monthly_quota=3)
+
+    statuses = [gw.get("/gw/orders/x").status_code for _ in range(5)]
+
+    assert statuses == [200] * 3 + [429] * 2
+    assert gw.get("/gw/orders/x")["RateLimit"].count('"monthly";r=0;') == 1
+
+
+@pytest.fixture
+def fake_openai():
+    with FakeProvider("openai") as fake:
+        yield fake
+
+
+def chat_caller(fake, alice, **fields):
+    """A client of an `ai` API on the fake provider, subscribed, and the API."""
+    provider = provider_on(fake)
+    api = publish_ai_api(provider, **fields)
+    application = ApplicationFactory(owner=alice)
+    SubscriptionFactory(application=application, api=api, plan=api.plans.get())
+    client = AsgiClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(application)}")
+    return client, api, provider
+
+
+CHAT = {"model": "x", "messages": [{"role": "user", "content": "Say hello"}]}
+
+
+def test_deployments_limits_and_cooldowns_hold_on_a_cluster(on_cluster, fake_openai, alice):
+    # The deployments' admission and minute scripts take three keys each: one slot or CROSSSLOT.
+    client, api, provider = chat_caller(fake_openai, alice, routing=Api.Routing.LEAST_BUSY)
+    for name, model, rpm in (("a-hot", "error-429", 0), ("b-small", "ok-model", 2)):
+        Deployment.objects.create(api=api, name=name, provider=provider, model=model, rpm=rpm)
+    Deployment.objects.create(api=api, name="c-tpm", provider=provider, model="ok-model", tpm=100)
+    bump_catalog_version()
+
+    body = {**CHAT, "max_tokens": 7}
+    answers = [client.post("/gw/chat/chat/completions", body) for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [200] * 4
+    assert [a["X-Model"] for a in answers] == ["b-small", "b-small", "c-tpm", "c-tpm"]
+    assert [body["model"] for _, _, body in fake_openai.requests].count("error-429") == 1
+
+
+def test_ai_answers_are_cached_on_a_cluster(on_cluster, fake_openai, alice):
+    client, _, _ = chat_caller(fake_openai, alice, cache_ttl=60)
+
+    first, second = (client.post("/gw/chat/chat/completions", CHAT) for _ in range(2))
+
+    assert (first["X-Cache"], second["X-Cache"]) == ("MISS", "HIT")
+    assert second.content == first.content
+    assert len(fake_openai.requests) == 1
+
+
 def test_a_revoked_token_is_refused_on_a_cluster(on_cluster, gw, subscription):
     token = token_for(subscription.application)
     assert gw.get("/gw/orders/x", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
@@ -105,6 +164,25 @@ def test_usage_events_travel_the_stream_on_a_cluster(on_cluster, gw):
 
     assert ingested == 3
     assert UsageEvent.objects.count() == 3
+
+
+def test_mcp_sessions_live_on_a_cluster(on_cluster, application):
+    def session_for(session_id: str):
+        lookup = partial(sessions.session_for, session_id, application_id=application.pk)
+        return in_a_loop_of_its_own(lookup)
+
+    start = partial(
+        sessions.session_start, application_id=application.pk, protocol_version="2025-06-18"
+    )
+    session = in_a_loop_of_its_own(start)
+    key = raw_key(f"mcp:session:{session.id}")
+    stored = on_cluster.cli(on_cluster.master_of(key), "exists", key).strip()
+    found = session_for(session.id)
+    in_a_loop_of_its_own(sessions.session_end, session)
+
+    assert stored == "1"
+    assert found == session
+    assert session_for(session.id) is None
 
 
 def test_a_circuit_opens_for_everyone_on_a_cluster(on_cluster, gw, api, upstream):
@@ -146,26 +224,26 @@ class Load:
 
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
-def test_limits_stay_exact_through_a_failover_under_load(cluster, subscription):
+def test_limits_stay_exact_through_a_failover_under_load(on_cluster, subscription):
     limit = 250
     _plan(subscription, rate_limit=f"{limit}/h")
-    env = {"REDIS_URL": cluster.url, "CELERY_BROKER_URL": os.environ.get("REDIS_URL", "")}
+    env = {"REDIS_URL": on_cluster.url, "CELERY_BROKER_URL": os.environ.get("REDIS_URL", "")}
     headers = {"Authorization": f"Bearer {token_for(subscription.application)}"}
     tag = f"{{app:{subscription.application_id}}}"
-    replica = cluster.replica_of(cluster.master_of(tag))
+    replica = on_cluster.replica_of(on_cluster.master_of(tag))
 
     with GatewayServer(env=env, workers=2) as gateway:
         load = Load(f"{gateway.url}/gw/orders/x", headers)
         load.wait_for(50)
-        cluster.cli(replica, "cluster", "failover")
+        on_cluster.cli(replica, "cluster", "failover")
         deadline = time.monotonic() + 30
-        while cluster.master_of(tag) != replica and time.monotonic() < deadline:
+        while on_cluster.master_of(tag) != replica and time.monotonic() < deadline:
             time.sleep(0.05)
         after_failover = len(load.statuses)
         load.wait_for(max(after_failover + 100, limit + 50))
         statuses = load.finish()
 
-    assert cluster.master_of(tag) == replica
+    assert on_cluster.master_of(tag) == replica
     assert sum(statuses.values()) - after_failover >= 100
     assert statuses == {200: limit, 429: sum(statuses.values()) - limit}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core import mail
 from django.test import override_settings
 from redis.crc import key_slot
 
@@ -13,6 +14,7 @@ from apis.gateway.context import AdmittedCall
 from apis.gateway.errors import GatewayError
 from apis.gateway.limit import _take_for, limit, spend_keys
 from apis.services import subscription_revoke
+from apis.usage.models import SpendAlert
 from core.shared import raw_key
 from tests.asgi import AsgiClient
 from tests.factories import ApplicationFactory, SubscriptionFactory
@@ -147,6 +149,23 @@ def test_calls_refused_by_the_rate_limit_do_not_use_up_the_monthly_quota(gw, sub
         body_of(gw.get("/gw/orders/x"))
 
     assert '"monthly";r=4;' in gw.get("/gw/orders/x")["RateLimit"]
+
+
+def test_the_owner_is_told_once_at_80_and_once_at_100_percent_of_the_monthly_quota(
+    gw, subscription
+):
+    _plan(subscription, monthly_quota=5)
+
+    statuses = [gw.get("/gw/orders/x").status_code for _ in range(7)]
+
+    assert statuses == [200] * 5 + [429] * 2
+    alerts = SpendAlert.objects.order_by("threshold")
+    assert [(a.policy, a.threshold, a.api_id) for a in alerts] == [
+        ("monthly", 80, subscription.api_id),
+        ("monthly", 100, subscription.api_id),
+    ]
+    assert len(mail.outbox) == 2
+    assert "the monthly quota of 5 requests" in alerts[0].detail
 
 
 def test_used_up_token_quota_answers_429(gw, subscription):

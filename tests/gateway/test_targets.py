@@ -99,6 +99,20 @@ def test_a_dead_target_opens_its_circuit_while_calls_go_to_the_live_one(gw, api,
     assert circuit(live_target).state == CLOSED
 
 
+def test_a_status_left_out_of_the_failure_statuses_does_not_count_against_its_target(
+    gw, api, servers
+):
+    erring, live = servers(), servers()
+    targets = balance(api, (f"{erring.url}/status/500", 1), (live.url, 1), failure_statuses=[502])
+
+    statuses = [gw.get("/gw/orders/x").status_code for _ in range(6)]
+
+    # With 500 among them (the default), the second 500 would have opened the circuit.
+    assert sorted(statuses) == [200] * 3 + [500] * 3
+    assert calls(erring) == 3
+    assert circuit(targets[0]).state == CLOSED
+
+
 def test_every_target_down_answers_503_at_once_naming_the_api(gw, api, servers):
     first, second = servers(), servers()
     balance(api, (f"{first.url}/status/503", 1), (f"{second.url}/status/503", 1))
@@ -164,6 +178,20 @@ def test_a_get_is_retried_on_another_target_after_a_reset(gw, api, servers):
     # aiohttp itself tries an idempotent call twice on a connection that broke (RFC 9112
     # §9.3.1): two calls reached the resetting target before the gateway moved on.
     assert (calls(resetting), calls(live)) == (2, 1)
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "PUT", "DELETE"])
+def test_other_idempotent_methods_are_retried_on_another_target_after_a_reset(
+    gw, api, servers, method
+):
+    resetting, live = servers(), servers()
+    balance(api, (f"{resetting.url}/reset", 1), (live.url, 1))
+
+    response = gw.generic(method, "/gw/orders/x")
+
+    assert response.status_code == 200
+    assert calls(resetting) >= 1
+    assert calls(live) == 1
 
 
 def test_a_post_is_not_retried_once_it_may_have_reached_the_upstream(gw, api, servers):

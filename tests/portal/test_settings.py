@@ -11,6 +11,8 @@ import sys
 import pytest
 from django.conf import settings
 
+from portal.celery import app
+
 BASE_DIR = settings.BASE_DIR
 
 # Print what the settings chose, as JSON, from a process that imported them with a given env.
@@ -156,3 +158,12 @@ def test_the_generated_key_file_is_kept_out_of_git():
         ["git", "check-ignore", "-q", ".secret_key"], cwd=BASE_DIR, check=False
     )
     assert ignored.returncode == 0
+
+
+def test_beat_schedules_tasks_a_worker_knows_the_prune_hourly_and_the_probes_every_10_s():
+    app.loader.import_default_modules()
+    schedule = settings.CELERY_BEAT_SCHEDULE
+
+    assert {entry["task"] for entry in schedule.values()} <= set(app.tasks)
+    assert schedule["usage-prune"] == {"task": "apis.usage_prune", "schedule": 3600.0}
+    assert schedule["targets-probe"] == {"task": "apis.targets_probe", "schedule": 10.0}

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 
 from apis.gateway.alerts import spend_alert_raise
@@ -46,6 +47,18 @@ def spending(alice, bob):
     return shop
 
 
+def application_alert(application, threshold: int, month: str):
+    """The alert at `threshold`% of the application's own budget, raised as the gateway does."""
+    return spend_alert_raise(
+        application_id=application.pk,
+        api_id=None,
+        policy="budget",
+        threshold=threshold,
+        month=month,
+        detail=f"{threshold}% of the application's monthly budget reached.",
+    )
+
+
 def test_each_budget_stands_against_its_spend(spending):
     summary = month_spend(team=spending.team, now=NOW)
 
@@ -62,35 +75,30 @@ def test_the_days_left_count_today(alice):
 
 
 def test_the_usage_page_shows_the_owners_budgets_and_notices_only(spending, client, alice, bob):
-    spend_alert_raise(
-        application_id=spending.pk,
-        api_id=None,
-        policy="budget",
-        threshold=80,
-        month=NOW.strftime("%Y-%m"),
-        detail="80% of the application's monthly budget reached.",
-    )
+    application_alert(spending, 80, NOW.strftime("%Y-%m"))
     client.force_login(alice)
 
     page = client.get(reverse("portal:usage")).content.decode()
 
     assert "Spend this month" in page and "every API" in page
+    days_left = month_spend(team=spending.team)["days_left"]
+    assert f"{days_left} day{'s' if days_left > 1 else ''} left in the month" in page
     assert "80% of the application&#x27;s monthly budget reached." in page
     client.force_login(bob)
     assert "80% of the application" not in client.get(reverse("portal:usage")).content.decode()
 
 
 def test_staff_see_the_alerts_in_admin(spending, admin_client):
-    spend_alert_raise(
-        application_id=spending.pk,
-        api_id=None,
-        policy="budget",
-        threshold=100,
-        month="2026-02",
-        detail="100% of the application's monthly budget reached.",
-    )
+    application_alert(spending, 100, "2026-02")
 
     listing = admin_client.get("/admin/usage/spendalert/")
 
     assert listing.status_code == 200
     assert "100% of the application" in listing.content.decode()
+
+
+def test_an_alert_raised_twice_is_one_notice_and_one_mail(spending):
+    raised = [application_alert(spending, 80, "2026-02") for _ in range(2)]
+
+    assert raised[0] is not None and raised[1] is None
+    assert len(mail.outbox) == 1
