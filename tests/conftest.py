@@ -16,6 +16,7 @@ from django.test.utils import modify_settings
 from rest_framework.test import APIClient
 
 from apis.catalog_cache import bump_catalog_version
+from apis.gateway import http_client
 from keys import keyring
 from tests.clock import ManualClock
 from tests.factories import StaffFactory, UserFactory
@@ -42,6 +43,22 @@ def _empty_cache():
     keyring.forget()  # and the token keys, which lived in the previous test's database
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _upstream_clients_closed_with_their_loops():
+    """A test fails when an event loop it ran ended with its upstream client still open.
+
+    Such a client keeps its connections until the process exits, and aiohttp reports it only
+    then ("Unclosed client session"), far from the test that left it. Its registry entry
+    outlives the loop (the client holds the loop), so a closed loop found there is the proof.
+    """
+    yield
+    ended = [loop for loop in list(http_client._clients) if loop.is_closed()]
+    for loop in ended:
+        del http_client._clients[loop]  # reported once, here, not again by every later test
+    if ended:
+        pytest.fail(f"{len(ended)} event loop(s) ended with the upstream client open", False)
 
 
 @pytest.fixture
