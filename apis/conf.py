@@ -13,6 +13,11 @@ gateway_settings = AppSettings(
         "TRUSTED_PROXIES": [],
         # How stale a process's view of the catalog may be, in seconds.
         "LOOKUP_REFRESH": 1.0,
+        # An event (or a line) of a provider's stream over this many bytes breaks the stream off
+        # there, so a stream that never ends its line holds no more. The largest legitimate
+        # ones, a Responses stream's last event carrying every output item (generated images in
+        # base64 among them), run to a few MiB.
+        "STREAM_EVENT_LIMIT": 16 * 1024 * 1024,
         # Larger answers are passed through but not cached.
         "CACHE_MAX_BODY": 1024 * 1024,
         # Cookies of the portal (same origin as /gw): kept out of upstream calls both ways.

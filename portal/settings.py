@@ -283,6 +283,9 @@ PORTCULLIS = {
         "TRUSTED_PROXIES": env.list("PORTCULLIS_TRUSTED_PROXIES", default=[]),
         "BODY_LIMIT": env.int("PORTCULLIS_GATEWAY_BODY_LIMIT", default=10 * 1024 * 1024),
         "MAX_IN_FLIGHT": env.int("PORTCULLIS_GATEWAY_MAX_IN_FLIGHT", default=4096),
+        "STREAM_EVENT_LIMIT": env.int(
+            "PORTCULLIS_GATEWAY_STREAM_EVENT_LIMIT", default=16 * 1024 * 1024
+        ),
         # The portal's own cookies: never sent upstream, never set by an upstream's answer.
         "PORTAL_COOKIES": ["sessionid", "csrftoken", "messages", "pc_device"],
     },

@@ -12,6 +12,8 @@ reservation is free again: on Redis, by a script sent with its usage event, in i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -22,7 +24,7 @@ from apis.ai.targets import Target
 from apis.conf import gateway_settings
 from apis.gateway import counters, limit
 from apis.gateway.context import AdmittedCall, Policy
-from apis.gateway.errors import SHARED_CACHE_ERRORS, unavailable
+from apis.gateway.errors import SHARED_CACHE_ERRORS, GatewayError, unavailable
 from apis.gateway.kinds import Forwarder, Settlement
 from core import shared
 
@@ -109,18 +111,30 @@ async def _held(call: AdmittedCall, hold: counters.Hold) -> counters.Held | None
 
 def admitting(forwarder: Forwarder) -> Forwarder:
     """The forwarder, seeing that a call whose limits wait for its reservation is counted
-    however it ends without one (a cached answer, an error, the model list): a refusal then
-    replaces its answer, as it would have come first."""
+    however it ends without one (a cached answer, an error, the model list, the client gone):
+    a refusal then replaces its answer, as it would have come first."""
 
     async def forward(call: AdmittedCall) -> None:
         try:
             await forwarder(call)
+        except asyncio.CancelledError:
+            # The client left first (its body still coming, say): the call took its place in
+            # the rate window all the same. The cancellation that ends the call must not end
+            # its count too.
+            await asyncio.shield(_admit_abandoned(call))
+            raise
         except Exception:
             await limit.admit(call)
             raise
         await limit.admit(call)
 
     return forward
+
+
+async def _admit_abandoned(call: AdmittedCall) -> None:
+    # A refusal, or the shared cache failing, has no client left to answer.
+    with contextlib.suppress(GatewayError):
+        await limit.admit(call)
 
 
 def chat_worst_case(request: dict[str, Any]) -> tuple[int, int]:

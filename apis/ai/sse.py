@@ -6,9 +6,24 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import Any
 
+from apis.conf import gateway_settings
+
 DONE = b"data: [DONE]\n\n"
 # OpenAI's closing event, which ends its streams.
 DONE_DATA = b"[DONE]"
+# The field name a line of data begins with, which an unfinished line may still hold.
+DATA_FIELD = len(b"data: ")
+
+
+class EventTooLarge(ValueError):
+    """A stream sent an event, or a line, over the limit: it is broken from there on.
+
+    `before`: the data of the events the same read completed before it, the answer so far.
+    """
+
+    def __init__(self, limit: int, before: list[bytes] | None = None) -> None:
+        super().__init__(f"it sent an event over the gateway's limit of {limit} bytes")
+        self.before = before or []
 
 
 class EventSplitter:
@@ -18,11 +33,18 @@ class EventSplitter:
     joined with LF; fields other than `data` and comments are skipped, and so is an event with
     no `data`. Splitting the bytes at LF never cuts a UTF-8 character, so the data is decoded
     once, by whoever reads it.
+
+    An event whose data is over `limit` bytes (the gateway's STREAM_EVENT_LIMIT unless told)
+    raises EventTooLarge, and so does an unfinished line that cannot be part of a smaller one:
+    a stream that never ends its line or its event holds no more than that.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self._rest = b""
         self._data: list[bytes] = []
+        # Bytes of the unfinished event's data, as joined.
+        self._size = 0
+        self._limit = gateway_settings.STREAM_EVENT_LIMIT if limit is None else limit
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """The data of the events this chunk completes."""
@@ -34,8 +56,12 @@ class EventSplitter:
                 buffer, held = buffer[:-1], b"\r"
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = buffer.split(b"\n")
-        self._rest = lines.pop() + held
-        return self._events(lines)
+        unfinished = lines.pop()
+        self._rest = unfinished + held
+        events = self._events(lines)
+        if self._size + len(unfinished) > self._limit + DATA_FIELD:
+            raise EventTooLarge(self._limit, events)
+        return events
 
     def close(self) -> bytes | None:
         """The data of a last event the stream ended without closing (no blank line after it)."""
@@ -45,34 +71,44 @@ class EventSplitter:
 
     def _events(self, lines: list[bytes]) -> list[bytes]:
         events = []
-        data = self._data
+        data, size, limit = self._data, self._size, self._limit
         for line in lines:
             if not line:
                 if data:
                     events.append(b"\n".join(data))
                     data = self._data = []
-            elif line.startswith(b"data:"):
-                value = line[5:]
-                data.append(value[1:] if value.startswith(b" ") else value)
-            elif line == b"data":
-                data.append(b"")
+                    size = 0
+            elif line.startswith(b"data:") or line == b"data":
+                value = line[6:] if line.startswith(b" ", 5) else line[5:]
+                # Joined, each line after the first costs its LF too.
+                size += len(value) + (1 if data else 0)
+                if size > limit:
+                    raise EventTooLarge(limit, events)
+                data.append(value)
+        self._size = size
         return events
 
 
 async def sse_batches(chunks: AsyncIterable[bytes]) -> AsyncGenerator[list[bytes]]:
     """The data of the events each read of the stream completes, a list per read that
-    completes any; OpenAI's closing `[DONE]` ends the stream."""
+    completes any; OpenAI's closing `[DONE]` ends the stream. An event over the limit breaks
+    it (EventTooLarge) once the events before it are out."""
     splitter = EventSplitter()
     async for chunk in chunks:
-        events = splitter.feed(chunk)
-        if not events:
-            continue
+        broken = None
+        try:
+            events = splitter.feed(chunk)
+        except EventTooLarge as too_large:
+            events, broken = too_large.before, too_large
         if DONE_DATA in events:
             before = events[: events.index(DONE_DATA)]
             if before:
                 yield before
             return
-        yield events
+        if events:
+            yield events
+        if broken is not None:
+            raise broken
     last = splitter.close()
     if last is not None and last != DONE_DATA:
         yield [last]
@@ -86,14 +122,19 @@ async def sse_json(chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]
 
 
 async def ndjson(chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]]:
-    """One JSON object per non-empty line (Ollama's streaming format)."""
-    rest = b""
+    """One JSON object per non-empty line (Ollama's streaming format); a line over the
+    gateway's STREAM_EVENT_LIMIT raises EventTooLarge."""
+    rest, limit = b"", gateway_settings.STREAM_EVENT_LIMIT
     async for chunk in chunks:
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
         for line in lines:
+            if len(line) > limit:
+                raise EventTooLarge(limit)
             if line.strip():
                 yield json.loads(decoded(line))
+        if len(rest) > limit:
+            raise EventTooLarge(limit)
     if rest.strip():
         yield json.loads(decoded(rest))
 

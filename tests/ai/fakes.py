@@ -652,6 +652,54 @@ STREAM_HEAD = (
 )
 
 
+class EndlessLineProvider(LoopThreadServer):
+    """An OpenAI-compatible provider whose chat stream, after a chunk of text, begins an event
+    whose line never ends: `x` after `x`, 16 KiB a write, until the gateway hangs up, or until
+    `most` bytes when it never does (then the line and the stream end).
+
+    `sent` counts the bytes of that line written; `cut_short` says the gateway hung up first.
+    """
+
+    def __init__(self, *, most: int) -> None:
+        self.most = most
+        self.sent = 0
+        self.cut_short = False
+        super().__init__()
+
+    async def _start(self) -> None:
+        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.base_url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        gone: asyncio.Future | None = None
+        try:
+            model = (await _read_request(reader)).get("model", "")
+            # The gateway sends nothing after its request: EOF here is the gateway hanging up.
+            gone = asyncio.ensure_future(reader.read(1))
+            text = _stream_chunk(model, {"role": "assistant", "content": "Hello there"})
+            await _send(writer, STREAM_HEAD, text)
+            await self._endless_line(writer, gone)
+        except ConnectionError:
+            self.cut_short = True
+        finally:
+            if gone is not None:
+                gone.cancel()
+            writer.close()
+
+    async def _endless_line(self, writer: asyncio.StreamWriter, gone: asyncio.Future) -> None:
+        piece = b"x" * 16384
+        writer.write(b"6\r\ndata: \r\n")
+        while self.sent < self.most:
+            if gone.done():
+                self.cut_short = True
+                return
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.sent += len(piece)
+            await writer.drain()
+        writer.write(b"2\r\n\n\n\r\n0\r\n\r\n")
+        await writer.drain()
+
+
 async def _read_request(reader: asyncio.StreamReader) -> dict[str, Any]:
     head = await reader.readuntil(b"\r\n\r\n")
     length = 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import threading
 import time
 import uuid
 from decimal import Decimal
@@ -21,6 +23,7 @@ from asgiref.sync import async_to_sync
 from django.core import mail
 from django.urls import reverse
 
+from apis.ai import forward as ai_forward
 from apis.ai import spend
 from apis.ai.models import ProviderModel
 from apis.ai.services import provider_save
@@ -381,6 +384,46 @@ def test_a_budgeted_call_that_fails_before_reserving_still_counts_against_the_ra
 
     assert invalid.status_code == 400
     assert fake.requests == []
+
+
+@one_kind
+def test_a_budgeted_call_whose_client_leaves_while_sending_its_body_still_counts(
+    provider, fake, live_server, alice, monkeypatch
+):
+    # The call is counted with its reservation, after its body is read: the client leaving
+    # before then cancels the call, which must take its place in the rate window all the same.
+    api = budgeted(provider, "1", rate_limit="2/h")
+    sdk = client_for(api, live_server, alice)
+    reading = threading.Event()
+    monkeypatch.setattr(ai_forward, "read_body", _noting(ai_forward.read_body, reading))
+    head = (
+        f"POST /gw/{api.slug}/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {sdk.api_key}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", live_server.port)) as client:
+        client.sendall(head.encode() + b'{"model": "x", "messages": [')
+        assert reading.wait(5), "the gateway never began reading the body"
+    assert accounted_event().status == 499
+
+    admitted = sdk.chat.completions.with_raw_response.create(
+        model="x", messages=HELLO, max_tokens=7
+    )
+    with pytest.raises(openai.RateLimitError):
+        sdk.chat.completions.create(model="x", messages=HELLO, max_tokens=7)
+
+    assert admitted.headers["RateLimit"].startswith('"rate";r=0;')
+    assert len(fake.requests) == 1
+
+
+def _noting(read_body, began: threading.Event):
+    """`read_body`, setting `began` as the gateway begins to read a body."""
+
+    async def noted(call):
+        began.set()
+        return await read_body(call)
+
+    return noted
 
 
 @needs_redis

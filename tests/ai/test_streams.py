@@ -10,6 +10,7 @@ import httpx
 import openai
 import pytest
 from asgiref.sync import async_to_sync
+from django.test import override_settings
 
 from apis.ai import calls
 from apis.ai.formats.chat import Chat
@@ -21,7 +22,7 @@ from apis.gateway.context import Outcome
 from apis.gateway.http_client import close_upstream_client
 from apis.models import Api, Subscription
 from tests.ai.conftest import accounted_event, publish_ai_api
-from tests.ai.fakes import StreamingProvider
+from tests.ai.fakes import EndlessLineProvider, StreamingProvider
 from tests.factories import ApplicationFactory, SubscriptionFactory
 from tests.gateway.calls import admitted_call
 from tests.gateway.conftest import needs_postgres, needs_redis
@@ -179,3 +180,31 @@ async def read_then_close(
     finally:
         await close_upstream_client()
     return call.outcome, closed, sent
+
+
+EVENT_LIMIT = 64 * 1024
+
+
+@override_settings(PORTCULLIS={"GATEWAY": {"STREAM_EVENT_LIMIT": EVENT_LIMIT}})
+def test_a_provider_line_that_never_ends_breaks_the_stream_off_at_the_limit(live_server, alice):
+    # Unbounded, the gateway would read the provider's 16 MiB line to its end, holding it all.
+    with EndlessLineProvider(most=16 * 1024 * 1024) as provider:
+        api = streaming_api(provider)
+        client = openai.OpenAI(
+            base_url=f"{live_server.url}/gw/{api.slug}",
+            api_key=subscribed_token(api, alice),
+            max_retries=0,
+        )
+        stream = client.chat.completions.create(model="m", messages=HELLO, stream=True)
+        texts = []
+        with pytest.raises(openai.APIError, match=f"limit of {EVENT_LIMIT} bytes"):
+            texts.extend(c.choices[0].delta.content for c in stream if c.choices)
+        event = accounted_event()
+
+    assert texts == ["Hello there"]
+    assert provider.cut_short, "the gateway read the provider's line to its end"
+    assert provider.sent < provider.most
+    # Headers had gone out: the call is a 200 whose stream broke off, charged what it used.
+    assert event.status == 200
+    assert event.estimated
+    assert event.completion_tokens == 2
