@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from portal.serve import options
 from tests.polling import eventually
-from tests.servers import ROOT, free_port
+from tests.servers import ROOT, free_port, stop
 
 # Any 127/8 address is loopback on Linux: one that is not 127.0.0.1 shows HOST is obeyed.
 HOST = "127.0.0.2"
@@ -65,12 +64,7 @@ def serving(env: dict[str, str]) -> Iterator[subprocess.Popen]:
     try:
         yield server
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 def ready(url: str, timeout: float = 30) -> httpx.Response:
