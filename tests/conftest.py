@@ -6,6 +6,8 @@ where CPython 3.11.7's AST validation can fail with "recursion depth mismatch" (
 
 from __future__ import annotations
 
+import asyncio
+
 import hypothesis  # noqa: F401 - imported here, not lazily at the end (see below)
 import pytest
 from asgiref.sync import SyncToAsync
@@ -69,15 +71,22 @@ def manual_clock(monkeypatch):
 
 @pytest.fixture
 def thread_hops(monkeypatch):
-    """Counts every call that leaves the event loop for a thread (asgiref's sync_to_async)."""
+    """Counts every call that leaves the event loop for a thread: asgiref's sync_to_async, and
+    the loop's executor, which sync_to_async, asyncio.to_thread and name lookups go through."""
     hops: list[object] = []
     original = SyncToAsync.__call__
+    original_in_executor = asyncio.BaseEventLoop.run_in_executor
 
     async def counting(self, *args, **kwargs):
         hops.append(self.func)
         return await original(self, *args, **kwargs)
 
+    def counting_in_executor(self, executor, func, *args):
+        hops.append(func)
+        return original_in_executor(self, executor, func, *args)
+
     monkeypatch.setattr(SyncToAsync, "__call__", counting)
+    monkeypatch.setattr(asyncio.BaseEventLoop, "run_in_executor", counting_in_executor)
     return hops
 
 
