@@ -412,7 +412,8 @@ class CountingUpstream(LoopThreadServer):
     Each request is held until `hold_until` requests are in flight together (or `hold_seconds`
     after the first arrived), then answered; `peak` is the most it ever held at once.
     `/stream` answers with one chunk every 0.1 s for `stream_seconds`; `closed_at` records
-    (monotonic) when a client dropped a held request or a stream before its end.
+    (monotonic) when a client dropped a held request or a stream before its end, and
+    `idle_closed_at` when it closed a kept-alive connection between two requests.
     """
 
     def __init__(self, *, hold_until: int = 1, hold_seconds: float = 10.0) -> None:
@@ -422,6 +423,7 @@ class CountingUpstream(LoopThreadServer):
         self.in_flight = 0
         self.peak = 0
         self.closed_at: list[float] = []
+        self.idle_closed_at: list[float] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._enough: asyncio.Event | None = None
@@ -436,7 +438,10 @@ class CountingUpstream(LoopThreadServer):
         try:
             while head := await reader.readuntil(b"\r\n\r\n"):
                 await self._answer(head, reader, writer)
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except asyncio.IncompleteReadError as ended:
+            if not ended.partial:
+                self.idle_closed_at.append(time.monotonic())
+        except ConnectionError:
             pass
         finally:
             writer.close()
@@ -489,6 +494,8 @@ class CountingUpstream(LoopThreadServer):
         finally:
             enough.cancel()
             hung_up.cancel()
+            # The reader serves the connection's next request only once this read is over.
+            await asyncio.gather(enough, hung_up, return_exceptions=True)
 
     async def _stream(self, reader, writer) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n")

@@ -173,3 +173,20 @@ def test_an_answer_closed_before_its_first_chunk_ends_the_upstream_call(alice):
 
     assert status == 200
     assert upstream.closed_at, "the upstream kept streaming to nobody"
+
+
+def test_idle_upstream_connections_close_after_the_keepalive_setting(alice):
+    # The default (4 s) suits upstreams that close idle connections after 5 s; an upstream
+    # closing sooner needs the gateway to let go sooner still.
+    with (
+        CountingUpstream() as upstream,
+        _gateway(PORTCULLIS_GATEWAY_KEEPALIVE_SECONDS="0.5") as gateway,
+    ):
+        headers = _published(upstream, alice)
+        answer = httpx.get(f"{gateway.url}/gw/held/x", headers=headers, timeout=10)
+        answered_at = time.monotonic()
+        eventually(lambda: len(upstream.idle_closed_at), 1, timeout=6)
+
+    assert answer.status_code == 200
+    assert upstream.idle_closed_at, "the gateway kept its idle upstream connection"
+    assert upstream.idle_closed_at[0] - answered_at < 2.0
