@@ -413,7 +413,8 @@ class CountingUpstream(LoopThreadServer):
     after the first arrived), then answered; `peak` is the most it ever held at once.
     `/stream` answers with one chunk every 0.1 s for `stream_seconds`; `closed_at` records
     (monotonic) when a client dropped a held request or a stream before its end, and
-    `idle_closed_at` when it closed a kept-alive connection between two requests.
+    `idle_closed_at` when it closed a kept-alive connection between two requests;
+    `connections` counts the connections it was opened.
     """
 
     def __init__(self, *, hold_until: int = 1, hold_seconds: float = 10.0) -> None:
@@ -424,6 +425,7 @@ class CountingUpstream(LoopThreadServer):
         self.peak = 0
         self.closed_at: list[float] = []
         self.idle_closed_at: list[float] = []
+        self.connections = 0
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._enough: asyncio.Event | None = None
@@ -435,6 +437,7 @@ class CountingUpstream(LoopThreadServer):
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, backlog=1024)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while head := await reader.readuntil(b"\r\n\r\n"):
                 await self._answer(head, reader, writer)

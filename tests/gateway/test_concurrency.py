@@ -190,3 +190,15 @@ def test_idle_upstream_connections_close_after_the_keepalive_setting(alice):
     assert answer.status_code == 200
     assert upstream.idle_closed_at, "the gateway kept its idle upstream connection"
     assert upstream.idle_closed_at[0] - answered_at < 2.0
+
+
+def test_calls_one_after_another_share_one_pooled_upstream_connection(alice):
+    with CountingUpstream() as upstream, _gateway() as gateway:  # one process, one pool
+        headers = _published(upstream, alice)
+        statuses = [
+            httpx.get(f"{gateway.url}/gw/held/x", headers=headers, timeout=10).status_code
+            for _ in range(5)
+        ]
+
+    assert statuses == [200] * 5
+    assert upstream.connections == 1
