@@ -19,11 +19,12 @@ from django.conf import settings  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from redis.exceptions import RedisError  # noqa: E402
 
-from apis.gateway.http_client import close_upstream_client  # noqa: E402
+from apis.gateway.loop_pools import close_loop_pools  # noqa: E402
 from core import redis_clients, shared  # noqa: E402
 from core.checks import weakest  # noqa: E402
 from core.redis_policy import eviction_problem  # noqa: E402
 from core.streaming import StreamingHandler  # noqa: E402
+from portal.planes import is_data_plane  # noqa: E402
 
 # Import every URL configuration now, not while the first calls wait on it.
 import_module(settings.ROOT_URLCONF)
@@ -34,11 +35,6 @@ control_plane = ASGIHandler()
 # machine with every call in flight stalled; frozen, a collection walks what calls made.
 gc.collect()
 gc.freeze()
-
-
-def is_data_plane(path: str) -> bool:
-    """Whether a request path belongs to the gateway's data plane."""
-    return path.startswith("/gw/") or path in ("/mcp", "/healthz")
 
 
 async def application(scope, receive, send):
@@ -62,8 +58,7 @@ async def lifespan(receive, send) -> None:
                 return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            await close_upstream_client()
-            await shared.close_clients()
+            await close_loop_pools()
             await send({"type": "lifespan.shutdown.complete"})
             return
 

@@ -17,8 +17,7 @@ from urllib.parse import unquote, urlencode
 import httpx
 from asgiref.sync import async_to_sync
 
-from apis.gateway.http_client import close_upstream_client
-from core import shared
+from apis.gateway.loop_pools import close_loop_pools
 from portal.asgi import application
 
 CLIENT_ADDRESS = ("127.0.0.1", 50000)
@@ -178,8 +177,7 @@ def in_a_loop_of_its_own(work, *args):
             return await work(*args)
         finally:
             # The loop ends here: its pools go with it, as at the ASGI lifespan's shutdown.
-            await close_upstream_client()
-            await shared.close_clients()
+            await close_loop_pools()
 
     return async_to_sync(run)()
 

@@ -6,6 +6,8 @@ where CPython 3.11.7's AST validation can fail with "recursion depth mismatch" (
 
 from __future__ import annotations
 
+import asyncio
+
 import hypothesis  # noqa: F401 - imported here, not lazily at the end (see below)
 import pytest
 from asgiref.sync import SyncToAsync
@@ -16,6 +18,7 @@ from django.test.utils import modify_settings
 from rest_framework.test import APIClient
 
 from apis.catalog_cache import bump_catalog_version
+from apis.gateway import http_client
 from keys import keyring
 from tests.clock import ManualClock
 from tests.factories import StaffFactory, UserFactory
@@ -44,6 +47,22 @@ def _empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _upstream_clients_closed_with_their_loops():
+    """A test fails when an event loop it ran ended with its upstream client still open.
+
+    Such a client keeps its connections until the process exits, and aiohttp reports it only
+    then ("Unclosed client session"), far from the test that left it. Its registry entry
+    outlives the loop (the client holds the loop), so a closed loop found there is the proof.
+    """
+    yield
+    ended = [loop for loop in list(http_client._clients) if loop.is_closed()]
+    for loop in ended:
+        del http_client._clients[loop]  # reported once, here, not again by every later test
+    if ended:
+        pytest.fail(f"{len(ended)} event loop(s) ended with the upstream client open", False)
+
+
 @pytest.fixture
 def manual_clock(monkeypatch):
     """The project's clock, held still; `manual_clock.advance(seconds)` moves it."""
@@ -52,15 +71,22 @@ def manual_clock(monkeypatch):
 
 @pytest.fixture
 def thread_hops(monkeypatch):
-    """Counts every call that leaves the event loop for a thread (asgiref's sync_to_async)."""
+    """Counts every call that leaves the event loop for a thread: asgiref's sync_to_async, and
+    the loop's executor, which sync_to_async, asyncio.to_thread and name lookups go through."""
     hops: list[object] = []
     original = SyncToAsync.__call__
+    original_in_executor = asyncio.BaseEventLoop.run_in_executor
 
     async def counting(self, *args, **kwargs):
         hops.append(self.func)
         return await original(self, *args, **kwargs)
 
+    def counting_in_executor(self, executor, func, *args):
+        hops.append(func)
+        return original_in_executor(self, executor, func, *args)
+
     monkeypatch.setattr(SyncToAsync, "__call__", counting)
+    monkeypatch.setattr(asyncio.BaseEventLoop, "run_in_executor", counting_in_executor)
     return hops
 
 

@@ -269,12 +269,17 @@ class GatewayServer:
         return [int(pid) for pid in children.read_text().split()]
 
     def __exit__(self, *exc: object) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
+
+
+def stop(process: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, as a process manager stops a server; SIGKILL if it is not gone in `timeout` s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def rss_kib(pid: int) -> int:
@@ -407,7 +412,8 @@ class CountingUpstream(LoopThreadServer):
     Each request is held until `hold_until` requests are in flight together (or `hold_seconds`
     after the first arrived), then answered; `peak` is the most it ever held at once.
     `/stream` answers with one chunk every 0.1 s for `stream_seconds`; `closed_at` records
-    (monotonic) when a client dropped a stream before its end.
+    (monotonic) when a client dropped a held request or a stream before its end, and
+    `idle_closed_at` when it closed a kept-alive connection between two requests.
     """
 
     def __init__(self, *, hold_until: int = 1, hold_seconds: float = 10.0) -> None:
@@ -417,6 +423,7 @@ class CountingUpstream(LoopThreadServer):
         self.in_flight = 0
         self.peak = 0
         self.closed_at: list[float] = []
+        self.idle_closed_at: list[float] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._enough: asyncio.Event | None = None
@@ -431,7 +438,10 @@ class CountingUpstream(LoopThreadServer):
         try:
             while head := await reader.readuntil(b"\r\n\r\n"):
                 await self._answer(head, reader, writer)
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except asyncio.IncompleteReadError as ended:
+            if not ended.partial:
+                self.idle_closed_at.append(time.monotonic())
+        except ConnectionError:
             pass
         finally:
             writer.close()
@@ -451,11 +461,12 @@ class CountingUpstream(LoopThreadServer):
         if self.in_flight >= self.hold_until:
             self._enough.set()
         try:
-            await asyncio.wait_for(self._enough.wait(), max(self._deadline - time.monotonic(), 0))
-        except TimeoutError:
-            pass
+            hung_up = await self._hold(reader)
         finally:
             self.in_flight -= 1
+        if hung_up:
+            self.closed_at.append(time.monotonic())
+            raise ConnectionError("the client left before its answer")
         body = json.dumps({"held_together": self.peak}).encode()
         writer.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -463,6 +474,28 @@ class CountingUpstream(LoopThreadServer):
             + body
         )
         await writer.drain()
+
+    async def _hold(self, reader: asyncio.StreamReader) -> bool:
+        """Hold the request until enough are in flight or the deadline; whether the client left.
+
+        A client sends nothing more while it waits for its answer: EOF is its hanging up.
+        """
+        enough = asyncio.ensure_future(self._enough.wait())
+        hung_up = asyncio.ensure_future(reader.read(1))
+        try:
+            await asyncio.wait(
+                {enough, hung_up},
+                timeout=max(self._deadline - time.monotonic(), 0),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if enough.done() or not hung_up.done():
+                return False
+            return hung_up.exception() is not None or hung_up.result() == b""
+        finally:
+            enough.cancel()
+            hung_up.cancel()
+            # The reader serves the connection's next request only once this read is over.
+            await asyncio.gather(enough, hung_up, return_exceptions=True)
 
     async def _stream(self, reader, writer) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n")

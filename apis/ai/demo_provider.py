@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -82,7 +82,8 @@ def echo_answer(messages: list[dict[str, Any]], *, json_mode: bool) -> str:
     return json.dumps({"echo": text}) if json_mode else f"Echo: {text}"
 
 
-def _stream(answer: str, state: StreamState, *, include_usage: bool) -> Iterator[bytes]:
+async def _stream(answer: str, state: StreamState, *, include_usage: bool) -> AsyncIterator[bytes]:
+    # Asynchronous: under ASGI, Django would hand a synchronous iterator to a thread per chunk.
     yield event(state.chunk({"role": "assistant", "content": ""}))
     for index, word in enumerate(answer.split(" ")):
         yield event(state.chunk({"content": word if index == 0 else f" {word}"}))

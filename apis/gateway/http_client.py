@@ -64,7 +64,7 @@ def upstream_client() -> httpx.AsyncClient:
 
 
 async def close_upstream_client() -> None:
-    """Close the running loop's client and its connections (at the ASGI lifespan's shutdown)."""
+    """Close the running loop's client and its connections (loop_pools, as the loop ends)."""
     client = _clients.pop(asyncio.get_running_loop(), None)
     if client is not None:
         await client.aclose()

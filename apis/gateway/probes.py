@@ -13,8 +13,8 @@ import httpx
 
 from apis.gateway import circuits
 from apis.gateway.forward import upstream_url
+from apis.gateway.loop_pools import close_loop_pools
 from apis.models import Api, UpstreamTarget
-from core import shared
 from lifecycle.states import State
 
 PROBE_TIMEOUT = 5.0
@@ -36,7 +36,7 @@ async def _probe_all(targets: list[UpstreamTarget]) -> dict[str, int]:
         async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as client:
             passed = await asyncio.gather(*(_probe(client, target) for target in targets))
     finally:
-        await shared.close_clients()  # this loop ends here; its Redis pool must not outlive it
+        await close_loop_pools()  # this loop ends here; its pools must not outlive it
     return {"healthy": sum(passed), "unhealthy": len(passed) - sum(passed)}
 
 

@@ -13,7 +13,7 @@ import httpx
 from django.db import transaction
 from django.utils import timezone
 
-from apis.gateway.http_client import close_upstream_client
+from apis.gateway.loop_pools import close_loop_pools
 from apis.mcp import upstream as client
 from apis.mcp.forward import credential_headers
 from apis.models import Api, McpSnapshot
@@ -47,7 +47,7 @@ async def _taken(api: Api) -> tuple[str, dict[str, list[dict[str, Any]]]]:
         async with asyncio.timeout(api.total_timeout or api.timeout * 4):
             return await _lists_of(api)
     finally:
-        await close_upstream_client()
+        await close_loop_pools()  # this loop ends here; its pools must not outlive it
 
 
 async def _lists_of(api: Api) -> tuple[str, dict[str, list[dict[str, Any]]]]:

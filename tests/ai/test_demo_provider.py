@@ -30,6 +30,8 @@ def test_echo_model_answers_the_last_user_message(echo):
     assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (2, 3)
 
 
+# Django warns when it must run a synchronous iterator in a thread to serve it under ASGI.
+@pytest.mark.filterwarnings("error:StreamingHttpResponse must consume synchronous iterators")
 def test_echo_model_streams_word_by_word(echo):
     chunks = list(
         echo.chat.completions.create(

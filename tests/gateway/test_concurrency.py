@@ -22,6 +22,7 @@ from apis.usage.services import usage_ingest
 from tests.asgi import in_a_loop_of_its_own
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory, SubscriptionFactory
 from tests.gateway.conftest import needs_postgres, needs_redis
+from tests.polling import eventually
 from tests.servers import CountingUpstream, GatewayServer
 from tests.tokens import token_for
 
@@ -105,6 +106,25 @@ def test_a_client_that_goes_away_mid_stream_ends_the_upstream_call_and_counts_49
     assert event.bytes_out >= len(first)
 
 
+def test_a_client_that_goes_away_before_the_answer_ends_the_upstream_call_and_counts_499(alice):
+    with CountingUpstream(hold_until=2, hold_seconds=30) as upstream, _gateway() as gateway:
+        headers = _published(upstream, alice)
+        client = socket.create_connection(("127.0.0.1", gateway.port))
+        client.sendall(
+            b"GET /gw/held/x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + f"Authorization: {headers['Authorization']}\r\n\r\n".encode()
+        )
+        assert eventually(lambda: upstream.in_flight, 1) == 1
+        client.close()
+        left_at = time.monotonic()
+        eventually(lambda: bool(upstream.closed_at), True)
+        usage_ingest()
+
+    assert upstream.closed_at[0] - left_at < 1.0, "the upstream went on with a call nobody awaits"
+    event = UsageEvent.objects.get()
+    assert (event.status, event.bytes_out) == (499, 0)
+
+
 def test_slow_clients_holding_half_sent_requests_do_not_stop_others(alice):
     with CountingUpstream() as upstream, _gateway() as gateway:
         headers = _published(upstream, alice)
@@ -153,3 +173,20 @@ def test_an_answer_closed_before_its_first_chunk_ends_the_upstream_call(alice):
 
     assert status == 200
     assert upstream.closed_at, "the upstream kept streaming to nobody"
+
+
+def test_idle_upstream_connections_close_after_the_keepalive_setting(alice):
+    # The default (4 s) suits upstreams that close idle connections after 5 s; an upstream
+    # closing sooner needs the gateway to let go sooner still.
+    with (
+        CountingUpstream() as upstream,
+        _gateway(PORTCULLIS_GATEWAY_KEEPALIVE_SECONDS="0.5") as gateway,
+    ):
+        headers = _published(upstream, alice)
+        answer = httpx.get(f"{gateway.url}/gw/held/x", headers=headers, timeout=10)
+        answered_at = time.monotonic()
+        eventually(lambda: len(upstream.idle_closed_at), 1, timeout=6)
+
+    assert answer.status_code == 200
+    assert upstream.idle_closed_at, "the gateway kept its idle upstream connection"
+    assert upstream.idle_closed_at[0] - answered_at < 2.0

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+import time
+from types import SimpleNamespace
+
 import pytest
 from django.test import override_settings
 
 from apis.models import Api
 from apis.services import api_set_upstream_credential
 from tests.gateway.reading import json_of
-from tests.servers import free_port
+from tests.polling import eventually
+from tests.servers import CountingUpstream, free_port
 
 
 def test_upstream_receives_path_query_and_body_under_its_prefix(gw, upstream):
@@ -159,6 +164,53 @@ def test_slow_upstream_answers_504(gw, api):
 
     assert response.status_code == 504
     assert json_of(response)["title"] == "Upstream timeout"
+
+
+def test_an_upstream_that_never_accepts_answers_504_after_the_connect_timeout(gw, api, silent_host):
+    api.upstream_url, api.connect_timeout, api.timeout = silent_host.url, 1, 10
+    api.save()
+    started = time.monotonic()
+
+    response = gw.get("/gw/orders/x")
+
+    assert response.status_code == 504
+    assert json_of(response)["title"] == "Upstream timeout"
+    assert time.monotonic() - started < 5, "the call waited out the read timeout, not connect's"
+
+
+@pytest.fixture
+def silent_host():
+    """A listener whose accept queue is full: connections to it are never established."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):  # the queue's one place, taken
+            yield SimpleNamespace(url=f"http://127.0.0.1:{port}")
+
+
+def test_an_answer_slower_than_the_total_timeout_answers_504(gw, api):
+    api.timeout, api.total_timeout = 30, 1
+    api.save()
+
+    response = gw.get("/gw/orders/slow/3")
+
+    assert response.status_code == 504
+    assert json_of(response)["title"] == "Upstream timeout"
+
+
+def test_a_stream_longer_than_the_total_timeout_is_cut_and_the_upstream_let_go(gw, api):
+    with CountingUpstream() as upstream:
+        api.upstream_url, api.timeout, api.total_timeout = upstream.url, 30, 1
+        api.save()
+
+        response = gw.get("/gw/orders/stream")
+        eventually(lambda: bool(upstream.closed_at), True)
+
+    assert response.status_code == 200
+    # One chunk every 0.1 s for 30 s: the total timeout lets about ten of them through.
+    assert 0 < response.content.count(b"tick") < 50
+    assert upstream.closed_at, "the upstream went on streaming after the total timeout"
 
 
 def test_refused_upstream_answers_502(gw, api):
