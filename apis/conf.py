@@ -18,6 +18,10 @@ gateway_settings = AppSettings(
         # ones, a Responses stream's last event carrying every output item (generated images in
         # base64 among them), run to a few MiB.
         "STREAM_EVENT_LIMIT": 16 * 1024 * 1024,
+        # A provider's answer that is not streamed over this many bytes is refused (502), so one
+        # that never ends holds no more. The largest legitimate ones, a batch of 2048 embeddings
+        # of 3072 floats as JSON, run to about 90 MiB.
+        "ANSWER_LIMIT": 128 * 1024 * 1024,
         # Larger answers are passed through but not cached.
         "CACHE_MAX_BODY": 1024 * 1024,
         # Cookies of the portal (same origin as /gw): kept out of upstream calls both ways.

@@ -286,6 +286,7 @@ PORTCULLIS = {
         "STREAM_EVENT_LIMIT": env.int(
             "PORTCULLIS_GATEWAY_STREAM_EVENT_LIMIT", default=16 * 1024 * 1024
         ),
+        "ANSWER_LIMIT": env.int("PORTCULLIS_GATEWAY_ANSWER_LIMIT", default=128 * 1024 * 1024),
         "KEEPALIVE_SECONDS": env.float("PORTCULLIS_GATEWAY_KEEPALIVE_SECONDS", default=4.0),
         # The portal's own cookies: never sent upstream, never set by an upstream's answer.
         "PORTAL_COOKIES": ["sessionid", "csrftoken", "messages", "pc_device"],

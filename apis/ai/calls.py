@@ -7,6 +7,7 @@ and read timeouts and, when it has one, its total deadline, which all attempts s
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,17 +17,21 @@ import httpx
 from apis.ai import routing
 from apis.ai.chat import Usage
 from apis.ai.outgoing import Outgoing, error_text
+from apis.ai.sse import decoded
 from apis.ai.targets import Target
+from apis.conf import gateway_settings
 from apis.gateway.counters import MinuteHold
 from apis.gateway.errors import GatewayError
 from apis.gateway.forward import until
-from apis.gateway.http_client import upstream_client
+from apis.gateway.http_client import AnswerTooLarge, answer_chunks, read_within, upstream_client
 
 # Statuses worth another provider: overloaded, rate-limited or broken, not the request's fault.
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504, 529})
 # Provider statuses passed on as they are; other failures become 502, or 503 when overloaded.
 KEPT = frozenset({400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 502, 503, 504})
 SERVER_STATUSES = {529: 503}
+# What the gateway reads of a provider's refusal: enough for its message, never more.
+ERROR_BODY_LIMIT = 64 * 1024
 
 
 # How one target is called: its provider's request for this call, streamed or not.
@@ -67,12 +72,8 @@ class OpenStream:
     target: Target
 
     def chunks(self) -> AsyncIterator[bytes]:
-        """The stream's bytes as they arrive, decompressed only when the provider compressed
-        them (the gateway asks for no encoding: httpx's decoding layers would be a generator
-        step per read for nothing)."""
-        if "content-encoding" in self.response.headers:
-            return self.response.aiter_bytes()
-        return self.response.aiter_raw()
+        """The stream's bytes as they arrive (its events are bounded as they are split)."""
+        return answer_chunks(self.response)
 
     async def aclose(self) -> None:
         """Release the connection; before the stream's end this drops it, and the provider
@@ -178,7 +179,11 @@ async def _attempt(target: Target, build: Build, *, stream: bool, budget: Budget
     try:
         response = await until(budget.deadline, upstream_client().send(request, stream=True))
         if response.status_code < 400 and not stream:
-            await _read(response, budget)
+            response = await _read(response, budget)
+    except AnswerTooLarge as exc:
+        raise GatewayError(
+            502, "Bad gateway", f"{target.ref} {exc}.", code="upstream_answer_too_large"
+        ) from exc
     except (httpx.TimeoutException, TimeoutError) as exc:
         raise GatewayError(
             504, "Upstream timeout", f"{target.ref} did not answer in time.", code="timeout"
@@ -207,20 +212,25 @@ def _request(outgoing: Outgoing, *, timeout: httpx.Timeout) -> httpx.Request:
     )
 
 
-async def _read(response: httpx.Response, budget: Budget) -> None:
+async def _read(response: httpx.Response, budget: Budget) -> httpx.Response:
+    """The answer's status and body, read whole (decompressed) within the deadline and the
+    gateway's ANSWER_LIMIT: a provider that never ends its answer holds no more than that."""
     try:
-        await until(budget.deadline, response.aread())
+        limit = gateway_settings.ANSWER_LIMIT
+        body = await until(budget.deadline, read_within(response, limit))
     finally:
         await response.aclose()
+    return httpx.Response(response.status_code, content=body, request=response.request)
 
 
 async def provider_error(target: Target, response: httpx.Response) -> GatewayError:
     """The provider's refusal as the gateway's error, status kept where clients can act on it."""
+    body = b""
     try:
-        await response.aread()
-        data: Any = response.json()
-    except (ValueError, httpx.HTTPError):
-        data = response.text if response.is_closed else ""
+        body = await read_within(response, ERROR_BODY_LIMIT)
+        data: Any = json.loads(body)
+    except (ValueError, httpx.HTTPError, AnswerTooLarge):
+        data = decoded(body)
     finally:
         await response.aclose()
     message, code = error_text(data)

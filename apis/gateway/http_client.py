@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -13,6 +14,14 @@ from apis.gateway.aiohttp_transport import AiohttpTransport
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
     weakref.WeakKeyDictionary()
 )
+
+
+class AnswerTooLarge(Exception):
+    """An upstream's answer ran past the bytes the gateway would hold of it."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"answered more than {limit} bytes")
+        self.limit = limit
 
 
 class UpstreamClient(httpx.AsyncClient):
@@ -67,3 +76,28 @@ def _new_client() -> httpx.AsyncClient:
         keepalive_seconds=gateway_settings.KEEPALIVE_SECONDS,
     )
     return UpstreamClient(pool)
+
+
+def answer_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The answer's bytes as they arrive, decompressed only when the upstream compressed them
+    (the gateway asks for no encoding: httpx's decoding layers would be a generator step per
+    read for nothing)."""
+    if "content-encoding" in response.headers:
+        return response.aiter_bytes()
+    return response.aiter_raw()
+
+
+async def bounded_chunks(response: httpx.Response, limit: int) -> AsyncIterator[bytes]:
+    """The answer's bytes as they arrive (decompressed: what the gateway holds), AnswerTooLarge
+    once they pass `limit`; an upstream that never ends its answer holds no more than that."""
+    size = 0
+    async for chunk in answer_chunks(response):
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLarge(limit)
+        yield chunk
+
+
+async def read_within(response: httpx.Response, limit: int) -> bytes:
+    """The whole answer (decompressed), or AnswerTooLarge once it passes `limit` bytes."""
+    return b"".join([chunk async for chunk in bounded_chunks(response, limit)])

@@ -45,7 +45,10 @@ async def _probe(client: httpx.AsyncClient, target: UpstreamTarget) -> bool:
     url = upstream_url(target.url, api.health_path, "")
     timeout = httpx.Timeout(min(api.timeout, PROBE_TIMEOUT), connect=api.connect_timeout)
     try:
-        status = (await client.get(url, timeout=timeout)).status_code
+        # The body is never read: a status is all a probe needs, and a health path that never
+        # ends its answer would hold the probe (and its memory) until it did.
+        async with client.stream("GET", url, timeout=timeout) as response:
+            status = response.status_code
     except httpx.HTTPError as exc:
         reason, ok = f"health probe: {type(exc).__name__}", False
     else:

@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from apis.gateway.http_client import upstream_client
+from apis.ai.sse import EventSplitter, decoded
+from apis.gateway.http_client import AnswerTooLarge, bounded_chunks, read_within, upstream_client
 from apis.mcp.conf import mcp_settings
 from apis.mcp.modern import CLIENT_CAPABILITIES_KEY, NAMED_PARAMS, PROTOCOL_VERSION_KEY
 
@@ -118,10 +119,12 @@ async def close_session(upstream: Upstream, session: Session) -> None:
     """End a handshake-era session (DELETE); an upstream that cannot is left to expire it."""
     if not session.id:
         return
+    request = upstream_client().build_request(
+        "DELETE", upstream.url, headers=_headers(upstream, session, ""), timeout=upstream.timeout
+    )
     try:
-        response = await upstream_client().delete(
-            upstream.url, headers=_headers(upstream, session, ""), timeout=upstream.timeout
-        )
+        # Streamed and closed unread: the answer's body says nothing the gateway needs.
+        response = await upstream_client().send(request, stream=True)
         await response.aclose()
     except httpx.HTTPError:
         return
@@ -208,29 +211,25 @@ async def _answer(response: httpx.Response, request_id: int) -> dict[str, Any]:
 
 
 async def _bounded_body(response: httpx.Response) -> bytes:
-    body = b""
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > mcp_settings.BODY_LIMIT:
-            raise UpstreamFailure(f"answered more than {mcp_settings.BODY_LIMIT} bytes")
-    return body
+    try:
+        return await read_within(response, mcp_settings.BODY_LIMIT)
+    except AnswerTooLarge as exc:
+        raise UpstreamFailure(f"answered more than {exc.limit} bytes") from exc
 
 
 async def _from_events(response: httpx.Response, request_id: int) -> dict[str, Any]:
-    # Notifications and progress may come first; the stream ends with the response.
-    data: list[str] = []
-    size = 0
-    async for line in response.aiter_lines():
-        size += len(line)
-        if size > mcp_settings.BODY_LIMIT:
-            raise UpstreamFailure(f"streamed more than {mcp_settings.BODY_LIMIT} bytes")
-        if line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-        elif not line and data:
-            answer = _event_message("\n".join(data))
-            data = []
-            if answer.get("id") == request_id and ({"result", "error"} & answer.keys()):
-                return answer
+    # Notifications and progress may come first; the stream ends with the response. Every
+    # byte counts against the limit, an unfinished line's too: a line that never ends holds
+    # no more than that.
+    splitter = EventSplitter(limit=mcp_settings.BODY_LIMIT)
+    try:
+        async for chunk in bounded_chunks(response, mcp_settings.BODY_LIMIT):
+            for data in splitter.feed(chunk):
+                answer = _event_message(decoded(data))
+                if answer.get("id") == request_id and ({"result", "error"} & answer.keys()):
+                    return answer
+    except AnswerTooLarge as exc:
+        raise UpstreamFailure(f"streamed more than {exc.limit} bytes") from exc
     raise UpstreamFailure("ended its event stream without an answer")
 
 

@@ -653,15 +653,19 @@ STREAM_HEAD = (
 
 
 class EndlessLineProvider(LoopThreadServer):
-    """An OpenAI-compatible provider whose chat stream, after a chunk of text, begins an event
-    whose line never ends: `x` after `x`, 16 KiB a write, until the gateway hangs up, or until
-    `most` bytes when it never does (then the line and the stream end).
+    """An OpenAI-compatible provider whose answer never ends its line: `x` after `x`, 16 KiB a
+    write, until the gateway hangs up, or until `most` bytes when it never does (then the line
+    and the answer end).
 
-    `sent` counts the bytes of that line written; `cut_short` says the gateway hung up first.
+    A chat stream begins with a chunk of text, then an event whose data is that line; an answer
+    not streamed (any request without `"stream": true`, a GET too) is JSON whose message content
+    is that line, or with `status` an error whose message is. `sent` counts the bytes of the
+    line written; `cut_short` says the gateway hung up first.
     """
 
-    def __init__(self, *, most: int) -> None:
+    def __init__(self, *, most: int, status: int = 200) -> None:
         self.most = most
+        self.status = status
         self.sent = 0
         self.cut_short = False
         super().__init__()
@@ -673,12 +677,18 @@ class EndlessLineProvider(LoopThreadServer):
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         gone: asyncio.Future | None = None
         try:
-            model = (await _read_request(reader)).get("model", "")
+            request = await _read_request(reader)
             # The gateway sends nothing after its request: EOF here is the gateway hanging up.
             gone = asyncio.ensure_future(reader.read(1))
-            text = _stream_chunk(model, {"role": "assistant", "content": "Hello there"})
-            await _send(writer, STREAM_HEAD, text)
-            await self._endless_line(writer, gone)
+            if request.get("stream") and self.status == 200:
+                model = request.get("model", "")
+                text = _stream_chunk(model, {"role": "assistant", "content": "Hello there"})
+                await _send(writer, STREAM_HEAD, text)
+                await self._endless_line(writer, gone, b"data: ", b"\n\n")
+            else:
+                writer.write(ANSWER_HEAD % (self.status, b"Endless"))
+                opening, closing = ENDLESS_JSON[self.status == 200]
+                await self._endless_line(writer, gone, opening, closing)
         except ConnectionError:
             self.cut_short = True
         finally:
@@ -686,9 +696,11 @@ class EndlessLineProvider(LoopThreadServer):
                 gone.cancel()
             writer.close()
 
-    async def _endless_line(self, writer: asyncio.StreamWriter, gone: asyncio.Future) -> None:
+    async def _endless_line(
+        self, writer: asyncio.StreamWriter, gone: asyncio.Future, opening: bytes, closing: bytes
+    ) -> None:
         piece = b"x" * 16384
-        writer.write(b"6\r\ndata: \r\n")
+        writer.write(b"%x\r\n%s\r\n" % (len(opening), opening))
         while self.sent < self.most:
             if gone.done():
                 self.cut_short = True
@@ -696,8 +708,24 @@ class EndlessLineProvider(LoopThreadServer):
             writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             self.sent += len(piece)
             await writer.drain()
-        writer.write(b"2\r\n\n\n\r\n0\r\n\r\n")
+        writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(closing), closing))
         await writer.drain()
+
+
+ANSWER_HEAD = (
+    b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+)
+# What an answer not streamed holds around its endless line: an error's, a success's.
+ENDLESS_JSON = {
+    False: (b'{"error": {"type": "invalid_request_error", "message": "', b'"}}'),
+    True: (
+        b'{"id": "chatcmpl-endless", "object": "chat.completion", "created": 1700000000, '
+        b'"model": "m", "choices": [{"index": 0, "finish_reason": "stop", '
+        b'"message": {"role": "assistant", "content": "',
+        b'"}}]}',
+    ),
+}
 
 
 async def _read_request(reader: asyncio.StreamReader) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from apis import tasks
 from apis.gateway import circuits
 from apis.gateway.circuits import CLOSED, HALF_OPEN, OPEN, circuits_of
 from apis.models import Api
+from tests.ai.fakes import EndlessLineProvider
 from tests.asgi import in_a_loop_of_its_own
 from tests.gateway.balancing import balance, dead_url
 from tests.problems import assert_problem
@@ -237,6 +238,19 @@ def test_probes_open_failing_targets_and_close_recovered_ones(api, servers):
     assert healthy.hits["/healthz"] == 2
     assert second == {"healthy": 2, "unhealthy": 1}
     assert [circuit(target).state for target in targets] == [CLOSED, OPEN, CLOSED]
+
+
+def test_a_probe_reads_only_the_status_of_a_health_answer_that_never_ends(api):
+    # Read whole, a health path's endless answer would hold the probe until its 16 MiB end.
+    with EndlessLineProvider(most=16 * 1024 * 1024) as endless:
+        (target,) = balance(api, (endless.base_url, 1), health_path="/healthz")
+
+        probed = tasks.targets_probe()
+
+    assert probed == {"healthy": 1, "unhealthy": 0}
+    assert circuit(target).state == CLOSED
+    assert endless.cut_short, "the probe read the health answer to its end"
+    assert endless.sent < endless.most
 
 
 def test_admin_and_metrics_show_each_targets_circuit(gw, api, servers, staff):
