@@ -16,6 +16,7 @@ from joserfc import jwe, jws
 from joserfc.errors import JoseError
 
 from core.clock import clock
+from core.single_flight import single_flight
 from core.threads import in_database_thread
 from keys import compact, keyring
 from keys.algorithms import CONTENT_ENCRYPTION, KEY_ENCRYPTION, SIGNING
@@ -27,6 +28,8 @@ from keys.revocation import revocations
 from keys.scopes import granted_scope
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - the RFC 9068 media type, not a secret
+# The single-flight key of a token's first verification (beside the token's digest).
+VERIFYING = "token-verification"
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "app")
 
 
@@ -118,10 +121,14 @@ async def averify_access_token(
     token: str, *, require_encrypted: bool = True, check_revocation: bool = True
 ) -> AccessClaims:
     """`verify_access_token` from async code: a token seen before costs no thread and no I/O
-    but the revocation check; a new one is decrypted and verified off the event loop."""
+    but the revocation check; a new one is decrypted and verified off the event loop, once
+    however many of the loop's calls bring it at the same moment (a client's first burst)."""
     claims = _known_claims(token)
     if claims is None:
-        claims = await in_database_thread(lambda: _verified_claims(token))
+        claims = await single_flight(
+            (VERIFYING, _claims.digest(token)),
+            lambda: in_database_thread(lambda: _verified_claims(token)),
+        )
     _check_usable(claims, require_encrypted=require_encrypted)
     if check_revocation and await revocations.ais_revoked(claims.jti):
         raise InvalidToken("The token has been revoked.")

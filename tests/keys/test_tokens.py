@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -12,11 +13,18 @@ import pytest
 from django.test import override_settings
 from joserfc import jwe
 
-from keys import keyring
+from keys import keyring, tokens
 from keys.errors import InvalidToken
 from keys.models import TokenKey
 from keys.services import token_keys_rotate
-from keys.tokens import issue_access_token, revoke_access_token, verify_access_token
+from keys.tokens import (
+    averify_access_token,
+    forget_verified_claims,
+    issue_access_token,
+    revoke_access_token,
+    verify_access_token,
+)
+from tests.asgi import in_a_loop_of_its_own
 from tests.tokens import token_for
 
 pytestmark = pytest.mark.django_db
@@ -198,3 +206,33 @@ def test_keys_are_created_on_first_use(application):
         ("sig", "active"),
         ("enc", "active"),
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_token_brought_by_many_calls_at_once_is_verified_once(application, monkeypatch):
+    token = token_for(application)
+    forget_verified_claims()
+    verified = []
+    verify_cold = tokens._verify_cold
+    monkeypatch.setattr(tokens, "_verify_cold", lambda t: verified.append(t) or verify_cold(t))
+
+    async def burst():
+        return await asyncio.gather(*(averify_access_token(token) for _ in range(50)))
+
+    claims = in_a_loop_of_its_own(burst)
+
+    assert len(verified) == 1, "each call decrypted and verified the token on its own"
+    assert len(claims) == 50
+    assert {c.jti for c in claims} == {claims[0].jti}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_token_brought_by_many_calls_at_once_refuses_each_of_them():
+    async def burst():
+        return await asyncio.gather(
+            *(averify_access_token("not.a.token") for _ in range(5)), return_exceptions=True
+        )
+
+    refusals = in_a_loop_of_its_own(burst)
+
+    assert [type(r) for r in refusals] == [InvalidToken] * 5
