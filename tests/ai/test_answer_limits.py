@@ -8,6 +8,7 @@ from django.test import override_settings
 
 from tests.ai.fakes import EndlessLineProvider
 from tests.ai.test_streams import HELLO, streaming_api, subscribed_token
+from tests.polling import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,6 +32,8 @@ def test_an_answer_that_never_ends_is_refused_at_the_answer_limit(live_server, a
         client = _client(live_server, provider, alice)
         with pytest.raises(openai.APIStatusError) as refused:
             client.chat.completions.create(model="m", messages=HELLO)
+        # The client has its answer as the gateway hangs up; the provider's thread sees it next.
+        eventually(lambda: provider.cut_short, True)
 
     assert refused.value.status_code == 502
     assert f"answered more than {ANSWER_LIMIT} bytes" in refused.value.message
@@ -44,6 +47,7 @@ def test_a_refusal_that_never_ends_is_read_no_further_than_its_message_needs(liv
         client = _client(live_server, provider, alice)
         with pytest.raises(openai.BadRequestError) as refused:
             client.chat.completions.create(model="m", messages=HELLO)
+        eventually(lambda: provider.cut_short, True)
 
     assert "the provider refused the request" in refused.value.message
     assert provider.cut_short, "the gateway read the provider's refusal to its end"
