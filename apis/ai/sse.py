@@ -40,7 +40,9 @@ class EventSplitter:
     """
 
     def __init__(self, limit: int | None = None) -> None:
-        self._rest = b""
+        # The unfinished line, in the pieces it came in, and its length.
+        self._line: list[bytes] = []
+        self._line_size = 0
         self._data: list[bytes] = []
         # Bytes of the unfinished event's data, as joined.
         self._size = 0
@@ -48,7 +50,15 @@ class EventSplitter:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """The data of the events this chunk completes."""
-        buffer = self._rest + chunk if self._rest else chunk
+        if b"\n" not in chunk and b"\r" not in chunk and not self._held_cr():
+            # Still inside a line: kept as it came and joined once the line ends; joining on
+            # every read would copy a long line again for each of its reads.
+            self._line.append(chunk)
+            self._line_size += len(chunk)
+            if self._size + self._line_size > self._limit + DATA_FIELD:
+                raise EventTooLarge(self._limit)
+            return []
+        buffer = b"".join([*self._line, chunk]) if self._line else chunk
         held = b""
         if b"\r" in buffer:
             if buffer.endswith(b"\r"):
@@ -57,7 +67,8 @@ class EventSplitter:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = buffer.split(b"\n")
         unfinished = lines.pop()
-        self._rest = unfinished + held
+        self._line = [unfinished + held] if unfinished or held else []
+        self._line_size = len(unfinished)
         events = self._events(lines)
         if self._size + len(unfinished) > self._limit + DATA_FIELD:
             raise EventTooLarge(self._limit, events)
@@ -65,9 +76,14 @@ class EventSplitter:
 
     def close(self) -> bytes | None:
         """The data of a last event the stream ended without closing (no blank line after it)."""
-        rest, self._rest = self._rest.removesuffix(b"\r"), b""
+        rest = b"".join(self._line).removesuffix(b"\r")
+        self._line, self._line_size = [], 0
         events = self._events([rest, b""])
         return events[0] if events else None
+
+    def _held_cr(self) -> bool:
+        # A read that ended in CR: the next byte tells whether that CR ended its line alone.
+        return bool(self._line) and self._line[-1].endswith(b"\r")
 
     def _events(self, lines: list[bytes]) -> list[bytes]:
         events = []
@@ -124,17 +140,25 @@ async def sse_json(chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]
 async def ndjson(chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]]:
     """One JSON object per non-empty line (Ollama's streaming format); a line over the
     gateway's STREAM_EVENT_LIMIT raises EventTooLarge."""
-    rest, limit = b"", gateway_settings.STREAM_EVENT_LIMIT
+    # The unfinished line in the pieces it came in, joined once it ends (not on every read).
+    line: list[bytes] = []
+    size, limit = 0, gateway_settings.STREAM_EVENT_LIMIT
     async for chunk in chunks:
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        for line in lines:
-            if len(line) > limit:
-                raise EventTooLarge(limit)
-            if line.strip():
-                yield json.loads(decoded(line))
-        if len(rest) > limit:
+        if b"\n" in chunk:
+            lines = b"".join([*line, chunk]).split(b"\n")
+            rest = lines.pop()
+            line, size = [rest] if rest else [], len(rest)
+            for complete in lines:
+                if len(complete) > limit:
+                    raise EventTooLarge(limit)
+                if complete.strip():
+                    yield json.loads(decoded(complete))
+        else:
+            line.append(chunk)
+            size += len(chunk)
+        if size > limit:
             raise EventTooLarge(limit)
+    rest = b"".join(line)
     if rest.strip():
         yield json.loads(decoded(rest))
 
