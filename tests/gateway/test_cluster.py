@@ -110,8 +110,11 @@ def chat_caller(fake, alice, **fields):
 CHAT = {"model": "x", "messages": [{"role": "user", "content": "Say hello"}]}
 
 
-def test_deployments_limits_and_cooldowns_hold_on_a_cluster(on_cluster, fake_openai, alice):
+def test_deployments_limits_and_cooldowns_hold_on_a_cluster(
+    on_cluster, fake_openai, alice, manual_clock
+):
     # The deployments' admission and minute scripts take three keys each: one slot or CROSSSLOT.
+    # The clock is held still: the four calls must share one minute of the rpm window.
     client, api, provider = chat_caller(fake_openai, alice, routing=Api.Routing.LEAST_BUSY)
     for name, model, rpm in (("a-hot", "error-429", 0), ("b-small", "ok-model", 2)):
         Deployment.objects.create(api=api, name=name, provider=provider, model=model, rpm=rpm)
